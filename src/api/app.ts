@@ -1,0 +1,26 @@
+import express from 'express';
+import type { Client } from '@temporalio/client';
+import type { Config } from '../config';
+import type { Logger } from '../logger';
+import { requireCaller } from './auth';
+import { accessLog, errorHandler, notFoundRoute, requestIds } from './errors';
+import { healthRouter } from './health';
+import { instancesRouter } from './instances';
+
+export const BASE_PATH = '/elements/api-v2';
+export const JSON_LIMIT = '1mb';
+
+export function createApp(deps: { client: Client; config: Config; log: Logger }): express.Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.use(requestIds, accessLog(deps.log));
+  const api = express.Router();
+  api.use(healthRouter(deps));
+  api.use(express.json({ limit: JSON_LIMIT }));
+  api.use(requireCaller(deps.config.accounts));
+  api.use(instancesRouter(deps));
+  app.use(BASE_PATH, api);
+  app.use(notFoundRoute);
+  app.use(errorHandler(deps.log));
+  return app;
+}

@@ -1,0 +1,56 @@
+import { randomUUID } from 'node:crypto';
+import type { ErrorRequestHandler, RequestHandler } from 'express';
+import { HttpError } from '../errors';
+import type { Logger } from '../logger';
+
+export const requestIds: RequestHandler = (req, res, next) => {
+  req.requestId = randomUUID();
+  res.setHeader('x-request-id', req.requestId);
+  next();
+};
+
+interface BodyParserError extends Error {
+  type?: string;
+  status?: number;
+  limit?: number;
+}
+
+/** Every error becomes the JSON shape of DESIGN.md; only unexpected ones are 500s, without detail. */
+export function errorHandler(log: Logger): ErrorRequestHandler {
+  return (err: BodyParserError, req, res, _next) => {
+    let status = 500;
+    let message = 'Internal error';
+    let errors: { path: string; message: string }[] = [];
+    if (err instanceof HttpError) {
+      status = err.status;
+      message = err.message;
+      errors = err.errors;
+    } else if (err.type === 'entity.parse.failed') {
+      status = 400;
+      message = `Invalid JSON in request body: ${err.message}`;
+    } else if (err.type === 'entity.too.large') {
+      status = 413;
+      message = `Request body is larger than ${err.limit} bytes`;
+    } else if (err.type && typeof err.status === 'number' && err.status >= 400 && err.status < 500) {
+      status = err.status;
+      message = err.message;
+    }
+    if (status >= 500) log.error({ err, requestId: req.requestId, method: req.method, path: req.path }, 'request failed');
+    res.status(status).json({ message, requestId: req.requestId, errors });
+  };
+}
+
+export const notFoundRoute: RequestHandler = (req, res) => {
+  res.status(404).json({ message: `No route for ${req.method} ${req.path}`, requestId: req.requestId, errors: [] });
+};
+
+export function accessLog(log: Logger): RequestHandler {
+  return (req, res, next) => {
+    const started = process.hrtime.bigint();
+    res.on('finish', () => {
+      const ms = Number(process.hrtime.bigint() - started) / 1e6;
+      log.info({ requestId: req.requestId, method: req.method, path: req.path, status: res.statusCode, ms: Math.round(ms) }, 'request');
+    });
+    next();
+  };
+}

@@ -1,0 +1,160 @@
+import { randomBytes, randomInt } from 'node:crypto';
+import { Router } from 'express';
+import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type Client, type WorkflowHandle } from '@temporalio/client';
+import type { Config } from '../config';
+import { findElement, elements } from '../elements';
+import { badRequest, HttpError, notFound } from '../errors';
+import { createInstanceSchema, parseEventsSettings, parseOrThrow, redactConfiguration } from '../instances/request';
+import type { InstanceSpec, InstanceView } from '../instances/types';
+import type { Logger } from '../logger';
+import {
+  ElementInstanceId,
+  ElementKey,
+  ElementsAccount,
+  ElementsTokenHash,
+  EventsEnabled,
+} from '../temporal/search-attributes';
+import { deleteInstanceUpdate, getInstanceQuery } from '../workflows/messages';
+import type { instanceWorkflow } from '../workflows/instance';
+import { requireOrganization, sha256, type Caller } from './auth';
+
+export const instanceWorkflowId = (id: number | string) => `instance-${id}`;
+
+const PROVIDER_TIMEOUT_MS = 20_000;
+
+interface Deps {
+  client: Client;
+  config: Config;
+  log: Logger;
+}
+
+function publicView(spec: InstanceSpec): InstanceView {
+  return {
+    id: spec.id,
+    name: spec.name,
+    tags: spec.tags,
+    element: { key: spec.elementKey },
+    createdDate: spec.createdDate,
+    eventsEnabled: spec.events.enabled,
+    configuration: spec.publicConfiguration,
+  };
+}
+
+export function instancesRouter({ client, config, log }: Deps): Router {
+  const router = Router();
+  const caller = (req: { caller?: Caller }) => req.caller!;
+
+  /** The caller's running instance, or 404 whether it is missing, deleted or someone else's. */
+  async function ownedInstance(who: Caller, rawId: string): Promise<WorkflowHandle<typeof instanceWorkflow>> {
+    if (!/^\d{1,15}$/.test(rawId)) throw notFound(`Instance ${rawId} not found`);
+    const handle = client.workflow.getHandle<typeof instanceWorkflow>(instanceWorkflowId(rawId));
+    let description;
+    try {
+      description = await handle.describe();
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) throw notFound(`Instance ${rawId} not found`);
+      throw err;
+    }
+    const account = description.typedSearchAttributes.get(ElementsAccount);
+    const tokenHash = description.typedSearchAttributes.get(ElementsTokenHash);
+    if (
+      description.status.name !== 'RUNNING' ||
+      !account ||
+      !who.accountIds.includes(account) ||
+      (who.tokenHash !== undefined && who.tokenHash !== tokenHash)
+    ) {
+      throw notFound(`Instance ${rawId} not found`);
+    }
+    return handle;
+  }
+
+  router.post('/instances', requireOrganization, async (req, res) => {
+    if (!req.is('application/json')) throw new HttpError(415, 'Content-Type must be application/json');
+    const body = parseOrThrow(createInstanceSchema, req.body, 'instance');
+    const element = findElement(body.element.key);
+    if (!element) {
+      throw badRequest(`Unknown element "${body.element.key}"; known elements: ${[...elements.keys()].join(', ')}`, [
+        { path: 'element.key', message: 'unknown element' },
+      ]);
+    }
+    const configuration = body.configuration;
+    parseOrThrow(element.configurationSchema, configuration, `configuration for ${element.key}`, ['configuration']);
+    const events = parseEventsSettings(element, configuration, config.EVENTS_MIN_REFRESH_INTERVAL_MINUTES);
+
+    await element.verifyCredentials(
+      { insightly: config.INSIGHTLY_API_URL, freshbooks: config.FRESHBOOKS_API_URL },
+      configuration,
+      AbortSignal.timeout(PROVIDER_TIMEOUT_MS),
+    );
+
+    const token = randomBytes(32).toString('base64url');
+    const accountId = caller(req).accountIds[0]!;
+    for (let attempt = 0; ; attempt++) {
+      const spec: InstanceSpec = {
+        id: randomInt(100_000, 2 ** 31 - 1),
+        accountId,
+        tokenHash: sha256(token),
+        name: body.name,
+        tags: body.tags,
+        elementKey: element.key,
+        createdDate: new Date().toISOString(),
+        configuration,
+        publicConfiguration: redactConfiguration(element, configuration),
+        events,
+      };
+      try {
+        await client.workflow.start<typeof instanceWorkflow>('instanceWorkflow', {
+          taskQueue: config.TEMPORAL_TASK_QUEUE,
+          workflowId: instanceWorkflowId(spec.id),
+          args: [{ spec }],
+          // Ids of deleted instances are never handed out again.
+          workflowIdReusePolicy: 'REJECT_DUPLICATE',
+          typedSearchAttributes: [
+            { key: ElementKey, value: element.key },
+            { key: ElementInstanceId, value: spec.id },
+            { key: ElementsAccount, value: accountId },
+            { key: ElementsTokenHash, value: spec.tokenHash },
+            { key: EventsEnabled, value: events.enabled },
+          ],
+          memo: { instance: publicView(spec) },
+          staticSummary: `${element.key} instance "${spec.name}" (${events.enabled ? events.vendorType : 'events off'})`,
+        });
+      } catch (err) {
+        if (err instanceof WorkflowExecutionAlreadyStartedError && attempt < 3) continue;
+        throw err;
+      }
+      log.info({ instanceId: spec.id, element: element.key, events: events.enabled, vendorType: events.vendorType }, 'instance created');
+      res.status(200).json({ ...publicView(spec), token });
+      return;
+    }
+  });
+
+  router.get('/instances', async (req, res) => {
+    const who = caller(req);
+    const accounts = who.accountIds.map((a) => `'${a}'`).join(', ');
+    let query = `WorkflowType = 'instanceWorkflow' AND ExecutionStatus = 'Running' AND ElementsAccount IN (${accounts})`;
+    if (who.tokenHash) query += ` AND ElementsTokenHash = '${who.tokenHash}'`;
+    const views: InstanceView[] = [];
+    for await (const execution of client.workflow.list({ query })) {
+      const view = execution.memo?.instance as InstanceView | undefined;
+      if (view) views.push(view);
+    }
+    views.sort((a, b) => b.createdDate.localeCompare(a.createdDate));
+    res.json(views);
+  });
+
+  router.get('/instances/:id', async (req, res) => {
+    const handle = await ownedInstance(caller(req), req.params.id!);
+    res.json(await handle.query(getInstanceQuery));
+  });
+
+  router.delete('/instances/:id', async (req, res) => {
+    const handle = await ownedInstance(caller(req), req.params.id!);
+    await handle.executeUpdate(deleteInstanceUpdate);
+    await handle.result();
+    log.info({ instanceId: Number(req.params.id) }, 'instance deleted');
+    res.json({ id: Number(req.params.id), deleted: true });
+  });
+
+  return router;
+}

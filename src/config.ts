@@ -1,0 +1,57 @@
+import { z } from 'zod';
+
+// Development defaults, documented in the README; any deployment that faces users overrides them.
+export const DEV_USER_SECRET = 'dev-user-secret';
+export const DEV_ORGANIZATION_SECRET = 'dev-organization-secret';
+
+const positiveNumber = z.coerce.number().positive();
+
+const accountList = z
+  .string()
+  .transform((text, ctx) => {
+    const accounts: { user: string; organization: string }[] = [];
+    for (const pair of text.split(',').map((p) => p.trim()).filter(Boolean)) {
+      const [user, organization, ...rest] = pair.split(':');
+      if (!user || !organization || rest.length) {
+        ctx.addIssue({ code: 'custom', message: 'ELEMENTS_ACCOUNTS entries are user:organization, comma separated' });
+        return z.NEVER;
+      }
+      accounts.push({ user, organization });
+    }
+    return accounts;
+  });
+
+export const configSchema = z
+  .object({
+    PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+    PUBLIC_URL: z.url().optional(),
+    TEMPORAL_ADDRESS: z.string().min(1).optional(),
+    TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
+    TEMPORAL_TASK_QUEUE: z.string().min(1).default('element-events'),
+    TEMPORAL_PORT: z.coerce.number().int().min(1).max(65535).default(7233),
+    TEMPORAL_UI_PORT: z.coerce.number().int().min(1).max(65535).default(8233),
+    DATA_DIR: z.string().min(1).default('./data'),
+    ELEMENTS_USER_SECRET: z.string().min(1).default(DEV_USER_SECRET),
+    ELEMENTS_ORGANIZATION_SECRET: z.string().min(1).default(DEV_ORGANIZATION_SECRET),
+    ELEMENTS_ACCOUNTS: accountList.default([]),
+    INSIGHTLY_API_URL: z.url().default('https://api.na1.insightly.com/v3.1'),
+    FRESHBOOKS_API_URL: z.url().default('https://api.freshbooks.com'),
+    EVENTS_MIN_REFRESH_INTERVAL_MINUTES: positiveNumber.default(1),
+    LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  })
+  .transform((env) => ({
+    ...env,
+    PUBLIC_URL: (env.PUBLIC_URL ?? `http://localhost:${env.PORT}`).replace(/\/+$/, ''),
+    accounts: [{ user: env.ELEMENTS_USER_SECRET, organization: env.ELEMENTS_ORGANIZATION_SECRET }, ...env.ELEMENTS_ACCOUNTS],
+  }));
+
+export type Config = z.infer<typeof configSchema>;
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const parsed = configSchema.safeParse(env);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
+    throw new Error(`Invalid configuration:\n${lines.join('\n')}`);
+  }
+  return parsed.data;
+}

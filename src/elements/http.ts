@@ -1,0 +1,56 @@
+export interface RetryOptions {
+  /** Retries after the first attempt for 429, 5xx and network errors. */
+  retries: number;
+  /** Longest wait we accept from a Retry-After header before giving the retry back to Temporal. */
+  maxWaitMs: number;
+  baseDelayMs?: number;
+  signal?: AbortSignal;
+  onRetry?: (info: { attempt: number; waitMs: number; reason: string }) => void;
+}
+
+export function retryAfterMs(header: string | null, nowMs: number): number | undefined {
+  if (!header) return undefined;
+  const seconds = Number(header);
+  if (Number.isFinite(seconds) && seconds >= 0) return seconds * 1000;
+  const date = Date.parse(header);
+  return Number.isNaN(date) ? undefined : Math.max(0, date - nowMs);
+}
+
+const retryable = (status: number) => status === 429 || status >= 500;
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(resolve, ms);
+    signal?.addEventListener('abort', () => {
+      clearTimeout(timer);
+      reject(signal.reason);
+    }, { once: true });
+  });
+}
+
+/**
+ * fetch with bounded retries for rate limits and provider faults, honouring Retry-After.
+ * Returns the last response when retries run out, so the caller decides what the failure means.
+ */
+export async function fetchWithRetry(url: string, init: RequestInit, opts: RetryOptions): Promise<Response> {
+  const base = opts.baseDelayMs ?? 500;
+  for (let attempt = 0; ; attempt++) {
+    let response: Response | undefined;
+    let reason: string;
+    try {
+      response = await fetch(url, { ...init, signal: opts.signal ?? null });
+      if (!retryable(response.status) || attempt >= opts.retries) return response;
+      reason = `HTTP ${response.status}`;
+    } catch (err) {
+      if (opts.signal?.aborted || attempt >= opts.retries) throw err;
+      reason = (err as Error).message;
+    }
+    const backoff = Math.min(base * 2 ** attempt, 30_000);
+    const hinted = response ? retryAfterMs(response.headers.get('retry-after'), Date.now()) : undefined;
+    if (hinted !== undefined && hinted > opts.maxWaitMs) return response!;
+    const waitMs = hinted ?? backoff;
+    await response?.body?.cancel();
+    opts.onRetry?.({ attempt: attempt + 1, waitMs, reason });
+    await sleep(waitMs, opts.signal);
+  }
+}

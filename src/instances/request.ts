@@ -1,0 +1,208 @@
+import { z } from 'zod';
+import type { Element, PollResource, VendorType } from '../elements/element';
+import { badRequest, type FieldError } from '../errors';
+import { isValidZone, validateJavaDatePattern } from '../polling/java-date';
+import type { EventsSettings } from './types';
+
+/** Booleans arrive as JSON booleans or, from Cloud Elements' UI, as "true"/"false". */
+const boolish = z.union([z.boolean(), z.enum(['true', 'false']).transform((v) => v === 'true')]);
+
+const numberish = z.union([
+  z.number(),
+  z
+    .string()
+    .trim()
+    .regex(/^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/, 'must be a number')
+    .transform(Number),
+]);
+
+export const httpUrl = z
+  .string()
+  .max(2048, 'must be at most 2048 characters')
+  .refine((s) => {
+    try {
+      const u = new URL(s);
+      return u.protocol === 'http:' || u.protocol === 'https:';
+    } catch {
+      return false;
+    }
+  }, 'must be an absolute http(s) URL');
+
+const datesSchema = z.object({
+  updatedDateField: z.string().min(1).optional(),
+  updatedDateFormat: z.string().min(1).optional(),
+  updatedDateTimezone: z.string().min(1).optional(),
+  createdDateField: z.string().min(1).optional(),
+  createdDateFormat: z.string().min(1).optional(),
+  createdDateTimezone: z.string().min(1).optional(),
+});
+
+const resourceSchema = z.object({
+  url: z.string().min(1).max(4096).optional(),
+  idField: z.string().min(1).max(256).optional(),
+  datesConfiguration: datesSchema.optional(),
+  pageSize: numberish.pipe(z.number().int().min(1).max(10_000)).optional(),
+  pollDelay: numberish.pipe(z.number().min(0).max(86_400)).optional(),
+  filterByUpdatedDate: boolish.optional(),
+  createdCheckTolerance: numberish.pipe(z.number().min(0).max(86_400)).optional(),
+});
+
+/** `event.poller.configuration` may be an object or the same object written as a JSON string. */
+const pollerConfiguration = z.preprocess((value, ctx) => {
+  if (typeof value !== 'string') return value;
+  try {
+    return JSON.parse(value);
+  } catch (err) {
+    ctx.addIssue({ code: 'custom', message: `is not valid JSON: ${(err as Error).message}` });
+    return z.NEVER;
+  }
+}, z.record(z.string().min(1), resourceSchema).refine((r) => Object.keys(r).length <= 100, 'at most 100 resources'));
+
+const eventsSchema = z.object({
+  'event.notification.enabled': boolish.default(false),
+  'event.vendor.type': z
+    .enum(['polling', 'webhook', 'webhooks'])
+    .transform((v): VendorType => (v === 'webhook' ? 'webhooks' : v))
+    .optional(),
+  'event.notification.callback.url': httpUrl.optional(),
+  'event.notification.signature.key': z.string().min(1).max(1024).optional(),
+  'event.poller.refresh_interval': numberish
+    .pipe(z.number().positive('must be a positive number of minutes').max(525_600, 'must be at most a year'))
+    .optional(),
+  'event.poller.configuration': pollerConfiguration.optional(),
+  'event.objects': z.string().max(4096).optional(),
+});
+
+export const createInstanceSchema = z.object({
+  element: z.object({ key: z.string().min(1, 'element.key is required').max(100) }),
+  providerData: z.record(z.string(), z.unknown()).optional(),
+  configuration: z.record(z.string(), z.unknown()).default({}),
+  tags: z.array(z.string().max(200)).max(100).default([]),
+  name: z.string().trim().min(1, 'name is required').max(200),
+});
+
+export type CreateInstanceRequest = z.infer<typeof createInstanceSchema>;
+
+export const DEFAULT_REFRESH_INTERVAL_MINUTES = 15;
+
+/** zod issues as the API's `errors` list, with paths written the way the caller wrote them. */
+export function fieldErrors(error: z.ZodError, prefix: string[] = []): FieldError[] {
+  return error.issues.map((issue) => ({
+    path: [...prefix, ...issue.path.map(String)].join('.') || '(body)',
+    message: issue.message,
+  }));
+}
+
+export function parseOrThrow<T extends z.ZodType>(schema: T, value: unknown, what: string, prefix: string[] = []): z.infer<T> {
+  const parsed = schema.safeParse(value);
+  if (parsed.success) return parsed.data;
+  const errors = fieldErrors(parsed.error, prefix);
+  throw badRequest(`Invalid ${what}: ${errors.map((e) => `${e.path}: ${e.message}`).join('; ')}`, errors);
+}
+
+function datesProblems(resource: PollResource): string[] {
+  const d = resource.datesConfiguration ?? {};
+  const problems: string[] = [];
+  for (const [format, zone] of [
+    [d.updatedDateFormat, d.updatedDateTimezone],
+    [d.createdDateFormat, d.createdDateTimezone],
+  ] as const) {
+    const bad = format ? validateJavaDatePattern(format) : undefined;
+    if (bad) problems.push(`datesConfiguration: ${bad}`);
+    if (zone && !isValidZone(zone)) problems.push(`datesConfiguration: unknown time zone "${zone}"`);
+  }
+  return problems;
+}
+
+function resolveResources(
+  element: Element,
+  given: Record<string, z.infer<typeof resourceSchema>> | undefined,
+  objects: string | undefined,
+): Record<string, PollResource> {
+  const polling = element.polling!;
+  const errors: FieldError[] = [];
+  const configured: Record<string, z.infer<typeof resourceSchema>> =
+    given && Object.keys(given).length ? given : Object.fromEntries(Object.keys(polling.defaultResources).map((n) => [n, {}]));
+  const resources: Record<string, PollResource> = {};
+  for (const [name, entry] of Object.entries(configured)) {
+    const defaults = polling.defaultResources[name];
+    const merged = {
+      ...defaults,
+      ...entry,
+      datesConfiguration: { ...defaults?.datesConfiguration, ...entry.datesConfiguration },
+    };
+    const path = `configuration.event.poller.configuration.${name}`;
+    if (!merged.url || !merged.idField) {
+      errors.push({ path, message: `"${name}" has no defaults for ${element.key}, so it needs url and idField` });
+      continue;
+    }
+    const resource = merged as PollResource;
+    for (const message of [...polling.resourceProblems(name, resource), ...datesProblems(resource)]) {
+      errors.push({ path, message });
+    }
+    resources[name] = resource;
+  }
+  if (objects !== undefined) {
+    const wanted = objects.split(',').map((o) => o.trim()).filter(Boolean);
+    for (const name of wanted) {
+      if (!resources[name] && !errors.some((e) => e.path.endsWith(`.${name}`))) {
+        errors.push({ path: 'configuration.event.objects', message: `"${name}" is not a configured resource` });
+      }
+    }
+    for (const name of Object.keys(resources)) if (!wanted.includes(name)) delete resources[name];
+  }
+  if (errors.length) {
+    throw badRequest(`Invalid polling configuration: ${errors.map((e) => e.message).join('; ')}`, errors);
+  }
+  return resources;
+}
+
+/** Validates the events part of a configuration against what the element supports. */
+export function parseEventsSettings(
+  element: Element,
+  configuration: Record<string, unknown>,
+  minRefreshIntervalMinutes: number,
+): EventsSettings {
+  const events = parseOrThrow(eventsSchema, configuration, 'configuration', ['configuration']);
+  const enabled = events['event.notification.enabled'];
+  const vendorType = events['event.vendor.type'] ?? element.vendorTypes[0];
+  const errors: FieldError[] = [];
+  if (vendorType && !element.vendorTypes.includes(vendorType)) {
+    errors.push({
+      path: 'configuration.event.vendor.type',
+      message: `${element.key} supports ${element.vendorTypes.join(', ')} events, not ${vendorType}`,
+    });
+  }
+  if (enabled && !events['event.notification.callback.url']) {
+    errors.push({
+      path: 'configuration.event.notification.callback.url',
+      message: 'is required when event.notification.enabled is true',
+    });
+  }
+  const interval = events['event.poller.refresh_interval'] ?? DEFAULT_REFRESH_INTERVAL_MINUTES;
+  if (vendorType === 'polling' && interval < minRefreshIntervalMinutes) {
+    errors.push({
+      path: 'configuration.event.poller.refresh_interval',
+      message: `must be at least ${minRefreshIntervalMinutes} minutes`,
+    });
+  }
+  if (errors.length) throw badRequest(`Invalid configuration: ${errors.map((e) => `${e.path} ${e.message}`).join('; ')}`, errors);
+
+  const polling = vendorType === 'polling';
+  return {
+    enabled,
+    vendorType,
+    callbackUrl: events['event.notification.callback.url'],
+    signatureKey: events['event.notification.signature.key'],
+    refreshIntervalMinutes: polling ? interval : undefined,
+    resources: polling ? resolveResources(element, events['event.poller.configuration'], events['event.objects']) : {},
+  };
+}
+
+const REDACTED = '********';
+
+/** The configuration with every secret masked, for responses and memos. */
+export function redactConfiguration(element: Element | undefined, configuration: Record<string, unknown>): Record<string, unknown> {
+  const secret = new Set([...(element?.secretKeys ?? []), 'event.notification.signature.key']);
+  return Object.fromEntries(Object.entries(configuration).map(([k, v]) => [k, secret.has(k) && v !== undefined ? REDACTED : v]));
+}

@@ -1,0 +1,51 @@
+import type { PollResource, VendorType } from '../elements/element';
+
+/** What the instance workflow is started with: everything it needs, fixed at creation. */
+export interface InstanceSpec {
+  id: number;
+  accountId: string;
+  tokenHash: string;
+  name: string;
+  tags: string[];
+  elementKey: string;
+  createdDate: string;
+  /** The configuration as given, secrets included: the element needs its credentials to poll. */
+  configuration: Record<string, unknown>;
+  /** The same with secrets masked: what queries and the API show. */
+  publicConfiguration: Record<string, unknown>;
+  events: EventsSettings;
+}
+
+export interface EventsSettings {
+  enabled: boolean;
+  vendorType?: VendorType;
+  callbackUrl?: string;
+  signatureKey?: string;
+  refreshIntervalMinutes?: number;
+  /** Polling resources after defaults were applied and `event.objects` narrowed them. */
+  resources: Record<string, PollResource>;
+}
+
+export interface ResourceStatus {
+  /** End of the last poll window that was fully handed to delivery (ISO). */
+  watermark: string;
+  lastPollAt?: string;
+  lastEvents?: number;
+  lastError?: string;
+}
+
+/** The instance as the API shows it: no secrets. */
+export interface InstanceView {
+  id: number;
+  name: string;
+  tags: string[];
+  element: { key: string };
+  createdDate: string;
+  eventsEnabled: boolean;
+  configuration: Record<string, unknown>;
+  status?: {
+    polls: number;
+    nextPollAt?: string;
+    resources: Record<string, ResourceStatus>;
+  };
+}

@@ -1,0 +1,58 @@
+// `npm start`: the embedded Temporal dev server (unless TEMPORAL_ADDRESS is set), a worker and the API.
+import { listen } from './api/main';
+import { loadConfig } from './config';
+import { logger } from './logger';
+import { connectClient } from './temporal/connection';
+import { startDevServer, type DevServer } from './temporal/dev-server';
+import { createWorker } from './worker';
+
+async function main() {
+  const config = loadConfig();
+  let devServer: DevServer | undefined;
+  if (!config.TEMPORAL_ADDRESS) {
+    logger.info({ dataDir: config.DATA_DIR }, 'starting the embedded Temporal dev server');
+    devServer = await startDevServer({
+      port: config.TEMPORAL_PORT,
+      uiPort: config.TEMPORAL_UI_PORT,
+      dataDir: config.DATA_DIR,
+      namespace: config.TEMPORAL_NAMESPACE,
+    });
+    logger.info({ address: devServer.address, ui: devServer.uiUrl }, 'Temporal dev server ready');
+  }
+  const address = config.TEMPORAL_ADDRESS ?? devServer!.address;
+  const client = await connectClient(address, config.TEMPORAL_NAMESPACE);
+  const { worker, close } = await createWorker(config, address);
+  const running = worker.run();
+  const server = await listen(client, config);
+  logger.info({ api: `http://localhost:${config.PORT}/elements/api-v2`, ui: devServer?.uiUrl }, 'element-events is up');
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'shutting down');
+    await new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      server.closeIdleConnections();
+    });
+    worker.shutdown();
+    await running.catch((err) => logger.error({ err }, 'worker stopped with an error'));
+    await close();
+    await client.connection.close();
+    await devServer?.stop();
+    logger.info('stopped');
+    process.exit(0);
+  };
+  // The SDK's own signal handling also shuts the worker down; ours orders the rest around it.
+  process.once('SIGINT', () => void stop('SIGINT'));
+  process.once('SIGTERM', () => void stop('SIGTERM'));
+  running.catch((err) => {
+    logger.fatal({ err }, 'worker failed');
+    void stop('worker-failure');
+  });
+}
+
+main().catch((err) => {
+  logger.fatal({ err }, 'element-events failed to start');
+  process.exit(1);
+});

@@ -1,0 +1,50 @@
+import { Client, Connection } from '@temporalio/client';
+import { NativeConnection, Worker } from '@temporalio/worker';
+import { createActivities } from './activities';
+import { loadConfig, type Config } from './config';
+import { logger } from './logger';
+import { installTemporalLogger } from './temporal/logging';
+
+export async function createWorker(config: Config, address: string): Promise<{ worker: Worker; close(): Promise<void> }> {
+  installTemporalLogger(logger);
+  const connection = await NativeConnection.connect({ address });
+  // Activities start delivery workflows, so the worker also needs an ordinary client.
+  const clientConnection = await Connection.connect({ address });
+  const client = new Client({ connection: clientConnection, namespace: config.TEMPORAL_NAMESPACE });
+  const worker = await Worker.create({
+    connection,
+    namespace: config.TEMPORAL_NAMESPACE,
+    taskQueue: config.TEMPORAL_TASK_QUEUE,
+    ...(process.env.WORKFLOW_BUNDLE_PATH
+      ? { workflowBundle: { codePath: process.env.WORKFLOW_BUNDLE_PATH } }
+      : { workflowsPath: require.resolve('./workflows') }),
+    activities: createActivities({
+      client,
+      taskQueue: config.TEMPORAL_TASK_QUEUE,
+      urls: { insightly: config.INSIGHTLY_API_URL, freshbooks: config.FRESHBOOKS_API_URL },
+    }),
+  });
+  return {
+    worker,
+    async close() {
+      await clientConnection.close();
+      await connection.close();
+    },
+  };
+}
+
+async function main() {
+  const config = loadConfig();
+  const address = config.TEMPORAL_ADDRESS ?? `127.0.0.1:${config.TEMPORAL_PORT}`;
+  const { worker, close } = await createWorker(config, address);
+  logger.info({ address, taskQueue: config.TEMPORAL_TASK_QUEUE }, 'worker started');
+  await worker.run(); // the SDK shuts the worker down on SIGINT/SIGTERM
+  await close();
+}
+
+if (require.main === module) {
+  main().catch((err) => {
+    logger.fatal({ err }, 'worker failed');
+    process.exit(1);
+  });
+}

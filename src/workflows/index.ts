@@ -1,0 +1,3 @@
+// The worker's workflow bundle: every workflow type it runs.
+export { instanceWorkflow } from './instance';
+export { deliveryWorkflow } from './delivery';

@@ -1,0 +1,69 @@
+import express from 'express';
+import { listenOnFreePort } from './http-server';
+
+export interface Received {
+  at: number;
+  headers: Record<string, string | string[] | undefined>;
+  rawBody: string;
+  body: {
+    message: {
+      eventId: string;
+      instanceId: number;
+      instanceName: string;
+      instanceTags: string[];
+      elementKey: string;
+      date: string;
+      events: { eventType: string; objectType: string; objectId: string; elementKey: string; date: string }[];
+      raw: { objectType?: string; objects?: Record<string, unknown>[] } & Record<string, unknown>;
+    };
+  };
+  answered: number;
+}
+
+/** A real HTTP receiver for notifications: records every request and answers as told. */
+export class CallbackSink {
+  readonly received: Received[] = [];
+  url = '';
+  private plan: number[] = [];
+  private close?: () => Promise<void>;
+
+  /** The next requests answer these statuses, in order; afterwards 200. */
+  answerNext(...statuses: number[]): void {
+    this.plan.push(...statuses);
+  }
+
+  /** Requests answered 2xx. */
+  accepted(): Received[] {
+    return this.received.filter((r) => r.answered >= 200 && r.answered < 300);
+  }
+
+  /** Every event in accepted notifications, with its notification's eventId. */
+  acceptedEvents() {
+    return this.accepted().flatMap((r) => r.body.message.events.map((e) => ({ ...e, eventId: r.body.message.eventId })));
+  }
+
+  async waitFor(predicate: () => boolean, timeoutMs: number, what = 'condition'): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!predicate()) {
+      if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+
+  async start(): Promise<string> {
+    const app = express();
+    app.post('/callback', express.text({ type: '*/*', limit: '10mb' }), (req, res) => {
+      const status = this.plan.shift() ?? 200;
+      this.received.push({ at: Date.now(), headers: req.headers, rawBody: req.body, body: JSON.parse(req.body), answered: status });
+      res.status(status).json({ ok: status < 300 });
+    });
+    const listening = await listenOnFreePort(app);
+    this.close = listening.close;
+    this.url = `${listening.url}/callback`;
+    return this.url;
+  }
+
+  async stop(): Promise<void> {
+    await this.close?.();
+  }
+}

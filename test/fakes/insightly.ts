@@ -1,0 +1,155 @@
+import express from 'express';
+import { DateTime } from 'luxon';
+import { listenOnFreePort } from './http-server';
+
+/**
+ * A fake Insightly v3.1 that follows providers.md: Basic auth with the API key as user name,
+ * `/{Object}/Search` with updated_after_utc (at or after; `yyyy-MM-dd HH:mm:ss` or ISO 8601),
+ * field_name/field_value, top (default 100, at most 500), skip, count_total, rate-limit headers,
+ * and 429 with Retry-After past about ten requests a second.
+ */
+export const objects = {
+  Contacts: 'CONTACT_ID',
+  Organisations: 'ORGANISATION_ID',
+  Leads: 'LEAD_ID',
+  Opportunities: 'OPPORTUNITY_ID',
+} as const;
+export type InsightlyObject = keyof typeof objects;
+
+export type InsightlyRecord = Record<string, unknown>;
+
+export interface SearchCall {
+  object: string;
+  query: Record<string, string>;
+  at: number;
+  status: number;
+}
+
+const FORMAT = 'yyyy-MM-dd HH:mm:ss';
+export const insightlyDate = (ms: number) => DateTime.fromMillis(ms, { zone: 'utc' }).toFormat(FORMAT);
+
+function parseUpdatedAfter(value: string): number | undefined {
+  const plain = DateTime.fromFormat(value, FORMAT, { zone: 'utc' });
+  if (plain.isValid) return plain.toMillis();
+  const iso = DateTime.fromISO(value, { zone: 'utc' });
+  return iso.isValid ? iso.toMillis() : undefined;
+}
+
+export class FakeInsightly {
+  readonly records: Record<InsightlyObject, Map<number, InsightlyRecord>> = {
+    Contacts: new Map(),
+    Organisations: new Map(),
+    Leads: new Map(),
+    Opportunities: new Map(),
+  };
+  readonly calls: SearchCall[] = [];
+  url = '';
+  /** Requests a second before 429; 0 turns the limit off. */
+  rateLimitPerSecond = 10;
+  dailyQuota = 100_000;
+  /** Delay before each Search answer, to hold a poll in flight. */
+  latencyMs = 0;
+  /** Runs before a Search is answered: tests use it to change data mid-poll. */
+  beforeSearch?: (call: SearchCall) => void | Promise<void>;
+  afterSearch?: (call: SearchCall) => void | Promise<void>;
+  private failures: { status: number; headers: Record<string, string> }[] = [];
+  private nextId = 1000;
+  private window: number[] = [];
+  private close?: () => Promise<void>;
+
+  constructor(readonly apiKey: string) {}
+
+  /** The next `count` Search requests answer `status` (with these headers). */
+  failNext(count: number, status: number, headers: Record<string, string> = {}): void {
+    for (let i = 0; i < count; i++) this.failures.push({ status, headers });
+  }
+
+  create(object: InsightlyObject, fields: InsightlyRecord = {}, atMs = Date.now()): InsightlyRecord {
+    const id = this.nextId++;
+    const record = {
+      [objects[object]]: id,
+      ...fields,
+      DATE_CREATED_UTC: insightlyDate(atMs),
+      DATE_UPDATED_UTC: insightlyDate(atMs),
+    };
+    this.records[object].set(id, record);
+    return record;
+  }
+
+  update(object: InsightlyObject, id: number, fields: InsightlyRecord = {}, atMs = Date.now()): InsightlyRecord {
+    const existing = this.records[object].get(id);
+    if (!existing) throw new Error(`no ${object} ${id}`);
+    const record = { ...existing, ...fields, DATE_UPDATED_UTC: insightlyDate(atMs) };
+    this.records[object].set(id, record);
+    return record;
+  }
+
+  searchCalls(object?: InsightlyObject): SearchCall[] {
+    return object ? this.calls.filter((c) => c.object === object) : this.calls;
+  }
+
+  async start(): Promise<string> {
+    const app = express();
+    app.get('/:object/Search', async (req, res) => {
+      const object = req.params.object as InsightlyObject;
+      const query = Object.fromEntries(Object.entries(req.query).map(([k, v]) => [k, String(v)]));
+      const call: SearchCall = { object, query, at: Date.now(), status: 200 };
+      const answer = (status: number, body: unknown, headers: Record<string, string> = {}) => {
+        call.status = status;
+        this.calls.push(call);
+        res.set({
+          'X-RateLimit-Limit': String(this.dailyQuota),
+          'X-RateLimit-Remaining': String(Math.max(0, this.dailyQuota - this.calls.length)),
+          ...headers,
+        });
+        res.status(status).json(body);
+      };
+
+      const auth = req.header('authorization') ?? '';
+      const decoded = auth.startsWith('Basic ') ? Buffer.from(auth.slice(6), 'base64').toString() : '';
+      if (decoded !== `${this.apiKey}:`) return answer(401, { Message: 'Unauthorized' });
+      if (!(object in this.records)) return answer(404, { Message: `Unknown object ${object}` });
+
+      const now = Date.now();
+      this.window = this.window.filter((t) => now - t < 1000);
+      if (this.rateLimitPerSecond && this.window.length >= this.rateLimitPerSecond) {
+        return answer(429, { Message: 'Too many requests' }, { 'Retry-After': '1' });
+      }
+      this.window.push(now);
+      const failure = this.failures.shift();
+      if (failure) return answer(failure.status, { Message: 'Injected failure' }, failure.headers);
+
+      const top = query.top === undefined ? 100 : Number(query.top);
+      const skip = query.skip === undefined ? 0 : Number(query.skip);
+      if (!Number.isInteger(top) || top < 1 || top > 500 || !Number.isInteger(skip) || skip < 0) {
+        return answer(400, { Message: 'top must be 1..500 and skip a non-negative integer' });
+      }
+      if (('field_name' in query) !== ('field_value' in query)) {
+        return answer(400, { Message: 'field_name and field_value go together' });
+      }
+      let since: number | undefined;
+      if (query.updated_after_utc !== undefined) {
+        since = parseUpdatedAfter(query.updated_after_utc);
+        if (since === undefined) return answer(400, { Message: `Invalid updated_after_utc ${query.updated_after_utc}` });
+      }
+
+      await this.beforeSearch?.(call);
+      if (this.latencyMs) await new Promise((r) => setTimeout(r, this.latencyMs));
+      const matching = [...this.records[object].values()]
+        .filter((r) => since === undefined || parseUpdatedAfter(String(r.DATE_UPDATED_UTC))! >= since)
+        .filter((r) => !query.field_name || String(r[query.field_name]) === query.field_value)
+        .sort((a, b) => Number(a[objects[object]]) - Number(b[objects[object]]));
+      const headers: Record<string, string> = query.count_total === 'true' ? { 'X-Total-Count': String(matching.length) } : {};
+      answer(200, matching.slice(skip, skip + top), headers);
+      await this.afterSearch?.(call);
+    });
+    const listening = await listenOnFreePort(app);
+    this.close = listening.close;
+    this.url = listening.url;
+    return this.url;
+  }
+
+  async stop(): Promise<void> {
+    await this.close?.();
+  }
+}

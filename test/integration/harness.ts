@@ -1,0 +1,168 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import path from 'node:path';
+import type { Client } from '@temporalio/client';
+import { createApp } from '../../src/api/app';
+import { loadConfig, type Config } from '../../src/config';
+import { logger } from '../../src/logger';
+import { connectClient } from '../../src/temporal/connection';
+import { createWorker } from '../../src/worker';
+import { CallbackSink } from '../fakes/callback-sink';
+import { listenOnFreePort } from '../fakes/http-server';
+import { FakeInsightly } from '../fakes/insightly';
+
+export const PLATFORM_AUTH = 'User dev-user-secret, Organization dev-organization-secret';
+export const OTHER_ACCOUNT_AUTH = 'User other-user, Organization other-org';
+export const INSIGHTLY_KEY = 'insightly-test-api-key';
+
+const root = path.resolve(__dirname, '..', '..');
+
+export interface Stack {
+  api: string;
+  config: Config;
+  client: Client;
+  insightly: FakeInsightly;
+  sink: CallbackSink;
+  taskQueue: string;
+  /** Starts the worker in a child process (so a test can SIGKILL it); returns the process. */
+  spawnWorker(): Promise<ChildProcess>;
+  stop(): Promise<void>;
+}
+
+export async function startStack(opts: { env?: Record<string, string>; worker?: 'in-process' | 'none' } = {}): Promise<Stack> {
+  const address = process.env.TEST_TEMPORAL_ADDRESS;
+  if (!address) throw new Error('TEST_TEMPORAL_ADDRESS is unset: run through jest (test/global-setup.ts)');
+  const insightly = new FakeInsightly(INSIGHTLY_KEY);
+  await insightly.start();
+  const sink = new CallbackSink();
+  await sink.start();
+  const taskQueue = `test-${randomUUID()}`;
+  const env = {
+    TEMPORAL_ADDRESS: address,
+    TEMPORAL_TASK_QUEUE: taskQueue,
+    INSIGHTLY_API_URL: insightly.url,
+    EVENTS_MIN_REFRESH_INTERVAL_MINUTES: '0.001',
+    ELEMENTS_ACCOUNTS: 'other-user:other-org',
+    LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
+    ...opts.env,
+  };
+  const config = loadConfig(env);
+  const client = await connectClient(address, config.TEMPORAL_NAMESPACE);
+
+  const closers: (() => Promise<void>)[] = [];
+  if ((opts.worker ?? 'in-process') === 'in-process') {
+    const { worker, close } = await createWorker(config, address);
+    const running = worker.run();
+    closers.push(async () => {
+      worker.shutdown();
+      await running;
+      await close();
+    });
+  }
+  const children: ChildProcess[] = [];
+  const listening = await listenOnFreePort(createApp({ client, config, log: logger }));
+
+  return {
+    api: `${listening.url}/elements/api-v2`,
+    config,
+    client,
+    insightly,
+    sink,
+    taskQueue,
+    async spawnWorker() {
+      const child = spawn(path.join(root, 'node_modules', '.bin', 'tsx'), [path.join(root, 'src', 'worker.ts')], {
+        env: { ...process.env, ...env },
+        stdio: ['ignore', 'ignore', 'inherit'],
+      });
+      children.push(child);
+      return child;
+    },
+    async stop() {
+      await listening.close();
+      for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      for (const close of closers.reverse()) await close();
+      await client.connection.close();
+      await insightly.stop();
+      await sink.stop();
+    },
+  };
+}
+
+export interface ApiResponse<T = any> {
+  status: number;
+  body: T;
+}
+
+export async function call<T = any>(
+  stack: Pick<Stack, 'api'>,
+  method: string,
+  route: string,
+  opts: { auth?: string | null; json?: unknown; raw?: string; contentType?: string } = {},
+): Promise<ApiResponse<T>> {
+  const headers: Record<string, string> = {};
+  const auth = opts.auth === undefined ? PLATFORM_AUTH : opts.auth;
+  if (auth) headers.authorization = auth;
+  let body: string | undefined;
+  if (opts.raw !== undefined || opts.json !== undefined) {
+    headers['content-type'] = opts.contentType ?? 'application/json';
+    body = opts.raw ?? JSON.stringify(opts.json);
+  }
+  const res = await fetch(`${stack.api}${route}`, { method, headers, body });
+  const text = await res.text();
+  return { status: res.status, body: text ? JSON.parse(text) : undefined };
+}
+
+/** The seed's first Insightly body, with its placeholders filled in. */
+export function insightlySeedBody(opts: { callbackUrl: string; refreshInterval: string | number; signatureKey?: string }) {
+  const dates = {
+    updatedDateField: 'DATE_UPDATED_UTC',
+    updatedDateFormat: 'yyyy-MM-dd HH:mm:ss',
+    updatedDateTimezone: 'GMT',
+    createdDateField: 'DATE_CREATED_UTC',
+    createdDateFormat: 'yyyy-MM-dd HH:mm:ss',
+    createdDateTimezone: 'GMT',
+  };
+  return {
+    element: { key: 'insightly' },
+    providerData: { code: 'not-used-by-insightly' },
+    configuration: {
+      username: 'ops@example.com',
+      password: INSIGHTLY_KEY,
+      'event.notification.enabled': true,
+      'event.vendor.type': 'polling',
+      'event.poller.refresh_interval': String(opts.refreshInterval),
+      'event.notification.callback.url': opts.callbackUrl,
+      ...(opts.signatureKey ? { 'event.notification.signature.key': opts.signatureKey } : {}),
+      'event.poller.configuration': {
+        contacts: {
+          url: "/hubs/crm/contacts?where=updated_after_utc='${gmtDate:yyyy-MM-dd HH:mm:ss}'",
+          idField: 'CONTACT_ID',
+          datesConfiguration: dates,
+        },
+        accounts: {
+          url: "/hubs/crm/accounts?where=updated_after_utc='${gmtDate:yyyy-MM-dd HH:mm:ss}'",
+          idField: 'ORGANISATION_ID',
+          datesConfiguration: dates,
+        },
+        leads: {},
+        opportunities: {},
+      },
+    },
+    tags: ['Docs'],
+    name: 'API Instance with Polling',
+  };
+}
+
+export async function createInstance(stack: Stack, body: unknown): Promise<{ id: number; token: string }> {
+  const res = await call(stack, 'POST', '/instances', { json: body });
+  if (res.status !== 200) throw new Error(`POST /instances answered ${res.status}: ${JSON.stringify(res.body)}`);
+  return res.body;
+}
+
+/** Instance workflows (any status) started on this stack's task queue. */
+export async function instanceWorkflowCount(stack: Stack): Promise<number> {
+  const { count } = await stack.client.workflow.count(`WorkflowType = 'instanceWorkflow' AND TaskQueue = '${stack.taskQueue}'`);
+  return count;
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
