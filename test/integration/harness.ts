@@ -29,10 +29,12 @@ export interface Stack {
   stop(): Promise<void>;
 }
 
-export async function startStack(opts: { env?: Record<string, string>; worker?: 'in-process' | 'none' } = {}): Promise<Stack> {
+export async function startStack(
+  opts: { env?: Record<string, string>; worker?: 'in-process' | 'none'; insightlyKey?: string } = {},
+): Promise<Stack> {
   const address = process.env.TEST_TEMPORAL_ADDRESS;
   if (!address) throw new Error('TEST_TEMPORAL_ADDRESS is unset: run through jest (test/global-setup.ts)');
-  const insightly = new FakeInsightly(INSIGHTLY_KEY);
+  const insightly = new FakeInsightly(opts.insightlyKey ?? INSIGHTLY_KEY);
   await insightly.start();
   const sink = new CallbackSink();
   await sink.start();
