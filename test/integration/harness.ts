@@ -72,7 +72,9 @@ export async function startStack(
     sink,
     taskQueue,
     async spawnWorker() {
-      const child = spawn(path.join(root, 'node_modules', '.bin', 'tsx'), [path.join(root, 'src', 'worker.ts')], {
+      // node itself (with tsx as a loader), not the tsx CLI: a SIGKILL must reach the worker, not a wrapper.
+      const child = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'src', 'worker.ts')], {
+        cwd: root,
         env: { ...process.env, ...env },
         stdio: ['ignore', 'ignore', 'inherit'],
       });
