@@ -37,6 +37,8 @@ export const configSchema = z
     INSIGHTLY_API_URL: z.url().default('https://api.na1.insightly.com/v3.1'),
     FRESHBOOKS_API_URL: z.url().default('https://api.freshbooks.com'),
     EVENTS_MIN_REFRESH_INTERVAL_MINUTES: positiveNumber.default(1),
+    /** Lowers the history length at which instance workflows continue as new (tests use it). */
+    INSTANCE_MAX_HISTORY_EVENTS: z.coerce.number().int().min(20).optional(),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   })
   .transform((env) => ({

@@ -106,7 +106,7 @@ export function instancesRouter({ client, config, log }: Deps): Router {
         await client.workflow.start<typeof instanceWorkflow>('instanceWorkflow', {
           taskQueue: config.TEMPORAL_TASK_QUEUE,
           workflowId: instanceWorkflowId(spec.id),
-          args: [{ spec }],
+          args: [{ spec, maxHistoryEvents: config.INSTANCE_MAX_HISTORY_EVENTS }],
           // Ids of deleted instances are never handed out again.
           workflowIdReusePolicy: 'REJECT_DUPLICATE',
           typedSearchAttributes: [
