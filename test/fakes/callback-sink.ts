@@ -50,14 +50,14 @@ export class CallbackSink {
     }
   }
 
-  async start(): Promise<string> {
+  async start(port = 0): Promise<string> {
     const app = express();
     app.post('/callback', express.text({ type: '*/*', limit: '10mb' }), (req, res) => {
       const status = this.plan.shift() ?? 200;
       this.received.push({ at: Date.now(), headers: req.headers, rawBody: req.body, body: JSON.parse(req.body), answered: status });
       res.status(status).json({ ok: status < 300 });
     });
-    const listening = await listenOnFreePort(app);
+    const listening = await listenOnFreePort(app, port);
     this.close = listening.close;
     this.url = `${listening.url}/callback`;
     return this.url;

@@ -88,7 +88,7 @@ export class FakeInsightly {
     return object ? this.calls.filter((c) => c.object === object) : this.calls;
   }
 
-  async start(): Promise<string> {
+  async start(port = 0): Promise<string> {
     const app = express();
     app.get('/:object/Search', async (req, res) => {
       const object = req.params.object as InsightlyObject;
@@ -143,7 +143,7 @@ export class FakeInsightly {
       answer(200, matching.slice(skip, skip + top), headers);
       await this.afterSearch?.(call);
     });
-    const listening = await listenOnFreePort(app);
+    const listening = await listenOnFreePort(app, port);
     this.close = listening.close;
     this.url = listening.url;
     return this.url;
