@@ -35,7 +35,8 @@ async function main() {
       server.close(() => resolve());
       server.closeIdleConnections();
     });
-    worker.shutdown();
+    // The SDK reacts to SIGINT/SIGTERM itself and may already be draining.
+    if (worker.getState() === 'RUNNING') worker.shutdown();
     await running.catch((err) => logger.error({ err }, 'worker stopped with an error'));
     await close();
     await client.connection.close();
