@@ -1,21 +1,11 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import { startDevServer } from '../src/temporal/dev-server';
 import { resolveTemporalTool, TEMPORAL_TEST_SERVER } from '../src/temporal/cli';
+import { freePort } from './fakes/http-server';
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-    s.once('error', reject);
-  });
-}
 
 /** One real Temporal dev server (and one workflow bundle) for the whole run. */
 export default async function globalSetup(): Promise<void> {

@@ -1,6 +1,7 @@
 import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
+import { buildNotification, eventIdFor, type StandardEvent } from '../events/notification';
 import { DeliveryStatus, ElementInstanceId, ElementKey, ElementsAccount } from '../temporal/search-attributes';
-import type { DeliveryInput } from '../workflows/types';
+import type { DeliveryInput, PollInput } from '../workflows/types';
 
 export const deliveryWorkflowId = (eventId: string) => `delivery-${eventId}`;
 
@@ -43,4 +44,39 @@ export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (it
   };
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
   return results;
+}
+
+export interface NotificationBatch {
+  instance: PollInput['instance'];
+  callbackUrl: string;
+  signatureKey?: string;
+  events: StandardEvent[];
+  raw: unknown;
+  date: string;
+  /** What identifies this batch's content: the eventId is derived from it. */
+  identity: string[];
+}
+
+/** Builds one notification and hands it to its delivery workflow; returns its eventId. */
+export async function handOff(client: Client, taskQueue: string, batch: NotificationBatch): Promise<string> {
+  const { instance } = batch;
+  const eventId = eventIdFor(instance.id, batch.identity);
+  const notification = buildNotification({
+    eventId,
+    instance: { id: instance.id, name: instance.name, tags: instance.tags, elementKey: instance.elementKey },
+    date: batch.date,
+    events: batch.events,
+    raw: batch.raw,
+  });
+  await startDelivery(client, taskQueue, {
+    eventId,
+    instanceId: instance.id,
+    elementKey: instance.elementKey,
+    accountId: instance.accountId,
+    callbackUrl: batch.callbackUrl,
+    signatureKey: batch.signatureKey,
+    body: JSON.stringify(notification),
+    events: batch.events.length,
+  });
+  return eventId;
 }

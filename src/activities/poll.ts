@@ -2,10 +2,10 @@ import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { Client } from '@temporalio/client';
 import type { ProviderUrls } from '../elements/element';
 import { findElement } from '../elements';
-import { buildNotification, chunk, eventIdFor, MAX_EVENTS_POLLING, type StandardEvent } from '../events/notification';
+import { chunk, MAX_EVENTS_POLLING } from '../events/notification';
 import { classify, getByPath } from '../polling/classify';
 import type { PollInput, PollResult } from '../workflows/types';
-import { mapLimit, startDelivery } from './dispatch';
+import { handOff, mapLimit } from './dispatch';
 
 interface Found {
   objectId: string;
@@ -77,37 +77,23 @@ export function createPollActivities(deps: PollDeps) {
       (a, b) => (a.updatedMs ?? 0) - (b.updatedMs ?? 0) || a.objectId.localeCompare(b.objectId, 'en', { numeric: true }),
     );
     const batches = chunk(ordered, MAX_EVENTS_POLLING);
-    const ref = { id: instance.id, name: instance.name, tags: instance.tags, elementKey: instance.elementKey };
     const date = new Date(input.windowEndMs).toISOString();
     let dispatched = 0;
     await mapLimit(batches, deps.dispatchConcurrency ?? 16, async (batch) => {
-      const events: StandardEvent[] = batch.map((f) => ({
-        eventType: f.eventType,
-        objectType: resourceName,
-        objectId: f.objectId,
-        elementKey: instance.elementKey,
-        date: new Date(f.updatedMs ?? input.windowEndMs).toISOString(),
-      }));
-      const eventId = eventIdFor(
-        instance.id,
-        [resourceName, ...batch.map((f) => `${f.objectId}@${f.updatedMs ?? ''}:${f.eventType}`)],
-      );
-      const notification = buildNotification({
-        eventId,
-        instance: ref,
-        date,
-        events,
-        raw: { objectType: resourceName, objects: batch.map((f) => f.record) },
-      });
-      await startDelivery(deps.client, deps.taskQueue, {
-        eventId,
-        instanceId: instance.id,
-        elementKey: instance.elementKey,
-        accountId: instance.accountId,
+      await handOff(deps.client, deps.taskQueue, {
+        instance,
         callbackUrl: input.callbackUrl,
         signatureKey: input.signatureKey,
-        body: JSON.stringify(notification),
-        events: events.length,
+        date,
+        events: batch.map((f) => ({
+          eventType: f.eventType,
+          objectType: resourceName,
+          objectId: f.objectId,
+          elementKey: instance.elementKey,
+          date: new Date(f.updatedMs ?? input.windowEndMs).toISOString(),
+        })),
+        raw: { objectType: resourceName, objects: batch.map((f) => f.record) },
+        identity: [resourceName, ...batch.map((f) => `${f.objectId}@${f.updatedMs ?? ''}:${f.eventType}`)],
       });
       ctx.heartbeat({ phase: 'dispatching', notifications: ++dispatched, of: batches.length });
     });

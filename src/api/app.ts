@@ -5,9 +5,11 @@ import type { Logger } from '../logger';
 import { requireCaller } from './auth';
 import { accessLog, errorHandler, notFoundRoute, requestIds } from './errors';
 import { healthRouter } from './health';
+import { BASE_PATH } from './base-path';
 import { instancesRouter } from './instances';
+import { webhooksRouter } from './webhooks';
 
-export const BASE_PATH = '/elements/api-v2';
+export { BASE_PATH } from './base-path';
 export const JSON_LIMIT = '1mb';
 
 export function createApp(deps: { client: Client; config: Config; log: Logger }): express.Express {
@@ -16,6 +18,8 @@ export function createApp(deps: { client: Client; config: Config; log: Logger })
   app.use(requestIds, accessLog(deps.log));
   const api = express.Router();
   api.use(healthRouter(deps));
+  // Providers post form bodies and sign exact bytes: the receiver reads its own body, before any JSON parsing.
+  api.use(webhooksRouter(deps));
   api.use(express.json({ limit: JSON_LIMIT }));
   api.use(requireCaller(deps.config.accounts));
   api.use(instancesRouter(deps));

@@ -4,8 +4,15 @@ import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type Clien
 import type { Config } from '../config';
 import { findElement, elements } from '../elements';
 import { badRequest, HttpError, notFound } from '../errors';
-import { createInstanceSchema, parseEventsSettings, parseOrThrow, redactConfiguration } from '../instances/request';
+import {
+  createInstanceSchema,
+  parseEventsSettings,
+  parseOrThrow,
+  patchInstanceSchema,
+  redactConfiguration,
+} from '../instances/request';
 import type { InstanceSpec, InstanceView } from '../instances/types';
+import { publicView } from '../instances/view';
 import type { Logger } from '../logger';
 import {
   ElementInstanceId,
@@ -14,11 +21,15 @@ import {
   ElementsTokenHash,
   EventsEnabled,
 } from '../temporal/search-attributes';
-import { deleteInstanceUpdate, getInstanceQuery } from '../workflows/messages';
+import { configureUpdate, deleteInstanceUpdate, getInstanceQuery, getSpecQuery } from '../workflows/messages';
 import type { instanceWorkflow } from '../workflows/instance';
+import { BASE_PATH } from './base-path';
 import { requireOrganization, sha256, type Caller } from './auth';
 
 export const instanceWorkflowId = (id: number | string) => `instance-${id}`;
+
+export const webhookUri = (config: Config, elementKey: string, id: number) =>
+  `${config.PUBLIC_URL}${BASE_PATH}/events/${elementKey}/${id}`;
 
 const PROVIDER_TIMEOUT_MS = 20_000;
 
@@ -26,18 +37,6 @@ interface Deps {
   client: Client;
   config: Config;
   log: Logger;
-}
-
-function publicView(spec: InstanceSpec): InstanceView {
-  return {
-    id: spec.id,
-    name: spec.name,
-    tags: spec.tags,
-    element: { key: spec.elementKey },
-    createdDate: spec.createdDate,
-    eventsEnabled: spec.events.enabled,
-    configuration: spec.publicConfiguration,
-  };
 }
 
 export function instancesRouter({ client, config, log }: Deps): Router {
@@ -81,17 +80,19 @@ export function instancesRouter({ client, config, log }: Deps): Router {
     parseOrThrow(element.configurationSchema, configuration, `configuration for ${element.key}`, ['configuration']);
     const events = parseEventsSettings(element, configuration, config.EVENTS_MIN_REFRESH_INTERVAL_MINUTES);
 
-    await element.verifyCredentials(
-      { insightly: config.INSIGHTLY_API_URL, freshbooks: config.FRESHBOOKS_API_URL },
+    const provider = await element.connect({
+      urls: { insightly: config.INSIGHTLY_API_URL, freshbooks: config.FRESHBOOKS_API_URL },
       configuration,
-      AbortSignal.timeout(PROVIDER_TIMEOUT_MS),
-    );
+      providerData: body.providerData,
+      signal: AbortSignal.timeout(PROVIDER_TIMEOUT_MS),
+    });
 
     const token = randomBytes(32).toString('base64url');
     const accountId = caller(req).accountIds[0]!;
     for (let attempt = 0; ; attempt++) {
+      const id = randomInt(100_000, 2 ** 31 - 1);
       const spec: InstanceSpec = {
-        id: randomInt(100_000, 2 ** 31 - 1),
+        id,
         accountId,
         tokenHash: sha256(token),
         name: body.name,
@@ -100,13 +101,13 @@ export function instancesRouter({ client, config, log }: Deps): Router {
         createdDate: new Date().toISOString(),
         configuration,
         publicConfiguration: redactConfiguration(element, configuration),
-        events,
+        events: element.webhooks ? { ...events, webhookUri: webhookUri(config, element.key, id) } : events,
       };
       try {
         await client.workflow.start<typeof instanceWorkflow>('instanceWorkflow', {
           taskQueue: config.TEMPORAL_TASK_QUEUE,
           workflowId: instanceWorkflowId(spec.id),
-          args: [{ spec, maxHistoryEvents: config.INSTANCE_MAX_HISTORY_EVENTS }],
+          args: [{ spec, state: { provider }, maxHistoryEvents: config.INSTANCE_MAX_HISTORY_EVENTS }],
           // Ids of deleted instances are never handed out again.
           workflowIdReusePolicy: 'REJECT_DUPLICATE',
           typedSearchAttributes: [
@@ -146,6 +147,41 @@ export function instancesRouter({ client, config, log }: Deps): Router {
   router.get('/instances/:id', async (req, res) => {
     const handle = await ownedInstance(caller(req), req.params.id!);
     res.json(await handle.query(getInstanceQuery));
+  });
+
+  router.patch('/instances/:id', async (req, res) => {
+    if (!req.is('application/json')) throw new HttpError(415, 'Content-Type must be application/json');
+    const patch = parseOrThrow(patchInstanceSchema, req.body, 'instance change');
+    const handle = await ownedInstance(caller(req), req.params.id!);
+    const spec = await handle.query(getSpecQuery);
+    const element = findElement(spec.elementKey)!;
+    // null removes a key, as in JSON merge patch.
+    const configuration = { ...spec.configuration };
+    for (const [key, value] of Object.entries(patch.configuration ?? {})) {
+      if (value === null) delete configuration[key];
+      else configuration[key] = value;
+    }
+    parseOrThrow(element.configurationSchema, configuration, `configuration for ${element.key}`, ['configuration']);
+    const events = parseEventsSettings(element, configuration, config.EVENTS_MIN_REFRESH_INTERVAL_MINUTES);
+    if (patch.configuration && !element.webhooks) {
+      // Changed credentials are checked now, as at creation, not by the next poll.
+      await element.connect({
+        urls: { insightly: config.INSIGHTLY_API_URL, freshbooks: config.FRESHBOOKS_API_URL },
+        configuration,
+        signal: AbortSignal.timeout(PROVIDER_TIMEOUT_MS),
+      });
+    }
+    const next: InstanceSpec = {
+      ...spec,
+      name: patch.name ?? spec.name,
+      tags: patch.tags ?? spec.tags,
+      configuration,
+      publicConfiguration: redactConfiguration(element, configuration),
+      events: { ...events, webhookUri: spec.events.webhookUri },
+    };
+    const view = await handle.executeUpdate(configureUpdate, { args: [next] });
+    log.info({ instanceId: spec.id, changed: Object.keys(patch) }, 'instance changed');
+    res.json(view);
   });
 
   router.delete('/instances/:id', async (req, res) => {

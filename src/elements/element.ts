@@ -40,6 +40,57 @@ export interface PollingElement {
   fetchChanges(args: FetchChangesArgs): AsyncIterable<unknown[]>;
 }
 
+/** What an element keeps about its provider account (ids, OAuth tokens): secret, held by the instance workflow. */
+export type ProviderState = Record<string, unknown>;
+
+export interface OAuthTokens {
+  accessToken: string;
+  refreshToken: string;
+  issuedAtMs: number;
+  expiresAtMs: number;
+}
+
+export interface ConnectArgs {
+  urls: ProviderUrls;
+  configuration: Record<string, unknown>;
+  providerData?: Record<string, unknown>;
+  signal?: AbortSignal;
+}
+
+/** Everything a provider call made after creation needs. */
+export interface ProviderContext {
+  urls: ProviderUrls;
+  configuration: Record<string, unknown>;
+  state: ProviderState;
+  signal?: AbortSignal;
+}
+
+export type ParsedWebhook =
+  | { kind: 'verification'; callbackId: string; verifier: string }
+  | { kind: 'notification'; event: string; fields: [string, string][] };
+
+export interface StandardizedWebhook {
+  objectType: string;
+  eventType: 'CREATED' | 'UPDATED' | 'DELETED' | 'UNKNOWN';
+  objectId: string;
+}
+
+export interface WebhookElement {
+  maxEventsPerNotification: number;
+  /** The provider events to register: the defaults, narrowed to `event.objects` when it is given. */
+  eventsFor(objects: string[] | undefined): { events: string[]; unknown: string[] };
+  register(ctx: ProviderContext, event: string, uri: string): Promise<{ callbackId: string }>;
+  confirm(ctx: ProviderContext, callbackId: string, verifier: string): Promise<void>;
+  deregister(ctx: ProviderContext, callbackId: string): Promise<void>;
+  /** Reads a request the provider sent to our receiver; a string is what is wrong with it. */
+  parse(rawBody: string, contentType: string | undefined): ParsedWebhook | string;
+  signatureValid(webhook: ParsedWebhook & { kind: 'notification' }, rawBody: string, signature: string, verifier: string): boolean;
+  signatureHeader: string;
+  standardize(fields: Record<string, string>): StandardizedWebhook;
+  /** The state with fresh OAuth tokens; absent for elements whose credentials do not expire. */
+  refreshTokens?(ctx: ProviderContext): Promise<OAuthTokens>;
+}
+
 export interface Element {
   key: string;
   vendorTypes: readonly VendorType[];
@@ -47,7 +98,11 @@ export interface Element {
   configurationSchema: z.ZodType<Record<string, unknown>>;
   /** Configuration keys that hold secrets: redacted in every response and log. */
   secretKeys: readonly string[];
-  /** Authenticates with the provider while the instance is being created; throws ProviderError on refusal. */
-  verifyCredentials(urls: ProviderUrls, configuration: Record<string, unknown>, signal?: AbortSignal): Promise<void>;
+  /**
+   * Authenticates with the provider while the instance is being created (throws ProviderError on
+   * refusal) and returns what later calls need.
+   */
+  connect(args: ConnectArgs): Promise<ProviderState>;
   polling?: PollingElement;
+  webhooks?: WebhookElement;
 }

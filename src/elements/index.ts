@@ -1,8 +1,9 @@
 import type { Element } from './element';
+import { freshbooks } from './freshbooks';
 import { insightly } from './insightly';
 
 // The one place an element is listed; everything else looks elements up by key.
-const all: Element[] = [insightly];
+const all: Element[] = [insightly, freshbooks];
 
 export const elements: ReadonlyMap<string, Element> = new Map(all.map((e) => [e.key, e]));
 

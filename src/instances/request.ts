@@ -83,6 +83,13 @@ export const createInstanceSchema = z.object({
 
 export type CreateInstanceRequest = z.infer<typeof createInstanceSchema>;
 
+/** PATCH: any of these; configuration keys are merged into the instance's (null removes one). */
+export const patchInstanceSchema = z.strictObject({
+  name: z.string().trim().min(1, 'name may not be empty').max(200).optional(),
+  tags: z.array(z.string().max(200)).max(100).optional(),
+  configuration: z.record(z.string(), z.unknown()).optional(),
+});
+
 export const DEFAULT_REFRESH_INTERVAL_MINUTES = 15;
 
 /** zod issues as the API's `errors` list, with paths written the way the caller wrote them. */
@@ -157,6 +164,17 @@ function resolveResources(
   return resources;
 }
 
+function webhookEvents(element: Element, objects: string | undefined): string[] {
+  const wanted = objects?.split(',').map((o) => o.trim()).filter(Boolean);
+  const { events, unknown } = element.webhooks!.eventsFor(wanted);
+  if (unknown.length || !events.length) {
+    throw badRequest(`Invalid configuration: event.objects names no ${element.key} object it can watch: ${unknown.join(', ') || objects}`, [
+      { path: 'configuration.event.objects', message: `unknown objects: ${unknown.join(', ')}` },
+    ]);
+  }
+  return events;
+}
+
 /** Validates the events part of a configuration against what the element supports. */
 export function parseEventsSettings(
   element: Element,
@@ -196,6 +214,7 @@ export function parseEventsSettings(
     signatureKey: events['event.notification.signature.key'],
     refreshIntervalMinutes: polling ? interval : undefined,
     resources: polling ? resolveResources(element, events['event.poller.configuration'], events['event.objects']) : {},
+    webhookEvents: vendorType === 'webhooks' ? webhookEvents(element, events['event.objects']) : [],
   };
 }
 

@@ -24,6 +24,10 @@ export interface EventsSettings {
   refreshIntervalMinutes?: number;
   /** Polling resources after defaults were applied and `event.objects` narrowed them. */
   resources: Record<string, PollResource>;
+  /** Provider events to register callbacks for (webhook elements). */
+  webhookEvents: string[];
+  /** Where the provider sends webhooks: PUBLIC_URL/elements/api-v2/events/<element>/<id>. */
+  webhookUri?: string;
 }
 
 export interface ResourceStatus {
@@ -47,5 +51,9 @@ export interface InstanceView {
     polls: number;
     nextPollAt?: string;
     resources: Record<string, ResourceStatus>;
+    callbacks?: { wanted: number; registered: number; verified: number };
+    webhooks?: { received: number; pending: number };
+    tokensExpireAt?: string;
+    lastError?: string;
   };
 }

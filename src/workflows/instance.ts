@@ -7,13 +7,26 @@ import {
   log,
   proxyActivities,
   setHandler,
+  upsertMemo,
+  upsertSearchAttributes,
   workflowInfo,
   type ActivityOptions,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import type { InstanceView, ResourceStatus } from '../instances/types';
-import { deleteInstanceUpdate, getInstanceQuery } from './messages';
-import type { InstanceState, InstanceWorkflowInput } from './types';
+import { publicView } from '../instances/view';
+import { EventsEnabled } from '../temporal/search-attributes';
+import {
+  callbackVerificationSignal,
+  configureUpdate,
+  deleteInstanceUpdate,
+  getInstanceQuery,
+  getSpecQuery,
+  tokensIssuedSignal,
+  webhooksSignal,
+  webhookVerifiersQuery,
+} from './messages';
+import type { InstanceState, InstanceWorkflowInput, ProviderCallInput } from './types';
 
 const pollOptions: ActivityOptions = {
   startToCloseTimeout: '30 minutes',
@@ -21,59 +34,143 @@ const pollOptions: ActivityOptions = {
   heartbeatTimeout: '20 seconds',
   retry: { initialInterval: '5 seconds', backoffCoefficient: 2, maximumInterval: '2 minutes', maximumAttempts: 5 },
 };
+const providerOptions: ActivityOptions = {
+  startToCloseTimeout: '2 minutes',
+  retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 6 },
+};
+const dispatchOptions: ActivityOptions = {
+  startToCloseTimeout: '5 minutes',
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds' },
+};
 
 const { pollResource } = proxyActivities<Activities>(pollOptions);
+const { registerCallback, confirmCallback, deregisterCallback, refreshTokens } = proxyActivities<Activities>(providerOptions);
+const { dispatchWebhooks } = proxyActivities<Activities>(dispatchOptions);
 
 const DEFAULT_MAX_HISTORY_EVENTS = 10_000;
+/** Webhooks handed to delivery per activity: keeps each activity's input well under payload limits. */
+const WEBHOOKS_PER_DISPATCH = 500;
 const iso = (ms: number) => new Date(ms).toISOString();
 // Providers date records to the second, so windows end on whole seconds: a record dated in the
 // second of the poll is left to the next poll, which is what keeps boundary records from being
 // reported twice or not at all.
 const floorToSecond = (ms: number) => Math.floor(ms / 1000) * 1000;
+const errorMessage = (err: unknown) =>
+  err instanceof Error ? (err.cause instanceof Error ? err.cause.message : err.message) : String(err);
 
 /**
- * One element instance: sleeps for its refresh interval, polls each resource, and moves each
- * resource's watermark only after that poll's notifications are durably handed to delivery.
+ * One element instance. Polling elements: sleep for the refresh interval, poll each resource, move
+ * each resource's watermark only after its notifications are durably handed to delivery. Webhook
+ * elements: keep the provider's callbacks registered and verified, refresh OAuth tokens before they
+ * expire, and hand accepted webhooks to delivery.
  */
 export async function instanceWorkflow(input: InstanceWorkflowInput): Promise<void> {
-  const { spec } = input;
-  const { events } = spec;
-  const polling = events.enabled && events.vendorType === 'polling' && !!events.callbackUrl;
-  const intervalMs = (events.refreshIntervalMinutes ?? 15) * 60_000;
-  const createdMs = Date.parse(spec.createdDate);
-  const state: InstanceState = input.state ?? { watermarks: {}, polls: 0 };
-  for (const name of Object.keys(events.resources)) {
-    state.watermarks[name] ??= { watermark: iso(floorToSecond(createdMs)) };
-  }
-  if (polling) state.nextPollAtMs ??= createdMs + intervalMs;
-
+  let spec = input.spec;
+  const state: InstanceState = {
+    watermarks: {},
+    polls: 0,
+    provider: {},
+    callbacks: {},
+    earlyVerifiers: {},
+    pendingWebhooks: [],
+    webhooksReceived: 0,
+    ...input.state,
+  };
   let deleting = false;
   let stopped = false;
+  let reconciled = false;
   let pollScope: CancellationScope | undefined;
 
-  setHandler(getInstanceQuery, (): InstanceView => ({
-    id: spec.id,
-    name: spec.name,
-    tags: spec.tags,
-    element: { key: spec.elementKey },
-    createdDate: spec.createdDate,
-    eventsEnabled: events.enabled,
-    configuration: spec.publicConfiguration,
-    status: {
-      polls: state.polls,
-      nextPollAt: polling && !deleting ? iso(state.nextPollAtMs!) : undefined,
-      resources: state.watermarks,
-    },
-  }));
+  const polling = () => spec.events.enabled && spec.events.vendorType === 'polling' && !!spec.events.callbackUrl;
+  const webhooks = () => spec.events.vendorType === 'webhooks';
+  const intervalMs = () => (spec.events.refreshIntervalMinutes ?? 15) * 60_000;
+  const tokens = () => state.provider.tokens as { issuedAtMs: number; expiresAtMs: number } | undefined;
+  // Refresh well before expiry: a fifth of the token's lifetime, at most ten minutes.
+  const refreshAtMs = () => {
+    const t = tokens();
+    return t ? t.expiresAtMs - Math.min(10 * 60_000, (t.expiresAtMs - t.issuedAtMs) / 5) : undefined;
+  };
+  const wantedEvents = () => (webhooks() && spec.events.enabled && !deleting ? spec.events.webhookEvents : []);
+  const providerInput = (): ProviderCallInput => ({ elementKey: spec.elementKey, configuration: spec.configuration, provider: state.provider });
 
+  function syncResources() {
+    // New resources start at the moment they were added; removed ones keep nothing.
+    for (const name of Object.keys(spec.events.resources)) {
+      state.watermarks[name] ??= { watermark: iso(floorToSecond(state.polls ? Date.now() : Date.parse(spec.createdDate))) };
+    }
+    for (const name of Object.keys(state.watermarks)) if (!spec.events.resources[name]) delete state.watermarks[name];
+    if (polling()) state.nextPollAtMs ??= Date.parse(spec.createdDate) + intervalMs();
+    else state.nextPollAtMs = undefined;
+  }
+  syncResources();
+
+  const view = (): InstanceView => {
+    const callbacks = Object.values(state.callbacks);
+    return {
+      ...publicView(spec),
+      status: {
+        polls: state.polls,
+        nextPollAt: polling() && !deleting && state.nextPollAtMs ? iso(state.nextPollAtMs) : undefined,
+        resources: state.watermarks,
+        ...(webhooks()
+          ? {
+              callbacks: {
+                wanted: wantedEvents().length,
+                registered: callbacks.length,
+                verified: callbacks.filter((c) => c.verified).length,
+              },
+              webhooks: { received: state.webhooksReceived, pending: state.pendingWebhooks.length },
+              tokensExpireAt: tokens() ? iso(tokens()!.expiresAtMs) : undefined,
+            }
+          : {}),
+        lastError: state.lastError,
+      },
+    };
+  };
+
+  setHandler(getInstanceQuery, view);
+  setHandler(getSpecQuery, () => spec);
+  setHandler(webhookVerifiersQuery, () => {
+    const byEvent: Record<string, string[]> = {};
+    for (const c of Object.values(state.callbacks)) if (c.verifier) (byEvent[c.event] ??= []).push(c.verifier);
+    return byEvent;
+  });
+  setHandler(webhooksSignal, (receipts) => {
+    state.pendingWebhooks.push(...receipts);
+    state.webhooksReceived += receipts.length;
+  });
+  setHandler(callbackVerificationSignal, ({ callbackId, verifier }) => {
+    const callback = state.callbacks[callbackId];
+    if (callback) {
+      callback.verifier = verifier;
+      callback.verified = false;
+    } else state.earlyVerifiers[callbackId] = verifier;
+  });
+  setHandler(tokensIssuedSignal, (issued) => {
+    state.provider = { ...state.provider, tokens: issued };
+  });
   setHandler(deleteInstanceUpdate, async () => {
     deleting = true;
     pollScope?.cancel();
     await condition(() => stopped);
   });
+  setHandler(configureUpdate, async (next) => {
+    const enabledChanged = next.events.enabled !== spec.events.enabled;
+    const intervalChanged = next.events.refreshIntervalMinutes !== spec.events.refreshIntervalMinutes;
+    spec = next;
+    if (intervalChanged && state.nextPollAtMs !== undefined) state.nextPollAtMs = Date.now() + intervalMs();
+    syncResources();
+    upsertMemo({ instance: publicView(spec) });
+    if (enabledChanged) upsertSearchAttributes([{ key: EventsEnabled, value: spec.events.enabled }]);
+    reconciled = false;
+    await condition(() => reconciled || deleting);
+    return view();
+  });
+
+  // --- polling ---------------------------------------------------------------------------------
 
   async function pollOne(name: string, startedMs: number): Promise<void> {
-    const resource = events.resources[name]!;
+    const resource = spec.events.resources[name]!;
     const previous = state.watermarks[name]!;
     const windowStartMs = Date.parse(previous.watermark);
     const windowEndMs = floorToSecond(startedMs - (resource.pollDelay ?? 0) * 1000);
@@ -81,9 +178,9 @@ export async function instanceWorkflow(input: InstanceWorkflowInput): Promise<vo
     try {
       const result = await pollResource.executeWithOptions({ ...pollOptions, summary: `poll ${name}` }, [
         {
-          instance: spec,
-          callbackUrl: events.callbackUrl!,
-          signatureKey: events.signatureKey,
+          instance: { id: spec.id, name: spec.name, tags: spec.tags, elementKey: spec.elementKey, accountId: spec.accountId, configuration: spec.configuration },
+          callbackUrl: spec.events.callbackUrl!,
+          signatureKey: spec.events.signatureKey,
           resourceName: name,
           resource,
           windowStartMs,
@@ -94,26 +191,17 @@ export async function instanceWorkflow(input: InstanceWorkflowInput): Promise<vo
     } catch (err) {
       if (isCancellation(err)) throw err;
       // The window stays where it was, so the next poll catches up on everything this one missed.
-      const message = err instanceof Error ? (err.cause instanceof Error ? err.cause.message : err.message) : String(err);
-      state.watermarks[name] = { ...previous, lastPollAt: iso(startedMs), lastError: message } satisfies ResourceStatus;
-      log.warn('poll failed; the next poll covers its window', { resource: name, error: message });
+      state.watermarks[name] = { ...previous, lastPollAt: iso(startedMs), lastError: errorMessage(err) } satisfies ResourceStatus;
+      log.warn('poll failed; the next poll covers its window', { resource: name, error: errorMessage(err) });
     }
   }
 
-  while (!deleting) {
-    if (!polling) {
-      await condition(() => deleting);
-      break;
-    }
-    const waitMs = state.nextPollAtMs! - Date.now();
-    if (waitMs > 0) await condition(() => deleting, waitMs);
-    if (deleting) break;
-
+  async function pollCycle(): Promise<void> {
     const startedMs = Date.now();
     try {
       await CancellationScope.cancellable(async () => {
         pollScope = CancellationScope.current();
-        await Promise.all(Object.keys(events.resources).map((name) => pollOne(name, startedMs)));
+        await Promise.all(Object.keys(spec.events.resources).map((name) => pollOne(name, startedMs)));
       });
     } catch (err) {
       if (!isCancellation(err)) throw err;
@@ -121,14 +209,137 @@ export async function instanceWorkflow(input: InstanceWorkflowInput): Promise<vo
     pollScope = undefined;
     state.polls++;
     // Keep to the schedule; a poll that overran it starts the next one at once.
-    state.nextPollAtMs = Math.max(state.nextPollAtMs! + intervalMs, Date.now());
+    state.nextPollAtMs = Math.max(state.nextPollAtMs! + intervalMs(), Date.now());
+  }
+
+  // --- webhooks --------------------------------------------------------------------------------
+
+  async function attempt(what: string, fn: () => Promise<void>): Promise<boolean> {
+    try {
+      await fn();
+      return true;
+    } catch (err) {
+      state.lastError = `${what}: ${errorMessage(err)}`;
+      log.warn(`${what} failed`, { error: errorMessage(err) });
+      return false;
+    }
+  }
+
+  /** Registers missing callbacks, removes unwanted ones, and confirms those with a verifier. */
+  async function reconcileCallbacks(): Promise<boolean> {
+    const wanted = wantedEvents();
+    const have = new Set(Object.values(state.callbacks).map((c) => c.event));
+    const results = await Promise.all([
+      ...wanted
+        .filter((event) => !have.has(event))
+        .map((event) =>
+          attempt(`registering ${event}`, async () => {
+            const { callbackId } = await registerCallback.executeWithOptions({ ...providerOptions, summary: `register ${event}` }, [
+              { ...providerInput(), event, uri: spec.events.webhookUri! },
+            ]);
+            state.callbacks[callbackId] = { event, verified: false, verifier: state.earlyVerifiers[callbackId] };
+            delete state.earlyVerifiers[callbackId];
+          }),
+        ),
+      ...Object.entries(state.callbacks)
+        .filter(([, c]) => !wanted.includes(c.event))
+        .map(([callbackId, c]) =>
+          attempt(`removing ${c.event}`, async () => {
+            await deregisterCallback.executeWithOptions({ ...providerOptions, summary: `remove ${c.event}` }, [{ ...providerInput(), callbackId }]);
+            delete state.callbacks[callbackId];
+          }),
+        ),
+    ]);
+    // Every registration has now taken its early verifier; what is left matches no callback of ours.
+    state.earlyVerifiers = {};
+    return (await confirmCallbacks()) && results.every(Boolean);
+  }
+
+  async function confirmCallbacks(): Promise<boolean> {
+    const results = await Promise.all(
+      Object.entries(state.callbacks)
+        .filter(([, c]) => c.verifier && !c.verified)
+        .map(([callbackId, c]) =>
+          attempt(`verifying ${c.event}`, async () => {
+            const verifier = c.verifier!;
+            await confirmCallback.executeWithOptions({ ...providerOptions, summary: `verify ${c.event}` }, [{ ...providerInput(), callbackId, verifier }]);
+            if (state.callbacks[callbackId]?.verifier === verifier) state.callbacks[callbackId]!.verified = true;
+          }),
+        ),
+    );
+    return results.every(Boolean);
+  }
+
+  async function dispatchPending(): Promise<void> {
+    while (state.pendingWebhooks.length) {
+      const receipts = state.pendingWebhooks.slice(0, WEBHOOKS_PER_DISPATCH);
+      if (spec.events.enabled && spec.events.callbackUrl) {
+        await dispatchWebhooks.executeWithOptions({ ...dispatchOptions, summary: `deliver ${receipts.length} webhook(s)` }, [
+          {
+            instance: { id: spec.id, name: spec.name, tags: spec.tags, elementKey: spec.elementKey, accountId: spec.accountId, configuration: {} },
+            callbackUrl: spec.events.callbackUrl,
+            signatureKey: spec.events.signatureKey,
+            receipts,
+          },
+        ]);
+      } else {
+        log.info('events are off: dropping webhooks that arrived anyway', { count: receipts.length });
+      }
+      state.pendingWebhooks.splice(0, receipts.length);
+    }
+  }
+
+  async function refreshIfDue(): Promise<void> {
+    const at = refreshAtMs();
+    if (at === undefined || Date.now() < at) return;
+    await attempt('refreshing tokens', async () => {
+      await refreshTokens.executeWithOptions({ ...providerOptions, summary: 'refresh OAuth tokens' }, [
+        { ...providerInput(), workflowId: workflowInfo().workflowId },
+      ]);
+    });
+  }
+
+  const needsConfirming = () => Object.values(state.callbacks).some((c) => c.verifier && !c.verified);
+
+  // --- main loop -------------------------------------------------------------------------------
+
+  let retryAtMs = Infinity;
+  while (!deleting) {
+    const wakeAt = Math.min(
+      polling() ? state.nextPollAtMs ?? Infinity : Infinity,
+      webhooks() ? refreshAtMs() ?? Infinity : Infinity,
+      retryAtMs,
+    );
+    const hasWork = () =>
+      deleting || !reconciled || state.pendingWebhooks.length > 0 || (needsConfirming() && retryAtMs === Infinity);
+    if (!hasWork()) {
+      if (wakeAt === Infinity) await condition(hasWork);
+      else if (wakeAt > Date.now()) await condition(hasWork, wakeAt - Date.now());
+    }
+    if (deleting) break;
+
+    if (webhooks()) {
+      await refreshIfDue();
+      const complete = await reconcileCallbacks();
+      // A provider that refused a registration or a removal is asked again in a minute.
+      retryAtMs = complete ? Infinity : Date.now() + 60_000;
+      await dispatchPending();
+    }
+    reconciled = true;
+    if (polling() && Date.now() >= (state.nextPollAtMs ?? Infinity)) await pollCycle();
 
     const info = workflowInfo();
     if (!deleting && (info.continueAsNewSuggested || info.historyLength >= (input.maxHistoryEvents ?? DEFAULT_MAX_HISTORY_EVENTS))) {
       await condition(allHandlersFinished);
-      if (!deleting) await continueAsNew<typeof instanceWorkflow>({ ...input, state });
+      if (!deleting) await continueAsNew<typeof instanceWorkflow>({ ...input, spec, state });
     }
   }
+
+  // Deleted: deliver what was already accepted, then take the callbacks down at the provider.
+  await dispatchPending();
+  if (webhooks()) await reconcileCallbacks();
+  reconciled = true;
   stopped = true;
   await condition(allHandlersFinished);
 }
+

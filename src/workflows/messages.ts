@@ -1,7 +1,23 @@
-import { defineQuery, defineUpdate } from '@temporalio/workflow';
-import type { InstanceView } from '../instances/types';
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import type { OAuthTokens } from '../elements/element';
+import type { InstanceSpec, InstanceView } from '../instances/types';
+import type { WebhookReceipt } from './types';
 
 // Declared once, used by the workflows and the API alike.
 export const getInstanceQuery = defineQuery<InstanceView>('getInstance');
 /** Stops polling (cancelling a poll in flight) and lets the workflow end; returns once it is stopped. */
 export const deleteInstanceUpdate = defineUpdate<void>('deleteInstance');
+
+/** Replaces the instance's spec (validated by the API) and returns once it is in effect. */
+export const configureUpdate = defineUpdate<InstanceView, [InstanceSpec]>('configure');
+/** The full spec, secrets included: for the API's PATCH, never shown to callers. */
+export const getSpecQuery = defineQuery<InstanceSpec>('getSpec');
+
+/** Provider webhooks the receiver accepted; 2xx is answered only after this signal is durable. */
+export const webhooksSignal = defineSignal<[WebhookReceipt[]]>('webhooks');
+/** The provider's callback verification handshake. */
+export const callbackVerificationSignal = defineSignal<[{ callbackId: string; verifier: string }]>('callbackVerification');
+/** New OAuth tokens, signalled by the refresh activity before it returns so a crash cannot lose them. */
+export const tokensIssuedSignal = defineSignal<[OAuthTokens]>('tokensIssued');
+/** Verifiers by provider event, for checking webhook signatures in the receiver. */
+export const webhookVerifiersQuery = defineQuery<Record<string, string[]>>('webhookVerifiers');

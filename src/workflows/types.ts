@@ -1,4 +1,4 @@
-import type { PollResource } from '../elements/element';
+import type { OAuthTokens, PollResource, ProviderState } from '../elements/element';
 import type { InstanceSpec, ResourceStatus } from '../instances/types';
 
 export interface DeliveryInput {
@@ -38,16 +38,59 @@ export interface PollResult {
   skipped: number;
 }
 
+/** A provider webhook as the receiver accepted it; `id` is assigned on receipt. */
+export interface WebhookReceipt {
+  id: string;
+  receivedAt: string;
+  fields: Record<string, string>;
+}
+
+export interface CallbackState {
+  event: string;
+  verified: boolean;
+  verifier?: string;
+}
+
 /** Carried across continue-as-new. */
 export interface InstanceState {
   watermarks: Record<string, ResourceStatus>;
   polls: number;
   nextPollAtMs?: number;
+  /** The element's provider state (account ids, OAuth tokens). */
+  provider: ProviderState;
+  /** Registered provider callbacks by callback id. */
+  callbacks: Record<string, CallbackState>;
+  /** Verifiers that arrived before their registration finished. */
+  earlyVerifiers: Record<string, string>;
+  pendingWebhooks: WebhookReceipt[];
+  webhooksReceived: number;
+  lastError?: string;
 }
+
+export interface ProviderCallInput {
+  elementKey: string;
+  configuration: Record<string, unknown>;
+  provider: ProviderState;
+}
+
+export interface DispatchWebhooksInput {
+  instance: PollInput['instance'];
+  callbackUrl: string;
+  signatureKey?: string;
+  receipts: WebhookReceipt[];
+}
+
+export interface RefreshTokensInput extends ProviderCallInput {
+  /** The activity hands the new tokens to this workflow by signal before it returns. */
+  workflowId: string;
+}
+
+export type { OAuthTokens };
 
 export interface InstanceWorkflowInput {
   spec: InstanceSpec;
-  state?: InstanceState;
+  /** Absent at creation but for the element's provider state; complete after continue-as-new. */
+  state?: Partial<InstanceState>;
   /** Tests lower this to exercise continue-as-new; production relies on the server's suggestion. */
   maxHistoryEvents?: number;
 }

@@ -1,3 +1,4 @@
+import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import type express from 'express';
@@ -18,4 +19,15 @@ export async function listenOnFreePort(app: express.Express, port = 0): Promise<
         server.closeAllConnections();
       }),
   };
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+    s.once('error', reject);
+  });
 }

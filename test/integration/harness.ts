@@ -8,12 +8,14 @@ import { logger } from '../../src/logger';
 import { connectClient } from '../../src/temporal/connection';
 import { createWorker } from '../../src/worker';
 import { CallbackSink } from '../fakes/callback-sink';
-import { listenOnFreePort } from '../fakes/http-server';
+import { freePort, listenOnFreePort } from '../fakes/http-server';
+import { FakeFreshBooks } from '../fakes/freshbooks';
 import { FakeInsightly } from '../fakes/insightly';
 
 export const PLATFORM_AUTH = 'User dev-user-secret, Organization dev-organization-secret';
 export const OTHER_ACCOUNT_AUTH = 'User other-user, Organization other-org';
 export const INSIGHTLY_KEY = 'insightly-test-api-key';
+export const FRESHBOOKS_CLIENT = { clientId: 'fb-client-id', clientSecret: 'fb-client-secret', redirectUri: 'https://mycoolapp.com' };
 
 const root = path.resolve(__dirname, '..', '..');
 
@@ -22,6 +24,7 @@ export interface Stack {
   config: Config;
   client: Client;
   insightly: FakeInsightly;
+  freshbooks: FakeFreshBooks;
   sink: CallbackSink;
   taskQueue: string;
   /** Starts the worker in a child process (so a test can SIGKILL it); returns the process. */
@@ -30,19 +33,30 @@ export interface Stack {
 }
 
 export async function startStack(
-  opts: { env?: Record<string, string>; worker?: 'in-process' | 'none'; insightlyKey?: string } = {},
+  opts: {
+    env?: Record<string, string>;
+    worker?: 'in-process' | 'none';
+    insightlyKey?: string;
+    freshbooksTokenLifetimeSeconds?: number;
+  } = {},
 ): Promise<Stack> {
   const address = process.env.TEST_TEMPORAL_ADDRESS;
   if (!address) throw new Error('TEST_TEMPORAL_ADDRESS is unset: run through jest (test/global-setup.ts)');
   const insightly = new FakeInsightly(opts.insightlyKey ?? INSIGHTLY_KEY);
   await insightly.start();
+  const freshbooks = new FakeFreshBooks({ ...FRESHBOOKS_CLIENT, accessTokenLifetimeSeconds: opts.freshbooksTokenLifetimeSeconds });
+  await freshbooks.start();
   const sink = new CallbackSink();
   await sink.start();
+  // The API's address is fixed before it starts: webhook callbacks are registered at PUBLIC_URL.
+  const port = await freePort();
   const taskQueue = `test-${randomUUID()}`;
   const env = {
     TEMPORAL_ADDRESS: address,
     TEMPORAL_TASK_QUEUE: taskQueue,
     INSIGHTLY_API_URL: insightly.url,
+    FRESHBOOKS_API_URL: freshbooks.url,
+    PUBLIC_URL: `http://127.0.0.1:${port}`,
     EVENTS_MIN_REFRESH_INTERVAL_MINUTES: '0.001',
     ELEMENTS_ACCOUNTS: 'other-user:other-org',
     LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
@@ -62,13 +76,14 @@ export async function startStack(
     });
   }
   const children: ChildProcess[] = [];
-  const listening = await listenOnFreePort(createApp({ client, config, log: logger }));
+  const listening = await listenOnFreePort(createApp({ client, config, log: logger }), port);
 
   return {
     api: `${listening.url}/elements/api-v2`,
     config,
     client,
     insightly,
+    freshbooks,
     sink,
     taskQueue,
     async spawnWorker() {
@@ -87,6 +102,7 @@ export async function startStack(
       for (const close of closers.reverse()) await close();
       await client.connection.close();
       await insightly.stop();
+      await freshbooks.stop();
       await sink.stop();
     },
   };
@@ -157,7 +173,8 @@ export function insightlySeedBody(opts: { callbackUrl: string; refreshInterval: 
   };
 }
 
-export async function createInstance(stack: Stack, body: unknown): Promise<{ id: number; token: string }> {
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export async function createInstance(stack: Stack, body: unknown): Promise<{ id: number; token: string } & Record<string, any>> {
   const res = await call(stack, 'POST', '/instances', { json: body });
   if (res.status !== 200) throw new Error(`POST /instances answered ${res.status}: ${JSON.stringify(res.body)}`);
   return res.body;
@@ -170,3 +187,23 @@ export async function instanceWorkflowCount(stack: Stack): Promise<number> {
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** The seed's freshbooksv2 body, with its placeholders filled in. */
+export function freshbooksSeedBody(opts: { code: string; callbackUrl: string; businessName?: string; signatureKey?: string }) {
+  return {
+    element: { key: 'freshbooksv2' },
+    providerData: { code: opts.code },
+    configuration: {
+      'oauth.callback.url': FRESHBOOKS_CLIENT.redirectUri,
+      'oauth.api.key': FRESHBOOKS_CLIENT.clientId,
+      'oauth.api.secret': FRESHBOOKS_CLIENT.clientSecret,
+      'business.name': opts.businessName ?? 'MyBiz',
+      'event.notification.enabled': true,
+      'event.vendor.type': 'webhooks',
+      'event.notification.callback.url': opts.callbackUrl,
+      ...(opts.signatureKey ? { 'event.notification.signature.key': opts.signatureKey } : {}),
+    } as Record<string, unknown>,
+    tags: ['Docs'],
+    name: 'API Instance',
+  };
+}

@@ -88,7 +88,8 @@ export const insightly: Element = {
   configurationSchema,
   secretKeys: ['password'],
 
-  async verifyCredentials(urls, configuration, signal) {
+  // Insightly has no tokens to keep: checking the API key with one search is the whole connection.
+  async connect({ urls, configuration, signal }) {
     const base = urls.insightly.replace(/\/+$/, '');
     let response: Response;
     try {
@@ -105,6 +106,7 @@ export const insightly: Element = {
       throw new ProviderError(400, 'Insightly refused the API key given as password');
     }
     if (!response.ok) throw new ProviderError(502, describeFailure(response, 'the credentials check'));
+    return {};
   },
 
   polling: {

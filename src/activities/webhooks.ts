@@ -1,0 +1,70 @@
+import { ApplicationFailure, Context } from '@temporalio/activity';
+import type { OAuthTokens, ProviderContext, WebhookElement } from '../elements/element';
+import { findElement } from '../elements';
+import { chunk } from '../events/notification';
+import { tokensIssuedSignal } from '../workflows/messages';
+import type { DispatchWebhooksInput, ProviderCallInput, RefreshTokensInput } from '../workflows/types';
+import { handOff, mapLimit } from './dispatch';
+import type { PollDeps } from './poll';
+
+function webhooksOf(elementKey: string): WebhookElement {
+  const element = findElement(elementKey);
+  if (!element?.webhooks) throw ApplicationFailure.nonRetryable(`element ${elementKey} has no webhooks`, 'UnknownElement');
+  return element.webhooks;
+}
+
+export function createWebhookActivities(deps: PollDeps) {
+  const ctxFor = (input: ProviderCallInput): ProviderContext => ({
+    urls: deps.urls,
+    configuration: input.configuration,
+    state: input.provider,
+    signal: Context.current().cancellationSignal,
+  });
+
+  return {
+    async registerCallback(input: ProviderCallInput & { event: string; uri: string }): Promise<{ callbackId: string }> {
+      return webhooksOf(input.elementKey).register(ctxFor(input), input.event, input.uri);
+    },
+
+    async confirmCallback(input: ProviderCallInput & { callbackId: string; verifier: string }): Promise<void> {
+      await webhooksOf(input.elementKey).confirm(ctxFor(input), input.callbackId, input.verifier);
+    },
+
+    async deregisterCallback(input: ProviderCallInput & { callbackId: string }): Promise<void> {
+      await webhooksOf(input.elementKey).deregister(ctxFor(input), input.callbackId);
+    },
+
+    /**
+     * Refresh tokens are single use, so the new tokens are made durable (a signal to the instance,
+     * and heartbeat details for this activity's own retry) before anything else can fail.
+     */
+    async refreshTokens(input: RefreshTokensInput): Promise<{ expiresAtMs: number }> {
+      const ctx = Context.current();
+      const earlier = ctx.info.heartbeatDetails as { tokens?: OAuthTokens } | undefined;
+      const element = webhooksOf(input.elementKey);
+      const tokens = earlier?.tokens ?? (await element.refreshTokens!(ctxFor(input)));
+      ctx.heartbeat({ tokens });
+      await deps.client.workflow.getHandle(input.workflowId).signal(tokensIssuedSignal, tokens);
+      return { expiresAtMs: tokens.expiresAtMs };
+    },
+
+    /** Standardizes accepted webhooks and hands them to delivery, at most 20 events a notification. */
+    async dispatchWebhooks(input: DispatchWebhooksInput): Promise<{ notifications: number }> {
+      const element = webhooksOf(input.instance.elementKey);
+      const batches = chunk(input.receipts, element.maxEventsPerNotification);
+      await mapLimit(batches, deps.dispatchConcurrency ?? 16, (batch) =>
+        handOff(deps.client, deps.taskQueue, {
+          instance: input.instance,
+          callbackUrl: input.callbackUrl,
+          signatureKey: input.signatureKey,
+          date: batch[batch.length - 1]!.receivedAt,
+          events: batch.map((r) => ({ ...element.standardize(r.fields), elementKey: input.instance.elementKey, date: r.receivedAt })),
+          // One webhook: its form fields, as Cloud Elements sends them; several: those objects in event order.
+          raw: batch.length === 1 ? batch[0]!.fields : batch.map((r) => r.fields),
+          identity: ['webhooks', ...batch.map((r) => r.id)],
+        }),
+      );
+      return { notifications: batches.length };
+    },
+  };
+}

@@ -1,0 +1,54 @@
+import { randomUUID } from 'node:crypto';
+import type { Client } from '@temporalio/client';
+import { webhooksSignal } from '../workflows/messages';
+import type { WebhookReceipt } from '../workflows/types';
+
+interface Waiting {
+  receipt: WebhookReceipt;
+  resolve(): void;
+  reject(err: unknown): void;
+}
+
+/**
+ * Groups webhooks for the same instance that arrive close together into one signal, so a burst
+ * costs a few history events instead of one per webhook. Each caller's promise settles only when the
+ * signal that carries its webhook has been accepted by Temporal.
+ */
+export class SignalBatcher {
+  private queues = new Map<string, Waiting[]>();
+  private inFlight = new Map<string, Promise<void>>();
+
+  constructor(
+    private readonly client: Client,
+    private readonly opts = { maxBatch: 200, lingerMs: 2 },
+  ) {}
+
+  add(workflowId: string, fields: Record<string, string>): Promise<WebhookReceipt> {
+    const receipt: WebhookReceipt = { id: randomUUID(), receivedAt: new Date().toISOString(), fields };
+    return new Promise<WebhookReceipt>((resolve, reject) => {
+      const queue = this.queues.get(workflowId) ?? [];
+      queue.push({ receipt, resolve: () => resolve(receipt), reject });
+      this.queues.set(workflowId, queue);
+      if (queue.length === 1) setTimeout(() => void this.flush(workflowId), this.opts.lingerMs);
+      else if (queue.length >= this.opts.maxBatch) void this.flush(workflowId);
+    });
+  }
+
+  private async flush(workflowId: string): Promise<void> {
+    // One signal at a time per instance keeps the webhooks in arrival order.
+    await this.inFlight.get(workflowId);
+    const batch = this.queues.get(workflowId) ?? [];
+    if (!batch.length) return;
+    this.queues.delete(workflowId);
+    const sending = this.client.workflow
+      .getHandle(workflowId)
+      .signal(webhooksSignal, batch.map((w) => w.receipt))
+      .then(
+        () => batch.forEach((w) => w.resolve()),
+        (err) => batch.forEach((w) => w.reject(err)),
+      );
+    this.inFlight.set(workflowId, sending);
+    await sending;
+    if (this.inFlight.get(workflowId) === sending) this.inFlight.delete(workflowId);
+  }
+}

@@ -1,0 +1,235 @@
+import { z } from 'zod';
+import { ProviderError } from '../../errors';
+import type { Element, OAuthTokens, ProviderContext, StandardizedWebhook } from '../element';
+import { fetchWithRetry } from '../http';
+import { freshbooksSignatureValid } from './signature';
+
+/** Objects watched by default, each for create, update and delete (`event.objects` narrows them). */
+const DEFAULT_OBJECTS = ['client', 'invoice', 'estimate', 'expense', 'payment', 'item'];
+const KNOWN_OBJECTS = new Set([
+  ...DEFAULT_OBJECTS,
+  'project', 'time_entry', 'bill', 'bill_vendor', 'credit_note', 'category', 'service', 'tax',
+]);
+const ACTIONS = ['create', 'update', 'delete'];
+
+const configurationSchema = z.looseObject({
+  'oauth.api.key': z.string().min(1, 'is required (the FreshBooks client id)'),
+  'oauth.api.secret': z.string().min(1, 'is required (the FreshBooks client secret)'),
+  'oauth.callback.url': z.string().min(1, 'is required (the redirect URI registered with FreshBooks)'),
+  'business.name': z.string().trim().min(1, 'is required (the FreshBooks business to watch)'),
+});
+
+const tokenResponse = z.object({
+  access_token: z.string().min(1),
+  refresh_token: z.string().min(1),
+  expires_in: z.coerce.number().positive().optional(),
+  created_at: z.coerce.number().optional(),
+});
+
+const identityResponse = z.object({
+  response: z.object({
+    business_memberships: z
+      .array(z.object({ business: z.object({ id: z.coerce.number(), account_id: z.string().nullish(), name: z.string() }) }))
+      .default([]),
+  }),
+});
+
+const callbackResponse = z.object({
+  response: z.object({ result: z.object({ callback: z.object({ callbackid: z.coerce.number() }) }) }),
+});
+
+interface FreshBooksState {
+  accountId: string;
+  businessId: number;
+  tokens: OAuthTokens;
+}
+
+const base = (url: string) => url.replace(/\/+$/, '');
+const TWELVE_HOURS_S = 12 * 3600;
+
+async function providerCall(url: string, init: RequestInit, what: string, signal?: AbortSignal): Promise<Response> {
+  try {
+    return await fetchWithRetry(url, init, { retries: 3, maxWaitMs: 30_000, signal });
+  } catch (err) {
+    throw new ProviderError(502, `FreshBooks could not be reached for ${what}: ${(err as Error).message}`);
+  }
+}
+
+/** FreshBooks' reason for a refusal, without echoing anything we sent (codes and secrets stay out). */
+async function reason(response: Response): Promise<string> {
+  const text = await response.text().catch(() => '');
+  try {
+    const body = JSON.parse(text) as Record<string, unknown>;
+    const detail = body.error_description ?? body.error ?? body.message;
+    if (typeof detail === 'string') return detail.slice(0, 300);
+  } catch {
+    // not JSON
+  }
+  return `HTTP ${response.status}`;
+}
+
+async function tokenRequest(ctx: { urls: ProviderContext['urls']; configuration: Record<string, unknown>; signal?: AbortSignal }, grant: Record<string, string>): Promise<OAuthTokens> {
+  const c = ctx.configuration;
+  const response = await providerCall(
+    `${base(ctx.urls.freshbooks)}/auth/oauth/token`,
+    {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'application/json' },
+      body: JSON.stringify({
+        client_id: c['oauth.api.key'],
+        client_secret: c['oauth.api.secret'],
+        redirect_uri: c['oauth.callback.url'],
+        ...grant,
+      }),
+    },
+    'the token exchange',
+    ctx.signal,
+  );
+  if (!response.ok) {
+    const why = await reason(response);
+    throw new ProviderError(response.status >= 500 ? 502 : 400, `FreshBooks refused the ${grant.grant_type === 'refresh_token' ? 'token refresh' : 'authorization code'}: ${why}`);
+  }
+  const body = tokenResponse.parse(await response.json());
+  const issuedMs = body.created_at ? body.created_at * 1000 : Date.now();
+  return {
+    accessToken: body.access_token,
+    refreshToken: body.refresh_token,
+    issuedAtMs: issuedMs,
+    expiresAtMs: issuedMs + (body.expires_in ?? TWELVE_HOURS_S) * 1000,
+  };
+}
+
+function stateOf(ctx: ProviderContext): FreshBooksState {
+  return ctx.state as unknown as FreshBooksState;
+}
+
+function callbacksUrl(ctx: ProviderContext, id?: string): string {
+  const { accountId } = stateOf(ctx);
+  return `${base(ctx.urls.freshbooks)}/events/account/${encodeURIComponent(accountId)}/events/callbacks${id ? `/${encodeURIComponent(id)}` : ''}`;
+}
+
+async function authorized(ctx: ProviderContext, url: string, init: RequestInit, what: string): Promise<Response> {
+  const response = await providerCall(
+    url,
+    {
+      ...init,
+      headers: {
+        authorization: `Bearer ${stateOf(ctx).tokens.accessToken}`,
+        'content-type': 'application/json',
+        accept: 'application/json',
+      },
+    },
+    what,
+    ctx.signal,
+  );
+  return response;
+}
+
+const plural = (object: string) =>
+  /[^aeiou]y$/.test(object) ? `${object.slice(0, -1)}ies` : /(s|x|ch|sh)$/.test(object) ? `${object}es` : `${object}s`;
+
+const eventTypes: Record<string, StandardizedWebhook['eventType']> = {
+  create: 'CREATED',
+  update: 'UPDATED',
+  delete: 'DELETED',
+};
+
+export const freshbooks: Element = {
+  key: 'freshbooksv2',
+  vendorTypes: ['webhooks'],
+  configurationSchema,
+  secretKeys: ['oauth.api.secret'],
+
+  async connect({ urls, configuration, providerData, signal }) {
+    const code = providerData?.code;
+    if (typeof code !== 'string' || !code) {
+      throw new ProviderError(400, 'providerData.code (the FreshBooks authorization code) is required');
+    }
+    const tokens = await tokenRequest({ urls, configuration, signal }, { grant_type: 'authorization_code', code });
+    const response = await providerCall(
+      `${base(urls.freshbooks)}/auth/api/v1/users/me`,
+      { headers: { authorization: `Bearer ${tokens.accessToken}`, accept: 'application/json' } },
+      'the identity',
+      signal,
+    );
+    if (!response.ok) throw new ProviderError(502, `FreshBooks refused the identity request: ${await reason(response)}`);
+    const identity = identityResponse.parse(await response.json());
+    const wanted = String(configuration['business.name']).trim();
+    const businesses = identity.response.business_memberships.map((m) => m.business);
+    const business = businesses.find((b) => b.name === wanted) ?? businesses.find((b) => b.name.toLowerCase() === wanted.toLowerCase());
+    if (!business || !business.account_id) {
+      throw new ProviderError(
+        400,
+        `No FreshBooks business named "${wanted}" for this user${businesses.length ? `; the user's businesses: ${businesses.map((b) => `"${b.name}"`).join(', ')}` : ''}`,
+      );
+    }
+    const state: FreshBooksState = { accountId: business.account_id, businessId: business.id, tokens };
+    return state as unknown as Record<string, unknown>;
+  },
+
+  webhooks: {
+    maxEventsPerNotification: 20,
+    signatureHeader: 'x-freshbooks-hmac-sha256',
+
+    eventsFor(objects) {
+      const chosen = objects ?? DEFAULT_OBJECTS;
+      const unknown = chosen.filter((o) => !KNOWN_OBJECTS.has(o.replace(/s$/, '')) && !KNOWN_OBJECTS.has(o));
+      const singular = chosen.map((o) => (KNOWN_OBJECTS.has(o) ? o : o.replace(/s$/, '')));
+      return { events: singular.filter((o) => KNOWN_OBJECTS.has(o)).flatMap((o) => ACTIONS.map((a) => `${o}.${a}`)), unknown };
+    },
+
+    async register(ctx, event, uri) {
+      const response = await authorized(ctx, callbacksUrl(ctx), { method: 'POST', body: JSON.stringify({ callback: { event, uri } }) }, 'a callback registration');
+      if (!response.ok) throw new ProviderError(502, `FreshBooks refused to register ${event}: ${await reason(response)}`);
+      const body = callbackResponse.parse(await response.json());
+      return { callbackId: String(body.response.result.callback.callbackid) };
+    },
+
+    async confirm(ctx, callbackId, verifier) {
+      const response = await authorized(ctx, callbacksUrl(ctx, callbackId), { method: 'PUT', body: JSON.stringify({ callback: { verifier } }) }, 'a callback verification');
+      if (!response.ok) throw new ProviderError(502, `FreshBooks refused to verify callback ${callbackId}: ${await reason(response)}`);
+      await response.body?.cancel();
+    },
+
+    async deregister(ctx, callbackId) {
+      const response = await authorized(ctx, callbacksUrl(ctx, callbackId), { method: 'DELETE' }, 'a callback removal');
+      await response.body?.cancel();
+      // Already gone is as good as removed.
+      if (!response.ok && response.status !== 404) {
+        throw new ProviderError(502, `FreshBooks refused to remove callback ${callbackId}: HTTP ${response.status}`);
+      }
+    },
+
+    parse(rawBody, contentType) {
+      if (!contentType || !/^application\/x-www-form-urlencoded\b/i.test(contentType)) {
+        return 'FreshBooks webhooks are application/x-www-form-urlencoded';
+      }
+      const fields = [...new URLSearchParams(rawBody).entries()];
+      const get = (k: string) => fields.find(([key]) => key === k)?.[1];
+      const verifier = get('verifier');
+      // The verification's field names are uncertain (providers.md): a `verifier` anywhere makes it one.
+      if (verifier !== undefined) {
+        const callbackId = get('object_id') ?? get('callback_id') ?? get('callbackid');
+        if (!callbackId) return 'a verification needs object_id';
+        return { kind: 'verification', callbackId, verifier };
+      }
+      const name = get('name');
+      if (!name || !/^[a-z_]+\.[A-Za-z_]+$/.test(name)) return 'name must be an event like invoice.create';
+      if (!get('object_id')) return 'object_id is required';
+      return { kind: 'notification', event: name, fields };
+    },
+
+    signatureValid(webhook, rawBody, signature, verifier) {
+      return freshbooksSignatureValid(webhook.fields, rawBody, signature, verifier);
+    },
+
+    standardize(fields) {
+      const [object = '', action = ''] = (fields.name ?? '').split('.');
+      return { objectType: plural(object), eventType: eventTypes[action] ?? 'UNKNOWN', objectId: String(fields.object_id ?? '') };
+    },
+
+    async refreshTokens(ctx) {
+      return tokenRequest(ctx, { grant_type: 'refresh_token', refresh_token: stateOf(ctx).tokens.refreshToken });
+    },
+  },
+};

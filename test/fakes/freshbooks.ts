@@ -1,0 +1,476 @@
+import { createHmac, randomBytes, randomUUID } from 'node:crypto';
+import express from 'express';
+import { DateTime } from 'luxon';
+import { listenOnFreePort } from './http-server';
+
+/**
+ * A fake FreshBooks (element `freshbooksv2`) that follows providers.md: OAuth2 token endpoint with
+ * one-use authorization codes (5 minutes) and one-use refresh tokens, Bearer-protected
+ * `users/me`, the events/callbacks API with its verification handshake, and signed,
+ * form-encoded notifications (`X-FreshBooks-Hmac-SHA256`).
+ */
+
+export interface FreshBooksBusiness {
+  id: number;
+  account_id: string;
+  name: string;
+  business_uuid: string;
+}
+
+export interface FakeFreshBooksOptions {
+  clientId: string;
+  clientSecret: string;
+  redirectUri: string;
+  businesses?: FreshBooksBusiness[];
+  /** Access-token lifetime; FreshBooks uses 12 hours. */
+  accessTokenLifetimeSeconds?: number;
+}
+
+export interface TokenRequest {
+  grant_type: string;
+  status: number;
+  error?: string;
+  at: number;
+}
+
+export interface ApiRequest {
+  method: string;
+  path: string;
+  at: number;
+  /** The status answered (set once the response is sent). */
+  status?: number;
+}
+
+export interface FreshBooksCallback {
+  callbackid: number;
+  event: string;
+  uri: string;
+  verified: boolean;
+  verifier: string;
+}
+
+/** One verification post (`name=callback.verify`) the fake made to a callback's uri. */
+export interface VerificationPost {
+  callbackid: number;
+  uri: string;
+  verifier: string;
+  /** The HTTP status received; 0 when the request failed. */
+  status: number;
+  error?: string;
+  at: number;
+}
+
+/** One notification the fake posted from sendWebhook. */
+export interface WebhookDelivery {
+  callbackid: number;
+  uri: string;
+  event: string;
+  body: string;
+  signature?: string;
+  status: number;
+  error?: string;
+  at: number;
+}
+
+interface StoredCallback extends FreshBooksCallback {
+  accountId: string;
+  updatedAt: string;
+}
+
+export const DEFAULT_BUSINESS: FreshBooksBusiness = {
+  id: 6543,
+  account_id: '6BApk',
+  name: 'MyBiz',
+  business_uuid: '2b8e9e2f-6d3a-4c43-9b1e-0f6c2a4f5d11',
+};
+
+export const IDENTITY_ID = 1234;
+const SCOPE =
+  'user:profile:read user:clients:read user:invoices:read user:estimates:read user:expenses:read user:payments:read user:projects:read';
+const INVALID_GRANT = {
+  error: 'invalid_grant',
+  error_description:
+    'The provided authorization grant is invalid, expired, revoked, does not match the redirection URI used in the authorization request, or was issued to another client.',
+};
+const EVENT_NAME = /^[a-z_]+\.[A-Za-z]+$/;
+
+/** Python's dict(pairs): a repeated key keeps its first position and takes its last value. */
+function dictPairs(pairs: [string, string][]): [string, string][] {
+  const map = new Map<string, string>();
+  for (const [k, v] of pairs) map.set(k, v);
+  return [...map.entries()];
+}
+
+function pythonString(s: string): string {
+  let out = '"';
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    const ch = s[i]!;
+    if (ch === '"') out += '\\"';
+    else if (ch === '\\') out += '\\\\';
+    else if (ch === '\n') out += '\\n';
+    else if (ch === '\r') out += '\\r';
+    else if (ch === '\t') out += '\\t';
+    else if (ch === '\b') out += '\\b';
+    else if (ch === '\f') out += '\\f';
+    else if (c >= 0x20 && c <= 0x7e) out += ch;
+    // Everything else (controls, DEL, non-ASCII, each UTF-16 code unit of astral chars).
+    else out += '\\u' + c.toString(16).padStart(4, '0');
+  }
+  return out + '"';
+}
+
+/**
+ * The JSON text Python's `json.dumps(dict(pairs))` writes with its defaults (ensure_ascii=True,
+ * separators `", "` and `": "`), keys in the given order.
+ */
+export function pythonJsonDumps(pairs: [string, string][]): string {
+  return '{' + dictPairs(pairs).map(([k, v]) => `${pythonString(k)}: ${pythonString(v)}`).join(', ') + '}';
+}
+
+/** base64(HMAC-SHA256(key, pythonJsonDumps(pairs))): the `X-FreshBooks-Hmac-SHA256` value. */
+export function freshbooksSignature(pairs: [string, string][], key: string): string {
+  return createHmac('sha256', key).update(pythonJsonDumps(pairs), 'utf8').digest('base64');
+}
+
+const formBody = (pairs: [string, string][]) => new URLSearchParams(pairs).toString();
+const token = (bytes = 32) => randomBytes(bytes).toString('hex');
+const updatedAt = () => DateTime.utc().toFormat('yyyy-MM-dd HH:mm:ss');
+
+async function postForm(
+  uri: string,
+  body: string,
+  headers: Record<string, string>,
+): Promise<{ status: number; error?: string }> {
+  try {
+    const res = await fetch(uri, { method: 'POST', headers, body, signal: AbortSignal.timeout(10_000) });
+    await res.arrayBuffer().catch(() => undefined);
+    return { status: res.status };
+  } catch (err) {
+    return { status: 0, error: err instanceof Error ? err.message : String(err) };
+  }
+}
+
+export class FakeFreshBooks {
+  url = '';
+  readonly businesses: FreshBooksBusiness[];
+  readonly accessTokenLifetimeSeconds: number;
+  /** How long an issued authorization code stays valid (5 minutes). */
+  codeLifetimeMs = 5 * 60 * 1000;
+  /** Delay between answering a callback POST/resend and posting its verification. */
+  verificationDelayMs = 20;
+
+  /** Successful refresh_token grants. */
+  refreshes = 0;
+  /** Refresh tokens presented again after their one use. */
+  refreshTokenReuses = 0;
+  readonly tokenRequests: TokenRequest[] = [];
+  /** Every request to an API route (users/me, events/callbacks), authenticated or not. */
+  readonly requests: ApiRequest[] = [];
+  readonly verificationPosts: VerificationPost[] = [];
+  readonly deliveries: WebhookDelivery[] = [];
+
+  private readonly codes = new Map<string, { expiresAt: number; used: boolean }>();
+  private readonly accessTokens = new Map<string, { expiresAt: number }>();
+  /** refresh token → still usable. */
+  private readonly refreshTokens = new Map<string, boolean>();
+  private readonly store = new Map<number, StoredCallback>();
+  private readonly pending = new Set<Promise<unknown>>();
+  private nextCallbackId = 2_001_000;
+  private close?: () => Promise<void>;
+
+  constructor(readonly opts: FakeFreshBooksOptions) {
+    this.businesses = opts.businesses ?? [DEFAULT_BUSINESS];
+    this.accessTokenLifetimeSeconds = opts.accessTokenLifetimeSeconds ?? 43_200;
+  }
+
+  /** A one-use authorization code, valid codeLifetimeMs (5 minutes). */
+  issueCode(): string {
+    const code = token(16);
+    this.codes.set(code, { expiresAt: Date.now() + this.codeLifetimeMs, used: false });
+    return code;
+  }
+
+  /** Makes every access token issued so far expired (API routes answer 401). */
+  expireAccessTokens(): void {
+    for (const t of this.accessTokens.values()) t.expiresAt = 0;
+  }
+
+  /** The registered callbacks, with their current verifier. */
+  callbacks(): FreshBooksCallback[] {
+    return [...this.store.values()].map(({ callbackid, event, uri, verified, verifier }) => ({
+      callbackid,
+      event,
+      uri,
+      verified,
+      verifier,
+    }));
+  }
+
+  /** Resolves once every verification post in flight has been answered. */
+  async idle(): Promise<void> {
+    while (this.pending.size) await Promise.allSettled([...this.pending]);
+  }
+
+  /**
+   * Posts a notification to every verified callback registered for `event`; returns the statuses
+   * received (0 when a request failed), one per callback.
+   */
+  async sendWebhook(
+    event: string,
+    objectId: string | number,
+    extra: Record<string, string> = {},
+    opts: { signature?: 'valid' | 'wrong' | 'missing'; tamper?: boolean; contentType?: string } = {},
+  ): Promise<number[]> {
+    const targets = [...this.store.values()].filter((c) => c.verified && c.event === event);
+    return Promise.all(
+      targets.map(async (cb) => {
+        const business = this.businesses.find((b) => b.account_id === cb.accountId)!;
+        const fields = dictPairs([
+          ['name', event],
+          ['object_id', String(objectId)],
+          ['account_id', cb.accountId],
+          ['business_id', String(business.id)],
+          ['identity_id', String(IDENTITY_ID)],
+          ['user_id', '1'],
+          ...Object.entries(extra),
+        ]);
+        const mode = opts.signature ?? 'valid';
+        const signature =
+          mode === 'missing' ? undefined : freshbooksSignature(fields, mode === 'wrong' ? `wrong-${cb.verifier}` : cb.verifier);
+        const sent = opts.tamper
+          ? fields.map(([k, v]): [string, string] => (k === 'object_id' ? [k, `${v}9`] : [k, v]))
+          : fields;
+        const headers: Record<string, string> = {
+          'Content-Type': opts.contentType ?? 'application/x-www-form-urlencoded',
+        };
+        if (signature !== undefined) headers['X-FreshBooks-Hmac-SHA256'] = signature;
+        const body = formBody(sent);
+        const result = await postForm(cb.uri, body, headers);
+        this.deliveries.push({ callbackid: cb.callbackid, uri: cb.uri, event, body, signature, ...result, at: Date.now() });
+        return result.status;
+      }),
+    );
+  }
+
+  async start(port = 0): Promise<string> {
+    const app = express();
+    app.use(express.json());
+    app.use(express.urlencoded({ extended: false }));
+
+    app.post('/auth/oauth/token', (req, res) => {
+      const body = (req.body ?? {}) as Record<string, unknown>;
+      const p = (name: string) => (typeof body[name] === 'string' ? (body[name] as string) : undefined);
+      const grantType = p('grant_type') ?? '';
+      const answer = (status: number, payload: Record<string, unknown>) => {
+        this.tokenRequests.push({
+          grant_type: grantType,
+          status,
+          ...(typeof payload.error === 'string' ? { error: payload.error } : {}),
+          at: Date.now(),
+        });
+        res.status(status).set('Cache-Control', 'no-store').json(payload);
+      };
+
+      if (grantType !== 'authorization_code' && grantType !== 'refresh_token') {
+        return answer(400, { error: 'unsupported_grant_type' });
+      }
+      if (p('client_id') !== this.opts.clientId || p('client_secret') !== this.opts.clientSecret) {
+        return answer(401, { error: 'invalid_client' });
+      }
+
+      if (grantType === 'authorization_code') {
+        const code = p('code');
+        if (!code) return answer(400, { error: 'invalid_request', error_description: 'code is missing' });
+        const entry = this.codes.get(code);
+        if (!entry || entry.used || entry.expiresAt <= Date.now() || p('redirect_uri') !== this.opts.redirectUri) {
+          return answer(401, INVALID_GRANT);
+        }
+        entry.used = true;
+        return answer(200, this.issueTokens());
+      }
+
+      const refresh = p('refresh_token');
+      if (!refresh) return answer(400, { error: 'invalid_request', error_description: 'refresh_token is missing' });
+      const redirect = p('redirect_uri');
+      const usable = this.refreshTokens.get(refresh);
+      if (usable === false) {
+        this.refreshTokenReuses++;
+        return answer(401, INVALID_GRANT);
+      }
+      if (usable === undefined || (redirect !== undefined && redirect !== this.opts.redirectUri)) {
+        return answer(401, INVALID_GRANT);
+      }
+      this.refreshTokens.set(refresh, false);
+      this.refreshes++;
+      return answer(200, this.issueTokens());
+    });
+
+    // Every API route: log, then Bearer auth.
+    const api = express.Router();
+    api.use((req, res, next) => {
+      const entry: ApiRequest = { method: req.method, path: req.originalUrl.split('?')[0]!, at: Date.now() };
+      this.requests.push(entry);
+      res.on('finish', () => (entry.status = res.statusCode));
+      const auth = req.header('authorization') ?? '';
+      const match = /^Bearer\s+(\S+)$/i.exec(auth);
+      const t = match ? this.accessTokens.get(match[1]!) : undefined;
+      if (!t || t.expiresAt <= Date.now()) {
+        res.status(401).json({ error: 'unauthenticated' });
+        return;
+      }
+      next();
+    });
+
+    api.get('/auth/api/v1/users/me', (_req, res) => {
+      res.json({
+        response: {
+          id: IDENTITY_ID,
+          identity_id: IDENTITY_ID,
+          first_name: 'Ada',
+          last_name: 'Lovelace',
+          email: 'ada@example.com',
+          business_memberships: this.businesses.map((b) => ({
+            role: 'owner',
+            business: { id: b.id, account_id: b.account_id, name: b.name, business_uuid: b.business_uuid },
+          })),
+        },
+      });
+    });
+
+    const CALLBACKS = '/events/account/:accountId/events/callbacks';
+    const accountOk = (accountId: string) => this.businesses.some((b) => b.account_id === accountId);
+    const view = (c: StoredCallback) => ({
+      callbackid: c.callbackid,
+      event: c.event,
+      uri: c.uri,
+      verified: c.verified,
+      updated_at: c.updatedAt,
+    });
+    const findCallback = (accountId: string, id: string) => {
+      const cb = /^\d+$/.test(id) ? this.store.get(Number(id)) : undefined;
+      return cb && cb.accountId === accountId ? cb : undefined;
+    };
+    const notFound = (res: express.Response, what: string) => res.status(404).json({ message: `${what} not found` });
+
+    api.post(CALLBACKS, (req, res) => {
+      const accountId = String(req.params.accountId);
+      if (!accountOk(accountId)) return notFound(res, `account ${accountId}`);
+      const cb = (req.body as { callback?: { event?: unknown; uri?: unknown } } | undefined)?.callback;
+      const event = cb?.event;
+      const uri = cb?.uri;
+      if (typeof event !== 'string' || !EVENT_NAME.test(event)) {
+        return res.status(422).json({ message: `invalid event ${JSON.stringify(event)}` });
+      }
+      if (typeof uri !== 'string' || !/^https?:\/\/\S+$/.test(uri)) {
+        return res.status(422).json({ message: `invalid uri ${JSON.stringify(uri)}` });
+      }
+      const stored: StoredCallback = {
+        callbackid: this.nextCallbackId++,
+        event,
+        uri,
+        verified: false,
+        verifier: token(16),
+        accountId,
+        updatedAt: updatedAt(),
+      };
+      this.store.set(stored.callbackid, stored);
+      res.json({ response: { result: { callback: view(stored) } } });
+      this.scheduleVerification(stored);
+    });
+
+    api.get(CALLBACKS, (req, res) => {
+      const accountId = String(req.params.accountId);
+      if (!accountOk(accountId)) return notFound(res, `account ${accountId}`);
+      const list = [...this.store.values()].filter((c) => c.accountId === accountId).map(view);
+      res.json({ response: { result: { callbacks: list, page: 1, pages: 1, per_page: 100, total: list.length } } });
+    });
+
+    api.put(`${CALLBACKS}/:id`, (req, res) => {
+      const accountId = String(req.params.accountId);
+      if (!accountOk(accountId)) return notFound(res, `account ${accountId}`);
+      const stored = findCallback(accountId, String(req.params.id));
+      if (!stored) return notFound(res, `callback ${req.params.id}`);
+      const body = (req.body as { callback?: { verifier?: unknown; resend?: unknown } } | undefined)?.callback;
+      if (body?.resend === true || body?.resend === 'true') {
+        stored.verifier = token(16);
+        stored.updatedAt = updatedAt();
+        res.json({ response: { result: { callback: view(stored) } } });
+        this.scheduleVerification(stored);
+        return;
+      }
+      if (body?.verifier === undefined) return res.status(422).json({ message: 'verifier or resend required' });
+      if (body.verifier !== stored.verifier) return res.status(422).json({ message: 'invalid verifier' });
+      stored.verified = true;
+      stored.updatedAt = updatedAt();
+      res.json({ response: { result: { callback: view(stored) } } });
+    });
+
+    api.delete(`${CALLBACKS}/:id`, (req, res) => {
+      const accountId = String(req.params.accountId);
+      if (!accountOk(accountId)) return notFound(res, `account ${accountId}`);
+      const stored = findCallback(accountId, String(req.params.id));
+      if (!stored) return notFound(res, `callback ${req.params.id}`);
+      this.store.delete(stored.callbackid);
+      res.status(204).end();
+    });
+
+    // Mounted without a path so the router sees the full path (no prefix stripping).
+    app.use((req, res, next) => {
+      if (req.path.startsWith('/auth/api/') || req.path.startsWith('/events/')) return api(req, res, next);
+      next();
+    });
+    app.use((_req: express.Request, res: express.Response) => res.status(404).json({ message: 'not found' }));
+    app.use((err: unknown, _req: express.Request, res: express.Response, _next: express.NextFunction) => {
+      const status = (err as { status?: number }).status ?? 500;
+      res.status(status).json({ error: 'invalid_request', error_description: err instanceof Error ? err.message : String(err) });
+    });
+
+    const listening = await listenOnFreePort(app, port);
+    this.close = listening.close;
+    this.url = listening.url;
+    return this.url;
+  }
+
+  async stop(): Promise<void> {
+    await this.idle();
+    await this.close?.();
+  }
+
+  private issueTokens() {
+    const access = token();
+    const refresh = token();
+    this.accessTokens.set(access, { expiresAt: Date.now() + this.accessTokenLifetimeSeconds * 1000 });
+    this.refreshTokens.set(refresh, true);
+    return {
+      access_token: access,
+      refresh_token: refresh,
+      token_type: 'Bearer',
+      expires_in: this.accessTokenLifetimeSeconds,
+      scope: SCOPE,
+      created_at: Math.floor(Date.now() / 1000),
+    };
+  }
+
+  /** After the response has gone out, posts `name=callback.verify` with the callback's current verifier. */
+  private scheduleVerification(cb: StoredCallback): void {
+    const verifier = cb.verifier;
+    const p = new Promise<void>((resolve) => setTimeout(resolve, this.verificationDelayMs))
+      .then(() =>
+        postForm(
+          cb.uri,
+          formBody([
+            ['name', 'callback.verify'],
+            ['object_id', String(cb.callbackid)],
+            ['verifier', verifier],
+          ]),
+          { 'Content-Type': 'application/x-www-form-urlencoded' },
+        ),
+      )
+      .then((result) => {
+        this.verificationPosts.push({ callbackid: cb.callbackid, uri: cb.uri, verifier, ...result, at: Date.now() });
+      });
+    this.pending.add(p);
+    void p.finally(() => this.pending.delete(p));
+  }
+}
