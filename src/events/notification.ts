@@ -35,6 +35,7 @@ export const MAX_EVENTS_POLLING = 10;
 export const MAX_EVENTS_WEBHOOKS = 20;
 
 export function chunk<T>(items: readonly T[], size: number): T[][] {
+  if (!(size >= 1)) throw new RangeError(`chunk size must be at least 1, not ${size}`);
   const out: T[][] = [];
   for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
   return out;
@@ -46,7 +47,7 @@ export function chunk<T>(items: readonly T[], size: number): T[][] {
  * be mistaken for an already-delivered notification.
  */
 export function eventIdFor(instanceId: number, parts: readonly string[]): string {
-  const h = createHash('sha256').update(`${instanceId}\n${parts.join('\n')}`).digest('hex');
+  const h = createHash('sha256').update(JSON.stringify([instanceId, ...parts])).digest('hex');
   // UUID layout (version 8: custom) so receivers that expect UUIDs accept it.
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-8${h.slice(13, 16)}-${((parseInt(h[16]!, 16) & 0x3) | 0x8).toString(16)}${h.slice(17, 20)}-${h.slice(20, 32)}`;
 }

@@ -5,7 +5,9 @@ import { isValidZone, validateJavaDatePattern } from '../polling/java-date';
 import type { EventsSettings } from './types';
 
 /** Booleans arrive as JSON booleans or, from Cloud Elements' UI, as "true"/"false". */
-const boolish = z.union([z.boolean(), z.enum(['true', 'false']).transform((v) => v === 'true')]);
+const boolish = z.union([z.boolean(), z.enum(['true', 'false']).transform((v) => v === 'true')], {
+  error: 'must be true or false',
+});
 
 const numberish = z.union([
   z.number(),
@@ -14,7 +16,7 @@ const numberish = z.union([
     .trim()
     .regex(/^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/, 'must be a number')
     .transform(Number),
-]);
+], { error: 'must be a number' });
 
 export const httpUrl = z
   .string()
@@ -70,7 +72,7 @@ const eventsSchema = z.object({
     .pipe(z.number().positive('must be a positive number of minutes').max(525_600, 'must be at most a year'))
     .optional(),
   'event.poller.configuration': pollerConfiguration.optional(),
-  'event.objects': z.string().max(4096).optional(),
+  'event.objects': z.string().trim().min(1, 'lists no object; leave it out to watch the defaults').max(4096).optional(),
 });
 
 export const createInstanceSchema = z.object({

@@ -336,3 +336,33 @@ describe('createInstanceSchema via parseOrThrow', () => {
     expect(paths(err2)).toEqual(['(body)']);
   });
 });
+
+describe('messages that name the problem', () => {
+  const insightlyElement = findElement('insightly')!;
+  const base = { 'event.notification.enabled': true, 'event.notification.callback.url': 'https://example.com/cb' };
+  const fail = (configuration: Record<string, unknown>) => {
+    try {
+      parseEventsSettings(insightlyElement, configuration, 1);
+    } catch (err) {
+      return err as HttpError;
+    }
+    throw new Error('expected a refusal');
+  };
+
+  test('a refresh interval that is not numeric says it must be a number', () => {
+    expect(fail({ ...base, 'event.poller.refresh_interval': 'abc' }).errors).toEqual([
+      { path: 'configuration.event.poller.refresh_interval', message: 'must be a number' },
+    ]);
+  });
+
+  test('enabled "yes" says it must be true or false', () => {
+    expect(fail({ ...base, 'event.notification.enabled': 'yes' }).errors[0]).toEqual({
+      path: 'configuration.event.notification.enabled',
+      message: 'must be true or false',
+    });
+  });
+
+  test('an empty event.objects is refused rather than watching nothing', () => {
+    expect(fail({ ...base, 'event.objects': ' ' }).errors[0]!.path).toBe('configuration.event.objects');
+  });
+});

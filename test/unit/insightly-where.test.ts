@@ -129,9 +129,8 @@ describe('translateHubUrl', () => {
     expect(problems(t).join('\n')).toMatch(/malformed URL escape/);
   });
 
-  // A value may legitimately contain the word "and"; splitting the where clause on every " and ",
-  // including inside quotes, turns `field_value='Tom and Jerry'` into two broken clauses.
-  test.failing('BUG: " and " inside a quoted value is not treated as a clause separator', () => {
+  // A value may contain the word "and": only an AND outside quotes separates clauses.
+  test('" and " inside a quoted value is not a clause separator', () => {
     const url = `/hubs/crm/accounts?where=field_name='ORGANISATION_NAME' and field_value='Smith and Sons'`;
     expect(search(translateHubUrl(url)).params).toEqual({ field_name: 'ORGANISATION_NAME', field_value: 'Smith and Sons' });
   });

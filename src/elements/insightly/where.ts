@@ -24,8 +24,28 @@ const clausePattern = /^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(>=|=|>)\s*'([^']*)'\s*$/;
 
 const updatedAliases = new Set(['updated_after_utc', 'date_updated_utc']);
 
+// Clauses are separated by AND outside quotes, so a value may itself contain " and ".
+function splitClauses(where: string): string[] {
+  const clauses: string[] = [];
+  let current = '';
+  let quoted = false;
+  for (let i = 0; i < where.length; i++) {
+    const ch = where[i]!;
+    if (ch === "'") quoted = !quoted;
+    if (!quoted && /^\s+and\s+/i.test(where.slice(i)) && current.trim()) {
+      clauses.push(current);
+      current = '';
+      i += /^\s+and\s+/i.exec(where.slice(i))![0].length - 1;
+      continue;
+    }
+    current += ch;
+  }
+  clauses.push(current);
+  return clauses;
+}
+
 function translateWhere(where: string, params: Record<string, string>, problems: string[]): void {
-  for (const clause of where.split(/\s+and\s+/i)) {
+  for (const clause of splitClauses(where)) {
     const m = clausePattern.exec(clause);
     if (!m) {
       problems.push(`cannot translate the where clause "${clause.trim()}": expected field = 'value'`);
