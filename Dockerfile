@@ -10,7 +10,7 @@ ENV NODE_ENV=production \
     npm_config_audit=false
 
 WORKDIR /app
-RUN chown node:node /app
+RUN mkdir -p /app/data && chown -R node:node /app
 # The node image's own unprivileged user (uid 1000).
 # hadolint ignore=DL3066
 USER node

@@ -39,6 +39,8 @@ export const configSchema = z
     EVENTS_MIN_REFRESH_INTERVAL_MINUTES: positiveNumber.default(1),
     /** Lowers the history length at which instance workflows continue as new (tests use it). */
     INSTANCE_MAX_HISTORY_EVENTS: z.coerce.number().int().min(20).optional(),
+    /** 32 bytes, base64 or hex: seals secrets in workflow state. Unset: a key file in DATA_DIR. */
+    SECRETS_KEY: z.string().min(1).optional(),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   })
   .transform((env) => ({
@@ -50,7 +52,9 @@ export const configSchema = z
 export type Config = z.infer<typeof configSchema>;
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
-  const parsed = configSchema.safeParse(env);
+  // An empty variable (FOO= in a shell or compose file) means "not set".
+  const given = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== ''));
+  const parsed = configSchema.safeParse(given);
   if (!parsed.success) {
     const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
     throw new Error(`Invalid configuration:\n${lines.join('\n')}`);

@@ -3,6 +3,7 @@ import { NativeConnection, Worker } from '@temporalio/worker';
 import { createActivities } from './activities';
 import { loadConfig, type Config } from './config';
 import { logger } from './logger';
+import { loadSealer } from './secrets/sealer';
 import { installTemporalLogger } from './temporal/logging';
 
 export async function createWorker(config: Config, address: string): Promise<{ worker: Worker; close(): Promise<void> }> {
@@ -22,6 +23,7 @@ export async function createWorker(config: Config, address: string): Promise<{ w
       client,
       taskQueue: config.TEMPORAL_TASK_QUEUE,
       urls: { insightly: config.INSIGHTLY_API_URL, freshbooks: config.FRESHBOOKS_API_URL },
+      sealer: loadSealer({ secretsKey: config.SECRETS_KEY, dataDir: config.DATA_DIR }),
     }),
   });
   return {

@@ -1,18 +1,23 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { retryAfterMs } from '../elements/http';
 import { elementsSignature } from '../events/notification';
+import type { Sealer } from '../secrets/sealer';
 import type { DeliveryInput } from '../workflows/types';
 
 export const CALLBACK_TIMEOUT_MS = 30_000;
 
+export function createDeliveryActivities({ sealer }: { sealer: Sealer }) {
+  return { deliverNotification: (input: DeliveryInput) => deliverNotification(input, sealer) };
+}
+
 /** One attempt at POSTing a notification; Temporal's retry policy makes the schedule. */
-export async function deliverNotification(input: DeliveryInput): Promise<{ status: number }> {
+async function deliverNotification(input: DeliveryInput, sealer: Sealer): Promise<{ status: number }> {
   const headers: Record<string, string> = {
     'content-type': 'application/json',
     'user-agent': 'element-events',
     'elements-webhook-id': input.eventId,
   };
-  if (input.signatureKey) headers['elements-webhook-signature'] = elementsSignature(input.body, input.signatureKey);
+  if (input.signatureKey) headers['elements-webhook-signature'] = elementsSignature(input.body, sealer.open(input.signatureKey));
 
   let response: Response;
   try {

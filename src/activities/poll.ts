@@ -2,6 +2,8 @@ import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { Client } from '@temporalio/client';
 import type { ProviderUrls } from '../elements/element';
 import { findElement } from '../elements';
+import { secretKeysOf } from '../instances/request';
+import type { Sealer } from '../secrets/sealer';
 import { chunk, MAX_EVENTS_POLLING } from '../events/notification';
 import { classify, getByPath } from '../polling/classify';
 import type { PollInput, PollResult } from '../workflows/types';
@@ -18,6 +20,7 @@ export interface PollDeps {
   client: Client;
   taskQueue: string;
   urls: ProviderUrls;
+  sealer: Sealer;
   /** Delivery workflows started at once; the server, not the provider, is the limit here. */
   dispatchConcurrency?: number;
 }
@@ -41,7 +44,7 @@ export function createPollActivities(deps: PollDeps) {
     let skipped = 0;
     for await (const page of element.polling.fetchChanges({
       urls: deps.urls,
-      configuration: instance.configuration,
+      configuration: deps.sealer.openKeys(instance.configuration, secretKeysOf(element)),
       resourceName,
       resource,
       sinceMs: input.windowStartMs,

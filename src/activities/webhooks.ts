@@ -1,9 +1,10 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
-import type { OAuthTokens, ProviderContext, WebhookElement } from '../elements/element';
+import type { ProviderContext, ProviderState, WebhookElement } from '../elements/element';
 import { findElement } from '../elements';
+import { secretKeysOf } from '../instances/request';
 import { chunk } from '../events/notification';
 import { tokensIssuedSignal } from '../workflows/messages';
-import type { DispatchWebhooksInput, ProviderCallInput, RefreshTokensInput } from '../workflows/types';
+import type { DispatchWebhooksInput, ProviderCallInput, RefreshTokensInput, TokensIssued } from '../workflows/types';
 import { handOff, mapLimit } from './dispatch';
 import type { PollDeps } from './poll';
 
@@ -16,8 +17,8 @@ function webhooksOf(elementKey: string): WebhookElement {
 export function createWebhookActivities(deps: PollDeps) {
   const ctxFor = (input: ProviderCallInput): ProviderContext => ({
     urls: deps.urls,
-    configuration: input.configuration,
-    state: input.provider,
+    configuration: deps.sealer.openKeys(input.configuration, secretKeysOf(findElement(input.elementKey))),
+    state: deps.sealer.openJson<ProviderState>(input.provider),
     signal: Context.current().cancellationSignal,
   });
 
@@ -27,7 +28,7 @@ export function createWebhookActivities(deps: PollDeps) {
     },
 
     async confirmCallback(input: ProviderCallInput & { callbackId: string; verifier: string }): Promise<void> {
-      await webhooksOf(input.elementKey).confirm(ctxFor(input), input.callbackId, input.verifier);
+      await webhooksOf(input.elementKey).confirm(ctxFor(input), input.callbackId, deps.sealer.open(input.verifier));
     },
 
     async deregisterCallback(input: ProviderCallInput & { callbackId: string }): Promise<void> {
@@ -40,12 +41,20 @@ export function createWebhookActivities(deps: PollDeps) {
      */
     async refreshTokens(input: RefreshTokensInput): Promise<{ expiresAtMs: number }> {
       const ctx = Context.current();
-      const earlier = ctx.info.heartbeatDetails as { tokens?: OAuthTokens } | undefined;
-      const element = webhooksOf(input.elementKey);
-      const tokens = earlier?.tokens ?? (await element.refreshTokens!(ctxFor(input)));
-      ctx.heartbeat({ tokens });
-      await deps.client.workflow.getHandle(input.workflowId).signal(tokensIssuedSignal, tokens);
-      return { expiresAtMs: tokens.expiresAtMs };
+      const earlier = ctx.info.heartbeatDetails as { issued?: TokensIssued } | undefined;
+      let issued = earlier?.issued;
+      if (!issued) {
+        const providerCtx = ctxFor(input);
+        const tokens = await webhooksOf(input.elementKey).refreshTokens!(providerCtx);
+        issued = {
+          provider: deps.sealer.sealJson({ ...providerCtx.state, tokens }),
+          issuedAtMs: tokens.issuedAtMs,
+          expiresAtMs: tokens.expiresAtMs,
+        };
+        ctx.heartbeat({ issued });
+      }
+      await deps.client.workflow.getHandle(input.workflowId).signal(tokensIssuedSignal, issued);
+      return { expiresAtMs: issued.expiresAtMs };
     },
 
     /** Standardizes accepted webhooks and hands them to delivery, at most 20 events a notification. */

@@ -2,6 +2,7 @@ import express from 'express';
 import type { Client } from '@temporalio/client';
 import type { Config } from '../config';
 import type { Logger } from '../logger';
+import type { Sealer } from '../secrets/sealer';
 import { requireCaller } from './auth';
 import { accessLog, errorHandler, notFoundRoute, requestIds } from './errors';
 import { healthRouter } from './health';
@@ -12,7 +13,7 @@ import { webhooksRouter } from './webhooks';
 export { BASE_PATH } from './base-path';
 export const JSON_LIMIT = '1mb';
 
-export function createApp(deps: { client: Client; config: Config; log: Logger }): express.Express {
+export function createApp(deps: { client: Client; config: Config; log: Logger; sealer: Sealer }): express.Express {
   const app = express();
   app.disable('x-powered-by');
   app.use(requestIds, accessLog(deps.log));

@@ -10,7 +10,10 @@ import {
   parseOrThrow,
   patchInstanceSchema,
   redactConfiguration,
+  secretKeysOf,
 } from '../instances/request';
+import type { Sealer } from '../secrets/sealer';
+import type { ProviderState } from '../elements/element';
 import type { InstanceSpec, InstanceView } from '../instances/types';
 import { publicView } from '../instances/view';
 import type { Logger } from '../logger';
@@ -28,6 +31,9 @@ import { requireOrganization, sha256, type Caller } from './auth';
 
 export const instanceWorkflowId = (id: number | string) => `instance-${id}`;
 
+const tokenTimes = (provider: ProviderState) =>
+  provider.tokens ? { issuedAtMs: provider.tokens.issuedAtMs, expiresAtMs: provider.tokens.expiresAtMs } : undefined;
+
 export const webhookUri = (config: Config, elementKey: string, id: number) =>
   `${config.PUBLIC_URL}${BASE_PATH}/events/${elementKey}/${id}`;
 
@@ -37,9 +43,10 @@ interface Deps {
   client: Client;
   config: Config;
   log: Logger;
+  sealer: Sealer;
 }
 
-export function instancesRouter({ client, config, log }: Deps): Router {
+export function instancesRouter({ client, config, log, sealer }: Deps): Router {
   const router = Router();
   const caller = (req: { caller?: Caller }) => req.caller!;
 
@@ -99,15 +106,25 @@ export function instancesRouter({ client, config, log }: Deps): Router {
         tags: body.tags,
         elementKey: element.key,
         createdDate: new Date().toISOString(),
-        configuration,
+        configuration: sealer.sealKeys(configuration, secretKeysOf(element)),
         publicConfiguration: redactConfiguration(element, configuration),
-        events: element.webhooks ? { ...events, webhookUri: webhookUri(config, element.key, id) } : events,
+        events: {
+          ...events,
+          signatureKey: events.signatureKey && sealer.seal(events.signatureKey),
+          webhookUri: element.webhooks ? webhookUri(config, element.key, id) : undefined,
+        },
       };
       try {
         await client.workflow.start<typeof instanceWorkflow>('instanceWorkflow', {
           taskQueue: config.TEMPORAL_TASK_QUEUE,
           workflowId: instanceWorkflowId(spec.id),
-          args: [{ spec, state: { provider }, maxHistoryEvents: config.INSTANCE_MAX_HISTORY_EVENTS }],
+          args: [
+            {
+              spec,
+              state: { provider: sealer.sealJson(provider), tokenTimes: tokenTimes(provider) },
+              maxHistoryEvents: config.INSTANCE_MAX_HISTORY_EVENTS,
+            },
+          ],
           // Ids of deleted instances are never handed out again.
           workflowIdReusePolicy: 'REJECT_DUPLICATE',
           typedSearchAttributes: [
@@ -155,8 +172,8 @@ export function instancesRouter({ client, config, log }: Deps): Router {
     const handle = await ownedInstance(caller(req), req.params.id!);
     const spec = await handle.query(getSpecQuery);
     const element = findElement(spec.elementKey)!;
-    // null removes a key, as in JSON merge patch.
-    const configuration = { ...spec.configuration };
+    // null removes a key, as in JSON merge patch. Validation sees the secrets opened.
+    const configuration = sealer.openKeys(spec.configuration, secretKeysOf(element));
     for (const [key, value] of Object.entries(patch.configuration ?? {})) {
       if (value === null) delete configuration[key];
       else configuration[key] = value;
@@ -175,9 +192,13 @@ export function instancesRouter({ client, config, log }: Deps): Router {
       ...spec,
       name: patch.name ?? spec.name,
       tags: patch.tags ?? spec.tags,
-      configuration,
+      configuration: sealer.sealKeys(configuration, secretKeysOf(element)),
       publicConfiguration: redactConfiguration(element, configuration),
-      events: { ...events, webhookUri: spec.events.webhookUri },
+      events: {
+        ...events,
+        signatureKey: events.signatureKey && sealer.seal(events.signatureKey),
+        webhookUri: spec.events.webhookUri,
+      },
     };
     const view = await handle.executeUpdate(configureUpdate, { args: [next] });
     log.info({ instanceId: spec.id, changed: Object.keys(patch) }, 'instance changed');

@@ -2,11 +2,12 @@ import type { Server } from 'node:http';
 import type { Client } from '@temporalio/client';
 import { loadConfig, type Config } from '../config';
 import { logger } from '../logger';
+import { loadSealer } from '../secrets/sealer';
 import { connectClient } from '../temporal/connection';
 import { createApp } from './app';
 
 export function listen(client: Client, config: Config): Promise<Server> {
-  const app = createApp({ client, config, log: logger });
+  const app = createApp({ client, config, log: logger, sealer: loadSealer({ secretsKey: config.SECRETS_KEY, dataDir: config.DATA_DIR }) });
   return new Promise((resolve, reject) => {
     const server = app.listen(config.PORT, () => resolve(server));
     server.once('error', reject);

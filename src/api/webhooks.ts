@@ -8,6 +8,7 @@ import { ElementKey } from '../temporal/search-attributes';
 import { callbackVerificationSignal, webhookVerifiersQuery } from '../workflows/messages';
 import { instanceWorkflowId } from './instances';
 import { SignalBatcher } from './signal-batcher';
+import type { Sealer } from '../secrets/sealer';
 
 export const WEBHOOK_BODY_LIMIT = '256kb';
 const TARGET_TTL_MS = 10_000;
@@ -24,7 +25,7 @@ interface Cached<T> {
  * answered 2xx only after the signal carrying it is durable in Temporal; a bad signature gets 401
  * and produces nothing.
  */
-export function webhooksRouter({ client, log }: { client: Client; config: Config; log: Logger }): Router {
+export function webhooksRouter({ client, log, sealer }: { client: Client; config: Config; log: Logger; sealer: Sealer }): Router {
   const router = Router();
   const batcher = new SignalBatcher(client);
   const targets = new Map<string, Cached<string>>();
@@ -50,7 +51,8 @@ export function webhooksRouter({ client, log }: { client: Client; config: Config
     const cached = verifiers.get(id);
     const age = cached ? Date.now() - cached.at : Infinity;
     if (cached && (age < (force ? FORCED_REFRESH_EVERY_MS : VERIFIERS_TTL_MS))) return cached.value;
-    const value = await client.workflow.getHandle(instanceWorkflowId(id)).query(webhookVerifiersQuery);
+    const sealed = await client.workflow.getHandle(instanceWorkflowId(id)).query(webhookVerifiersQuery);
+    const value = Object.fromEntries(Object.entries(sealed).map(([event, list]) => [event, list.map((v) => sealer.open(v))]));
     verifiers.set(id, { value, at: Date.now() });
     return value;
   }
@@ -71,7 +73,7 @@ export function webhooksRouter({ client, log }: { client: Client; config: Config
       if (parsed.kind === 'verification') {
         await client.workflow.getHandle(workflowId).signal(callbackVerificationSignal, {
           callbackId: parsed.callbackId,
-          verifier: parsed.verifier,
+          verifier: sealer.seal(parsed.verifier),
         });
         log.info({ instanceId: Number(instanceId), callbackId: parsed.callbackId }, 'callback verification received');
         res.json({ received: true });

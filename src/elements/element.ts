@@ -40,8 +40,11 @@ export interface PollingElement {
   fetchChanges(args: FetchChangesArgs): AsyncIterable<unknown[]>;
 }
 
-/** What an element keeps about its provider account (ids, OAuth tokens): secret, held by the instance workflow. */
-export type ProviderState = Record<string, unknown>;
+/**
+ * What an element keeps about its provider account (ids, OAuth tokens), held sealed by the instance
+ * workflow. OAuth elements keep their tokens under `tokens`, which tells the workflow when to refresh.
+ */
+export type ProviderState = Record<string, unknown> & { tokens?: OAuthTokens };
 
 export interface OAuthTokens {
   accessToken: string;

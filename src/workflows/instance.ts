@@ -69,7 +69,7 @@ export async function instanceWorkflow(input: InstanceWorkflowInput): Promise<vo
   const state: InstanceState = {
     watermarks: {},
     polls: 0,
-    provider: {},
+    provider: '',
     callbacks: {},
     earlyVerifiers: {},
     pendingWebhooks: [],
@@ -84,7 +84,7 @@ export async function instanceWorkflow(input: InstanceWorkflowInput): Promise<vo
   const polling = () => spec.events.enabled && spec.events.vendorType === 'polling' && !!spec.events.callbackUrl;
   const webhooks = () => spec.events.vendorType === 'webhooks';
   const intervalMs = () => (spec.events.refreshIntervalMinutes ?? 15) * 60_000;
-  const tokens = () => state.provider.tokens as { issuedAtMs: number; expiresAtMs: number } | undefined;
+  const tokens = () => state.tokenTimes;
   // Refresh well before expiry: a fifth of the token's lifetime, at most ten minutes.
   const refreshAtMs = () => {
     const t = tokens();
@@ -146,8 +146,9 @@ export async function instanceWorkflow(input: InstanceWorkflowInput): Promise<vo
       callback.verified = false;
     } else state.earlyVerifiers[callbackId] = verifier;
   });
-  setHandler(tokensIssuedSignal, (issued) => {
-    state.provider = { ...state.provider, tokens: issued };
+  setHandler(tokensIssuedSignal, ({ provider, issuedAtMs, expiresAtMs }) => {
+    state.provider = provider;
+    state.tokenTimes = { issuedAtMs, expiresAtMs };
   });
   setHandler(deleteInstanceUpdate, async () => {
     deleting = true;

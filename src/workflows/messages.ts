@@ -1,7 +1,6 @@
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
-import type { OAuthTokens } from '../elements/element';
 import type { InstanceSpec, InstanceView } from '../instances/types';
-import type { WebhookReceipt } from './types';
+import type { TokensIssued, WebhookReceipt } from './types';
 
 // Declared once, used by the workflows and the API alike.
 export const getInstanceQuery = defineQuery<InstanceView>('getInstance');
@@ -18,6 +17,6 @@ export const webhooksSignal = defineSignal<[WebhookReceipt[]]>('webhooks');
 /** The provider's callback verification handshake. */
 export const callbackVerificationSignal = defineSignal<[{ callbackId: string; verifier: string }]>('callbackVerification');
 /** New OAuth tokens, signalled by the refresh activity before it returns so a crash cannot lose them. */
-export const tokensIssuedSignal = defineSignal<[OAuthTokens]>('tokensIssued');
-/** Verifiers by provider event, for checking webhook signatures in the receiver. */
+export const tokensIssuedSignal = defineSignal<[TokensIssued]>('tokensIssued');
+/** Sealed verifiers by provider event, for checking webhook signatures in the receiver. */
 export const webhookVerifiersQuery = defineQuery<Record<string, string[]>>('webhookVerifiers');

@@ -1,4 +1,4 @@
-import type { OAuthTokens, PollResource, ProviderState } from '../elements/element';
+import type { OAuthTokens, PollResource } from '../elements/element';
 import type { InstanceSpec, ResourceStatus } from '../instances/types';
 
 export interface DeliveryInput {
@@ -56,8 +56,10 @@ export interface InstanceState {
   watermarks: Record<string, ResourceStatus>;
   polls: number;
   nextPollAtMs?: number;
-  /** The element's provider state (account ids, OAuth tokens). */
-  provider: ProviderState;
+  /** The element's provider state (account ids, OAuth tokens), sealed. */
+  provider: string;
+  /** When the provider's OAuth tokens were issued and expire, for scheduling refreshes. */
+  tokenTimes?: TokenTimes;
   /** Registered provider callbacks by callback id. */
   callbacks: Record<string, CallbackState>;
   /** Verifiers that arrived before their registration finished. */
@@ -67,10 +69,22 @@ export interface InstanceState {
   lastError?: string;
 }
 
+export interface TokenTimes {
+  issuedAtMs: number;
+  expiresAtMs: number;
+}
+
+/** New provider state after a token refresh: sealed, with its times in the clear. */
+export interface TokensIssued extends TokenTimes {
+  provider: string;
+}
+
 export interface ProviderCallInput {
   elementKey: string;
+  /** Secrets sealed. */
   configuration: Record<string, unknown>;
-  provider: ProviderState;
+  /** Sealed provider state. */
+  provider: string;
 }
 
 export interface DispatchWebhooksInput {

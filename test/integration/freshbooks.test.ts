@@ -1,4 +1,4 @@
-import { call, createInstance, freshbooksSeedBody, instanceWorkflowCount, sleep, startStack, type Stack } from './harness';
+import { call, createInstance, freshbooksSeedBody, historyText, instanceWorkflowCount, sleep, startStack, type Stack } from './harness';
 
 jest.setTimeout(120_000);
 
@@ -31,6 +31,14 @@ describe('FreshBooks webhooks, end to end on a real Temporal', () => {
     const view = await call(stack, 'GET', `/instances/${created.id}`);
     expect(view.body.status.callbacks).toEqual({ wanted: 18, registered: 18, verified: 18 });
     expect(JSON.stringify(view.body)).not.toMatch(/accessToken|refreshToken|verifier/);
+
+    // Secrets are sealed in Temporal: not in the instance's history (nor the UI), though it holds them.
+    const history = await historyText(stack, `instance-${created.id}`);
+    expect(history).toContain('sealed:v1:');
+    expect(history).toContain('MyBiz');
+    expect(history).not.toContain('fb-client-secret');
+    for (const c of callbacksFor(created.id)) expect(history).not.toContain(c.verifier);
+    expect(history).not.toMatch(/"(accessToken|refreshToken)":"(?!sealed)/);
     await call(stack, 'DELETE', `/instances/${created.id}`);
   });
 

@@ -5,6 +5,7 @@ import type { Client } from '@temporalio/client';
 import { createApp } from '../../src/api/app';
 import { loadConfig, type Config } from '../../src/config';
 import { logger } from '../../src/logger';
+import { loadSealer } from '../../src/secrets/sealer';
 import { connectClient } from '../../src/temporal/connection';
 import { createWorker } from '../../src/worker';
 import { CallbackSink } from '../fakes/callback-sink';
@@ -15,6 +16,7 @@ import { FakeInsightly } from '../fakes/insightly';
 export const PLATFORM_AUTH = 'User dev-user-secret, Organization dev-organization-secret';
 export const OTHER_ACCOUNT_AUTH = 'User other-user, Organization other-org';
 export const INSIGHTLY_KEY = 'insightly-test-api-key';
+export const TEST_SECRETS_KEY = Buffer.alloc(32, 7).toString('base64');
 export const FRESHBOOKS_CLIENT = { clientId: 'fb-client-id', clientSecret: 'fb-client-secret', redirectUri: 'https://mycoolapp.com' };
 
 const root = path.resolve(__dirname, '..', '..');
@@ -60,6 +62,7 @@ export async function startStack(
     EVENTS_MIN_REFRESH_INTERVAL_MINUTES: '0.001',
     ELEMENTS_ACCOUNTS: 'other-user:other-org',
     LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
+    SECRETS_KEY: TEST_SECRETS_KEY,
     ...opts.env,
   };
   const config = loadConfig(env);
@@ -76,7 +79,8 @@ export async function startStack(
     });
   }
   const children: ChildProcess[] = [];
-  const listening = await listenOnFreePort(createApp({ client, config, log: logger }), port);
+  const sealer = loadSealer({ secretsKey: TEST_SECRETS_KEY, dataDir: '.' });
+  const listening = await listenOnFreePort(createApp({ client, config, log: logger, sealer }), port);
 
   return {
     api: `${listening.url}/elements/api-v2`,
@@ -206,4 +210,18 @@ export function freshbooksSeedBody(opts: { code: string; callbackUrl: string; bu
     tags: ['Docs'],
     name: 'API Instance',
   };
+}
+
+/** Every byte a workflow's history holds (payloads decoded as text), to search for secrets. */
+export async function historyText(stack: Pick<Stack, 'client'>, workflowId: string): Promise<string> {
+  const history = await stack.client.workflow.getHandle(workflowId).fetchHistory();
+  const parts: string[] = [];
+  const walk = (value: unknown): void => {
+    if (value instanceof Uint8Array) parts.push(Buffer.from(value).toString('utf8'));
+    else if (Array.isArray(value)) value.forEach(walk);
+    else if (value && typeof value === 'object') Object.values(value).forEach(walk);
+    else if (typeof value === 'string') parts.push(value);
+  };
+  walk(history);
+  return parts.join('\n');
 }

@@ -1,5 +1,5 @@
 import { createHmac } from 'node:crypto';
-import { call, createInstance, insightlySeedBody, sleep, startStack, type Stack } from './harness';
+import { call, createInstance, historyText, INSIGHTLY_KEY, insightlySeedBody, sleep, startStack, type Stack } from './harness';
 
 jest.setTimeout(120_000);
 
@@ -56,6 +56,14 @@ describe('Insightly polling, end to end on a real Temporal', () => {
     expect(Object.keys(view.body.status.resources).sort()).toEqual(['accounts', 'contacts', 'leads', 'opportunities']);
     expect(view.body.configuration.password).toBe('********');
     expect(view.body.configuration['event.notification.signature.key']).toBe('********');
+
+    // The API key and the signature key are sealed wherever they pass through Temporal.
+    for (const workflowId of [`instance-${created.id}`, `delivery-${contactNote.body.message.eventId}`]) {
+      const history = await historyText(stack, workflowId);
+      expect(history).toContain('sealed:v1:');
+      expect(history).not.toContain(INSIGHTLY_KEY);
+      expect(history).not.toContain(signatureKey);
+    }
 
     expect((await call(stack, 'DELETE', `/instances/${created.id}`)).status).toBe(200);
   });

@@ -5,6 +5,7 @@ import { createActivities } from '../../src/activities';
 import { parseEventsSettings, redactConfiguration } from '../../src/instances/request';
 import type { InstanceSpec } from '../../src/instances/types';
 import { findElement } from '../../src/elements';
+import { Sealer } from '../../src/secrets/sealer';
 import { registerSearchAttributes } from '../../src/temporal/register-search-attributes';
 import type { DeliveryInput } from '../../src/workflows/types';
 import { CallbackSink } from '../fakes/callback-sink';
@@ -35,7 +36,12 @@ describe('long sleeps, with time skipping', () => {
       connection: env.nativeConnection,
       taskQueue,
       workflowBundle: { codePath: process.env.WORKFLOW_BUNDLE_PATH! },
-      activities: createActivities({ client: env.client, taskQueue, urls: { insightly: insightly.url, freshbooks: 'http://127.0.0.1:1' } }),
+      activities: createActivities({
+        client: env.client,
+        taskQueue,
+        urls: { insightly: insightly.url, freshbooks: 'http://127.0.0.1:1' },
+        sealer: new Sealer(Buffer.alloc(32, 1)),
+      }),
     });
     running = worker.run();
   });
