@@ -1,21 +1,13 @@
 import express from 'express';
+import type { Notification } from '../../src/events/notification';
 import { listenOnFreePort } from './http-server';
 
 export interface Received {
   at: number;
   headers: Record<string, string | string[] | undefined>;
   rawBody: string;
-  body: {
-    message: {
-      eventId: string;
-      instanceId: number;
-      instanceName: string;
-      instanceTags: string[];
-      elementKey: string;
-      date: string;
-      events: { eventType: string; objectType: string; objectId: string; elementKey: string; date: string }[];
-      raw: { objectType?: string; objects?: Record<string, unknown>[] } & Record<string, unknown>;
-    };
+  body: Notification & {
+    message: { raw: { objectType?: string; objects?: Record<string, unknown>[] } & Record<string, unknown> };
   };
   answered: number;
 }
