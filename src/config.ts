@@ -39,6 +39,12 @@ export const configSchema = z
     EVENTS_MIN_REFRESH_INTERVAL_MINUTES: positiveNumber.default(1),
     /** Lowers the history length at which instance workflows continue as new (tests use it). */
     INSTANCE_MAX_HISTORY_EVENTS: z.coerce.number().int().min(20).optional(),
+    /** Seconds before the first delivery retry (Cloud Elements: 4); tests shorten the schedule. */
+    DELIVERY_FIRST_RETRY_SECONDS: positiveNumber.default(4),
+    /** Attempts before a notification is failed (Cloud Elements: 10). */
+    DELIVERY_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(20).default(10),
+    /** Refuse callback URLs on private and loopback addresses (deployments that face the internet). */
+    CALLBACK_URLS_PUBLIC_ONLY: z.enum(['true', 'false']).default('false').transform((v) => v === 'true'),
     /** 32 bytes, base64 or hex: seals secrets in workflow state. Unset: a key file in DATA_DIR. */
     SECRETS_KEY: z.string().min(1).optional(),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),

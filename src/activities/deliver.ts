@@ -1,50 +1,71 @@
+import { createHmac } from 'node:crypto';
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { retryAfterMs } from '../elements/http';
+import { resolvedCallbackProblem } from '../events/callback-url';
 import { elementsSignature } from '../events/notification';
 import type { Sealer } from '../secrets/sealer';
-import type { DeliveryInput } from '../workflows/types';
+import type { AttemptFailureDetails, DeliveryInput } from '../workflows/types';
 
 export const CALLBACK_TIMEOUT_MS = 30_000;
 
-export function createDeliveryActivities({ sealer }: { sealer: Sealer }) {
-  return { deliverNotification: (input: DeliveryInput) => deliverNotification(input, sealer) };
+/** Standard Webhooks headers: `v1,` + base64 HMAC-SHA256 over `id.timestamp.body`, keyed with the whsec_ secret. */
+export function standardWebhookHeaders(eventId: string, body: string, secret: string, nowMs: number): Record<string, string> {
+  const timestamp = Math.floor(nowMs / 1000).toString();
+  const key = Buffer.from(secret.replace(/^whsec_/, ''), 'base64');
+  const signature = createHmac('sha256', key).update(`${eventId}.${timestamp}.${body}`, 'utf8').digest('base64');
+  return { 'webhook-id': eventId, 'webhook-timestamp': timestamp, 'webhook-signature': `v1,${signature}` };
 }
 
-/** One attempt at POSTing a notification; Temporal's retry policy makes the schedule. */
-async function deliverNotification(input: DeliveryInput, sealer: Sealer): Promise<{ status: number }> {
-  const headers: Record<string, string> = {
-    'content-type': 'application/json',
-    'user-agent': 'element-events',
-    'elements-webhook-id': input.eventId,
-  };
-  if (input.signatureKey) headers['elements-webhook-signature'] = elementsSignature(input.body, sealer.open(input.signatureKey));
+function attemptFailed(message: string, details: AttemptFailureDetails, type: string): ApplicationFailure {
+  // The workflow runs the schedule, so no attempt is retried by Temporal itself.
+  return ApplicationFailure.create({ message, type, details: [details], nonRetryable: true });
+}
 
-  let response: Response;
-  try {
-    response = await fetch(input.callbackUrl, {
-      method: 'POST',
-      headers,
-      body: input.body,
-      // A redirect is a failure: following it could send signed events somewhere the app never named.
-      redirect: 'manual',
-      signal: AbortSignal.any([AbortSignal.timeout(CALLBACK_TIMEOUT_MS), Context.current().cancellationSignal]),
-    });
-  } catch (err) {
-    const cause = (err as Error & { cause?: Error }).cause;
-    throw ApplicationFailure.retryable(
-      `callback unreachable: ${(err as Error).name === 'TimeoutError' ? `no answer within ${CALLBACK_TIMEOUT_MS / 1000} s` : cause?.message ?? (err as Error).message}`,
-      'CallbackUnreachable',
+export function createDeliveryActivities({ sealer, publicCallbacksOnly }: { sealer: Sealer; publicCallbacksOnly?: boolean }) {
+  /** One attempt at POSTing a notification. */
+  async function deliverNotification(input: DeliveryInput): Promise<{ status: number }> {
+    const problem = await resolvedCallbackProblem(input.callbackUrl, publicCallbacksOnly ?? false).catch(
+      (err: Error) => `callback host could not be resolved: ${err.message}`,
+    );
+    if (problem) throw attemptFailed(`callback refused: ${problem}`, {}, 'CallbackRefusedAddress');
+
+    const headers: Record<string, string> = {
+      'content-type': 'application/json',
+      'user-agent': 'element-events',
+      'elements-webhook-id': input.eventId,
+    };
+    if (input.signatureKey) headers['elements-webhook-signature'] = elementsSignature(input.body, sealer.open(input.signatureKey));
+    if (input.webhookSecret) Object.assign(headers, standardWebhookHeaders(input.eventId, input.body, sealer.open(input.webhookSecret), Date.now()));
+
+    let response: Response;
+    try {
+      response = await fetch(input.callbackUrl, {
+        method: 'POST',
+        headers,
+        body: input.body,
+        // A redirect is a failure: following it could send signed events somewhere the app never named.
+        redirect: 'manual',
+        signal: AbortSignal.any([AbortSignal.timeout(CALLBACK_TIMEOUT_MS), Context.current().cancellationSignal]),
+      });
+    } catch (err) {
+      const cause = (err as Error & { cause?: Error }).cause;
+      const timedOut = (err as Error).name === 'TimeoutError';
+      throw attemptFailed(
+        `callback unreachable: ${timedOut ? `no answer within ${CALLBACK_TIMEOUT_MS / 1000} s` : cause?.message ?? (err as Error).message}`,
+        {},
+        'CallbackUnreachable',
+      );
+    }
+    await response.body?.cancel();
+    if (response.status >= 200 && response.status < 300) return { status: response.status };
+
+    const hinted =
+      response.status === 429 || response.status === 503 ? retryAfterMs(response.headers.get('retry-after'), Date.now()) : undefined;
+    throw attemptFailed(
+      `callback answered ${response.status}`,
+      { status: response.status, retryAfterMs: hinted !== undefined ? Math.max(hinted, 1000) : undefined },
+      'CallbackRefused',
     );
   }
-  await response.body?.cancel();
-  if (response.status >= 200 && response.status < 300) return { status: response.status };
-
-  const hinted =
-    response.status === 429 || response.status === 503 ? retryAfterMs(response.headers.get('retry-after'), Date.now()) : undefined;
-  throw ApplicationFailure.create({
-    message: `callback answered ${response.status}`,
-    type: 'CallbackRefused',
-    details: [{ status: response.status }],
-    nextRetryDelay: hinted !== undefined ? Math.max(hinted, 1000) : undefined,
-  });
+  return { deliverNotification };
 }

@@ -17,6 +17,7 @@ export async function startDelivery(client: Client, taskQueue: string, input: De
       args: [input],
       workflowIdConflictPolicy: 'USE_EXISTING',
       workflowIdReusePolicy: 'REJECT_DUPLICATE',
+      memo: { events: input.events },
       typedSearchAttributes: [
         { key: ElementInstanceId, value: input.instanceId },
         { key: ElementKey, value: input.elementKey },
@@ -46,10 +47,16 @@ export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (it
   return results;
 }
 
+export interface DeliverySchedule {
+  firstRetrySeconds: number;
+  maxAttempts: number;
+}
+
 export interface NotificationBatch {
   instance: PollInput['instance'];
   callbackUrl: string;
   signatureKey?: string;
+  webhookSecret?: string;
   events: StandardEvent[];
   raw: unknown;
   date: string;
@@ -58,7 +65,7 @@ export interface NotificationBatch {
 }
 
 /** Builds one notification and hands it to its delivery workflow; returns its eventId. */
-export async function handOff(client: Client, taskQueue: string, batch: NotificationBatch): Promise<string> {
+export async function handOff(client: Client, taskQueue: string, schedule: DeliverySchedule, batch: NotificationBatch): Promise<string> {
   const { instance } = batch;
   const eventId = eventIdFor(instance.id, batch.identity);
   const notification = buildNotification({
@@ -75,6 +82,8 @@ export async function handOff(client: Client, taskQueue: string, batch: Notifica
     accountId: instance.accountId,
     callbackUrl: batch.callbackUrl,
     signatureKey: batch.signatureKey,
+    webhookSecret: batch.webhookSecret,
+    ...schedule,
     body: JSON.stringify(notification),
     events: batch.events.length,
   });

@@ -7,7 +7,7 @@ import type { Sealer } from '../secrets/sealer';
 import { chunk, MAX_EVENTS_POLLING } from '../events/notification';
 import { classify, getByPath } from '../polling/classify';
 import type { PollInput, PollResult } from '../workflows/types';
-import { handOff, mapLimit } from './dispatch';
+import { handOff, mapLimit, type DeliverySchedule } from './dispatch';
 
 interface Found {
   objectId: string;
@@ -21,6 +21,10 @@ export interface PollDeps {
   taskQueue: string;
   urls: ProviderUrls;
   sealer: Sealer;
+  /** Cloud Elements' schedule unless a test shortens it. */
+  deliverySchedule: DeliverySchedule;
+  /** Refuse callbacks that resolve to private or loopback addresses. */
+  publicCallbacksOnly?: boolean;
   /** Delivery workflows started at once; the server, not the provider, is the limit here. */
   dispatchConcurrency?: number;
 }
@@ -83,10 +87,11 @@ export function createPollActivities(deps: PollDeps) {
     const date = new Date(input.windowEndMs).toISOString();
     let dispatched = 0;
     await mapLimit(batches, deps.dispatchConcurrency ?? 16, async (batch) => {
-      await handOff(deps.client, deps.taskQueue, {
+      await handOff(deps.client, deps.taskQueue, deps.deliverySchedule, {
         instance,
         callbackUrl: input.callbackUrl,
         signatureKey: input.signatureKey,
+        webhookSecret: input.webhookSecret,
         date,
         events: batch.map((f) => ({
           eventType: f.eventType,

@@ -62,10 +62,11 @@ export function createWebhookActivities(deps: PollDeps) {
       const element = webhooksOf(input.instance.elementKey);
       const batches = chunk(input.receipts, element.maxEventsPerNotification);
       await mapLimit(batches, deps.dispatchConcurrency ?? 16, (batch) =>
-        handOff(deps.client, deps.taskQueue, {
+        handOff(deps.client, deps.taskQueue, deps.deliverySchedule, {
           instance: input.instance,
           callbackUrl: input.callbackUrl,
           signatureKey: input.signatureKey,
+          webhookSecret: input.webhookSecret,
           date: batch[batch.length - 1]!.receivedAt,
           events: batch.map((r) => ({ ...element.standardize(r.fields), elementKey: input.instance.elementKey, date: r.receivedAt })),
           // One webhook: its form fields, as Cloud Elements sends them; several: those objects in event order.

@@ -5,6 +5,7 @@ import type { Logger } from '../logger';
 import type { Sealer } from '../secrets/sealer';
 import { requireCaller } from './auth';
 import { accessLog, errorHandler, notFoundRoute, requestIds } from './errors';
+import { eventsRouter } from './events';
 import { healthRouter } from './health';
 import { BASE_PATH } from './base-path';
 import { instancesRouter } from './instances';
@@ -24,6 +25,7 @@ export function createApp(deps: { client: Client; config: Config; log: Logger; s
   api.use(express.json({ limit: JSON_LIMIT }));
   api.use(requireCaller(deps.config.accounts));
   api.use(instancesRouter(deps));
+  api.use(eventsRouter(deps));
   app.use(BASE_PATH, api);
   app.use(notFoundRoute);
   app.use(errorHandler(deps.log));

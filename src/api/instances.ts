@@ -1,6 +1,6 @@
 import { randomBytes, randomInt } from 'node:crypto';
 import { Router } from 'express';
-import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type Client, type WorkflowHandle } from '@temporalio/client';
+import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
 import type { Config } from '../config';
 import { findElement, elements } from '../elements';
 import { badRequest, HttpError, notFound } from '../errors';
@@ -28,8 +28,8 @@ import { configureUpdate, deleteInstanceUpdate, getInstanceQuery, getSpecQuery }
 import type { instanceWorkflow } from '../workflows/instance';
 import { BASE_PATH } from './base-path';
 import { requireOrganization, sha256, type Caller } from './auth';
+import { findOwnedInstance, instanceWorkflowId } from './ownership';
 
-export const instanceWorkflowId = (id: number | string) => `instance-${id}`;
 
 const tokenTimes = (provider: ProviderState) =>
   provider.tokens ? { issuedAtMs: provider.tokens.issuedAtMs, expiresAtMs: provider.tokens.expiresAtMs } : undefined;
@@ -50,29 +50,7 @@ export function instancesRouter({ client, config, log, sealer }: Deps): Router {
   const router = Router();
   const caller = (req: { caller?: Caller }) => req.caller!;
 
-  /** The caller's running instance, or 404 whether it is missing, deleted or someone else's. */
-  async function ownedInstance(who: Caller, rawId: string): Promise<WorkflowHandle<typeof instanceWorkflow>> {
-    if (!/^\d{1,15}$/.test(rawId)) throw notFound(`Instance ${rawId} not found`);
-    const handle = client.workflow.getHandle<typeof instanceWorkflow>(instanceWorkflowId(rawId));
-    let description;
-    try {
-      description = await handle.describe();
-    } catch (err) {
-      if (err instanceof WorkflowNotFoundError) throw notFound(`Instance ${rawId} not found`);
-      throw err;
-    }
-    const account = description.typedSearchAttributes.get(ElementsAccount);
-    const tokenHash = description.typedSearchAttributes.get(ElementsTokenHash);
-    if (
-      description.status.name !== 'RUNNING' ||
-      !account ||
-      !who.accountIds.includes(account) ||
-      (who.tokenHash !== undefined && who.tokenHash !== tokenHash)
-    ) {
-      throw notFound(`Instance ${rawId} not found`);
-    }
-    return handle;
-  }
+  const ownedInstance = (who: Caller, rawId: string) => findOwnedInstance(client, who, rawId);
 
   router.post('/instances', requireOrganization, async (req, res) => {
     if (!req.is('application/json')) throw new HttpError(415, 'Content-Type must be application/json');
@@ -85,7 +63,7 @@ export function instancesRouter({ client, config, log, sealer }: Deps): Router {
     }
     const configuration = body.configuration;
     parseOrThrow(element.configurationSchema, configuration, `configuration for ${element.key}`, ['configuration']);
-    const events = parseEventsSettings(element, configuration, config.EVENTS_MIN_REFRESH_INTERVAL_MINUTES);
+    const events = parseEventsSettings(element, configuration, config.EVENTS_MIN_REFRESH_INTERVAL_MINUTES, config.CALLBACK_URLS_PUBLIC_ONLY);
 
     const provider = await element.connect({
       urls: { insightly: config.INSIGHTLY_API_URL, freshbooks: config.FRESHBOOKS_API_URL },
@@ -111,6 +89,7 @@ export function instancesRouter({ client, config, log, sealer }: Deps): Router {
         events: {
           ...events,
           signatureKey: events.signatureKey && sealer.seal(events.signatureKey),
+          webhookSecret: events.webhookSecret && sealer.seal(events.webhookSecret),
           webhookUri: element.webhooks ? webhookUri(config, element.key, id) : undefined,
         },
       };
@@ -179,7 +158,7 @@ export function instancesRouter({ client, config, log, sealer }: Deps): Router {
       else configuration[key] = value;
     }
     parseOrThrow(element.configurationSchema, configuration, `configuration for ${element.key}`, ['configuration']);
-    const events = parseEventsSettings(element, configuration, config.EVENTS_MIN_REFRESH_INTERVAL_MINUTES);
+    const events = parseEventsSettings(element, configuration, config.EVENTS_MIN_REFRESH_INTERVAL_MINUTES, config.CALLBACK_URLS_PUBLIC_ONLY);
     if (patch.configuration && !element.webhooks) {
       // Changed credentials are checked now, as at creation, not by the next poll.
       await element.connect({
@@ -197,6 +176,7 @@ export function instancesRouter({ client, config, log, sealer }: Deps): Router {
       events: {
         ...events,
         signatureKey: events.signatureKey && sealer.seal(events.signatureKey),
+        webhookSecret: events.webhookSecret && sealer.seal(events.webhookSecret),
         webhookUri: spec.events.webhookUri,
       },
     };

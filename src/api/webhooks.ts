@@ -6,7 +6,7 @@ import { badRequest, HttpError, notFound, unauthorized } from '../errors';
 import type { Logger } from '../logger';
 import { ElementKey } from '../temporal/search-attributes';
 import { callbackVerificationSignal, webhookVerifiersQuery } from '../workflows/messages';
-import { instanceWorkflowId } from './instances';
+import { instanceWorkflowId } from './ownership';
 import { SignalBatcher } from './signal-batcher';
 import type { Sealer } from '../secrets/sealer';
 

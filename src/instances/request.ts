@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { Element, PollResource, VendorType } from '../elements/element';
 import { badRequest, type FieldError } from '../errors';
+import { callbackUrlProblem } from '../events/callback-url';
 import { isValidZone, validateJavaDatePattern } from '../polling/java-date';
 import type { EventsSettings } from './types';
 
@@ -68,6 +69,14 @@ const eventsSchema = z.object({
     .optional(),
   'event.notification.callback.url': httpUrl.optional(),
   'event.notification.signature.key': z.string().min(1).max(1024).optional(),
+  'event.notification.webhook.secret': z
+    .string()
+    .regex(/^whsec_[A-Za-z0-9+/]+={0,2}$/, 'must be a Standard Webhooks secret: whsec_ followed by base64')
+    .refine((s) => {
+      const bytes = Buffer.from(s.slice('whsec_'.length), 'base64').length;
+      return bytes >= 24 && bytes <= 64;
+    }, 'must hold 24 to 64 bytes of key (base64 after whsec_)')
+    .optional(),
   'event.poller.refresh_interval': numberish
     .pipe(z.number().positive('must be a positive number of minutes').max(525_600, 'must be at most a year'))
     .optional(),
@@ -182,6 +191,7 @@ export function parseEventsSettings(
   element: Element,
   configuration: Record<string, unknown>,
   minRefreshIntervalMinutes: number,
+  publicCallbacksOnly = false,
 ): EventsSettings {
   const events = parseOrThrow(eventsSchema, configuration, 'configuration', ['configuration']);
   const enabled = events['event.notification.enabled'];
@@ -193,6 +203,9 @@ export function parseEventsSettings(
       message: `${element.key} supports ${element.vendorTypes.join(', ')} events, not ${vendorType}`,
     });
   }
+  const callbackUrl = events['event.notification.callback.url'];
+  const urlProblem = callbackUrl ? callbackUrlProblem(callbackUrl, publicCallbacksOnly) : undefined;
+  if (urlProblem) errors.push({ path: 'configuration.event.notification.callback.url', message: urlProblem });
   if (enabled && !events['event.notification.callback.url']) {
     errors.push({
       path: 'configuration.event.notification.callback.url',
@@ -214,6 +227,7 @@ export function parseEventsSettings(
     vendorType,
     callbackUrl: events['event.notification.callback.url'],
     signatureKey: events['event.notification.signature.key'],
+    webhookSecret: events['event.notification.webhook.secret'],
     refreshIntervalMinutes: polling ? interval : undefined,
     resources: polling ? resolveResources(element, events['event.poller.configuration'], events['event.objects']) : {},
     webhookEvents: vendorType === 'webhooks' ? webhookEvents(element, events['event.objects']) : [],
@@ -226,6 +240,7 @@ const REDACTED = '********';
 export const secretKeysOf = (element: Element | undefined): string[] => [
   ...(element?.secretKeys ?? []),
   'event.notification.signature.key',
+  'event.notification.webhook.secret',
 ];
 
 /** The configuration with every secret masked, for responses and memos. */

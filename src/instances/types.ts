@@ -21,6 +21,8 @@ export interface EventsSettings {
   vendorType?: VendorType;
   callbackUrl?: string;
   signatureKey?: string;
+  /** Standard Webhooks secret (`whsec_…`): deliveries then also carry webhook-id/-timestamp/-signature. */
+  webhookSecret?: string;
   refreshIntervalMinutes?: number;
   /** Polling resources after defaults were applied and `event.objects` narrowed them. */
   resources: Record<string, PollResource>;
@@ -55,5 +57,7 @@ export interface InstanceView {
     webhooks?: { received: number; pending: number };
     tokensExpireAt?: string;
     lastError?: string;
+    /** Why events were turned off by the system (a callback that answered 410 Gone). */
+    eventsDisabled?: string;
   };
 }

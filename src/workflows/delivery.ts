@@ -1,35 +1,127 @@
-import { ActivityFailure, proxyActivities, upsertSearchAttributes, type ActivityOptions } from '@temporalio/workflow';
+import {
+  ActivityFailure,
+  ApplicationFailure,
+  condition,
+  getExternalWorkflowHandle,
+  proxyActivities,
+  setHandler,
+  sleep,
+  upsertSearchAttributes,
+  workflowInfo,
+  type ActivityOptions,
+} from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import { DeliveryStatus } from '../temporal/search-attributes';
-import type { DeliveryInput, DeliveryResult } from './types';
+import { callbackGoneSignal, getDeliveryQuery, redeliverUpdate } from './messages';
+import type { AttemptFailureDetails, DeliveryAttempt, DeliveryInput, DeliveryRecord, DeliveryResult, DeliveryStatusName } from './types';
 
-/** Cloud Elements' schedule: 10 attempts, 4 s × 4^n apart (the last gap about 73 h). */
-export const DELIVERY_ATTEMPTS = 10;
-const deliveryOptions: ActivityOptions = {
+/** How long a failed notification waits for a redelivery request before its workflow closes. */
+const FAILED_KEPT_FOR = '30 days';
+
+const attemptOptions: ActivityOptions = {
   // The callback has 30 s to answer; the margin covers connecting and reading the status line.
   startToCloseTimeout: '40 seconds',
-  retry: {
-    initialInterval: '4 seconds',
-    backoffCoefficient: 4,
-    maximumInterval: `${4 * 4 ** (DELIVERY_ATTEMPTS - 1)} seconds`,
-    maximumAttempts: DELIVERY_ATTEMPTS,
-  },
+  // One try per attempt: the schedule lives in this workflow, so every attempt is on record.
+  retry: { maximumAttempts: 1 },
 };
 
-const { deliverNotification } = proxyActivities<Activities>(deliveryOptions);
+const { deliverNotification } = proxyActivities<Activities>(attemptOptions);
 
-/** Delivers one notification until the callback accepts it or the schedule runs out; never drops it. */
-export async function deliveryWorkflow(input: DeliveryInput): Promise<DeliveryResult> {
-  try {
-    const { status } = await deliverNotification.executeWithOptions(
-      { ...deliveryOptions, summary: `POST ${input.events} event(s) to the callback` },
-      [input],
-    );
-    upsertSearchAttributes([{ key: DeliveryStatus, value: 'delivered' }]);
-    return { status: 'delivered', eventId: input.eventId, httpStatus: status };
-  } catch (err) {
-    if (!(err instanceof ActivityFailure)) throw err;
-    upsertSearchAttributes([{ key: DeliveryStatus, value: 'failed' }]);
-    return { status: 'failed', eventId: input.eventId, error: err.cause?.message ?? err.message };
+const iso = (ms: number) => new Date(ms).toISOString();
+
+function failureOf(err: ActivityFailure): { message: string; details: AttemptFailureDetails } {
+  const cause = err.cause;
+  if (cause instanceof ApplicationFailure) {
+    return { message: cause.message, details: (cause.details?.[0] as AttemptFailureDetails | undefined) ?? {} };
   }
+  // A timeout or a lost worker: the attempt counts as failed, with no answer from the callback.
+  return { message: cause?.message ?? err.message, details: {} };
+}
+
+/**
+ * One notification: delivered until the callback accepts it or the schedule runs out. A failed one
+ * is kept (its workflow stays open) so that it can be redelivered; nothing is ever dropped.
+ */
+export async function deliveryWorkflow(input: DeliveryInput): Promise<DeliveryResult> {
+  const attempts: DeliveryAttempt[] = [];
+  let status: DeliveryStatusName = 'pending';
+  let nextAttemptAtMs: number | undefined;
+  let deliveredMs: number | undefined;
+  let redeliverRequested = false;
+  const createdMs = workflowInfo().startTime.getTime();
+
+  const record = (): DeliveryRecord => ({
+    eventId: input.eventId,
+    instanceId: input.instanceId,
+    status,
+    events: input.events,
+    createdDate: iso(createdMs),
+    deliveredDate: deliveredMs ? iso(deliveredMs) : undefined,
+    nextAttemptAt: nextAttemptAtMs ? iso(nextAttemptAtMs) : undefined,
+    attempts,
+  });
+  const setStatus = (next: DeliveryStatusName) => {
+    status = next;
+    upsertSearchAttributes([{ key: DeliveryStatus, value: next }]);
+  };
+
+  setHandler(getDeliveryQuery, record);
+  setHandler(
+    redeliverUpdate,
+    async () => {
+      redeliverRequested = true;
+      await condition(() => status === 'pending');
+      return record();
+    },
+    {
+      validator: () => {
+        if (status !== 'failed') throw new Error(`notification ${input.eventId} is ${status}; only failed ones are redelivered`);
+      },
+    },
+  );
+
+  async function runSchedule(): Promise<DeliveryStatusName> {
+    for (let n = 0; n < input.maxAttempts; n++) {
+      const startedMs = Date.now();
+      nextAttemptAtMs = undefined;
+      try {
+        const { status: httpStatus } = await deliverNotification.executeWithOptions(
+          { ...attemptOptions, summary: `attempt ${attempts.length + 1}: POST ${input.events} event(s)` },
+          [input],
+        );
+        attempts.push({ attempt: attempts.length + 1, at: iso(startedMs), durationMs: Date.now() - startedMs, status: httpStatus });
+        deliveredMs = Date.now();
+        return 'delivered';
+      } catch (err) {
+        if (!(err instanceof ActivityFailure)) throw err;
+        const { message, details } = failureOf(err);
+        attempts.push({ attempt: attempts.length + 1, at: iso(startedMs), durationMs: Date.now() - startedMs, status: details.status, error: message });
+        if (details.status === 410) return 'gone';
+        if (n === input.maxAttempts - 1) return 'failed';
+        const waitMs = details.retryAfterMs ?? input.firstRetrySeconds * 1000 * 4 ** n;
+        nextAttemptAtMs = Date.now() + waitMs;
+        await sleep(waitMs);
+      }
+    }
+    return 'failed';
+  }
+
+  for (;;) {
+    const outcome = await runSchedule();
+    nextAttemptAtMs = undefined;
+    setStatus(outcome);
+    if (outcome === 'gone') {
+      // The receiver says it is gone for good: stop, and have the instance turn its events off.
+      await getExternalWorkflowHandle(`instance-${input.instanceId}`)
+        .signal(callbackGoneSignal, { callbackUrl: input.callbackUrl, eventId: input.eventId, at: iso(Date.now()) })
+        .catch(() => undefined); // the instance may have been deleted meanwhile
+    }
+    if (outcome !== 'failed') break;
+    if (!(await condition(() => redeliverRequested, FAILED_KEPT_FOR))) break;
+    redeliverRequested = false;
+    setStatus('pending');
+  }
+  const last = attempts[attempts.length - 1];
+  const final = status as DeliveryStatusName;
+  return { status: final, eventId: input.eventId, httpStatus: last?.status, error: final === 'delivered' ? undefined : last?.error };
 }

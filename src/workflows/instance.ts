@@ -17,6 +17,7 @@ import type { InstanceView, ResourceStatus } from '../instances/types';
 import { publicView } from '../instances/view';
 import { EventsEnabled } from '../temporal/search-attributes';
 import {
+  callbackGoneSignal,
   callbackVerificationSignal,
   configureUpdate,
   deleteInstanceUpdate,
@@ -99,7 +100,7 @@ export async function instanceWorkflow(input: InstanceWorkflowInput): Promise<vo
       state.watermarks[name] ??= { watermark: iso(floorToSecond(state.polls ? Date.now() : Date.parse(spec.createdDate))) };
     }
     for (const name of Object.keys(state.watermarks)) if (!spec.events.resources[name]) delete state.watermarks[name];
-    if (polling()) state.nextPollAtMs ??= Date.parse(spec.createdDate) + intervalMs();
+    if (polling()) state.nextPollAtMs ??= Math.max(Date.parse(spec.createdDate), state.polls ? Date.now() : 0) + intervalMs();
     else state.nextPollAtMs = undefined;
   }
   syncResources();
@@ -124,6 +125,7 @@ export async function instanceWorkflow(input: InstanceWorkflowInput): Promise<vo
             }
           : {}),
         lastError: state.lastError,
+        eventsDisabled: state.eventsDisabled,
       },
     };
   };
@@ -150,6 +152,23 @@ export async function instanceWorkflow(input: InstanceWorkflowInput): Promise<vo
     state.provider = provider;
     state.tokenTimes = { issuedAtMs, expiresAtMs };
   });
+  setHandler(callbackGoneSignal, ({ callbackUrl, eventId, at }) => {
+    // Only if that is still the instance's callback: a PATCH may have moved it since.
+    if (!spec.events.enabled || spec.events.callbackUrl !== callbackUrl) return;
+    const configuration = { ...spec.configuration, 'event.notification.enabled': false };
+    spec = {
+      ...spec,
+      configuration,
+      publicConfiguration: { ...spec.publicConfiguration, 'event.notification.enabled': false },
+      events: { ...spec.events, enabled: false },
+    };
+    state.eventsDisabled = `events turned off at ${at}: the callback answered 410 Gone to notification ${eventId}`;
+    log.warn('callback answered 410 Gone; events turned off', { eventId });
+    syncResources();
+    upsertMemo({ instance: publicView(spec) });
+    upsertSearchAttributes([{ key: EventsEnabled, value: false }]);
+    reconciled = false;
+  });
   setHandler(deleteInstanceUpdate, async () => {
     deleting = true;
     pollScope?.cancel();
@@ -159,6 +178,12 @@ export async function instanceWorkflow(input: InstanceWorkflowInput): Promise<vo
     const enabledChanged = next.events.enabled !== spec.events.enabled;
     const intervalChanged = next.events.refreshIntervalMinutes !== spec.events.refreshIntervalMinutes;
     spec = next;
+    if (spec.events.enabled) state.eventsDisabled = undefined;
+    if (enabledChanged && spec.events.enabled) {
+      // Events were off: changes made meanwhile are not reported; watching starts now.
+      for (const name of Object.keys(state.watermarks)) state.watermarks[name] = { watermark: iso(floorToSecond(Date.now())) };
+      state.nextPollAtMs = undefined;
+    }
     if (intervalChanged && state.nextPollAtMs !== undefined) state.nextPollAtMs = Date.now() + intervalMs();
     syncResources();
     upsertMemo({ instance: publicView(spec) });
@@ -182,6 +207,7 @@ export async function instanceWorkflow(input: InstanceWorkflowInput): Promise<vo
           instance: { id: spec.id, name: spec.name, tags: spec.tags, elementKey: spec.elementKey, accountId: spec.accountId, configuration: spec.configuration },
           callbackUrl: spec.events.callbackUrl!,
           signatureKey: spec.events.signatureKey,
+          webhookSecret: spec.events.webhookSecret,
           resourceName: name,
           resource,
           windowStartMs,
@@ -280,6 +306,7 @@ export async function instanceWorkflow(input: InstanceWorkflowInput): Promise<vo
             instance: { id: spec.id, name: spec.name, tags: spec.tags, elementKey: spec.elementKey, accountId: spec.accountId, configuration: {} },
             callbackUrl: spec.events.callbackUrl,
             signatureKey: spec.events.signatureKey,
+            webhookSecret: spec.events.webhookSecret,
             receipts,
           },
         ]);

@@ -1,6 +1,6 @@
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { InstanceSpec, InstanceView } from '../instances/types';
-import type { TokensIssued, WebhookReceipt } from './types';
+import type { DeliveryRecord, TokensIssued, WebhookReceipt } from './types';
 
 // Declared once, used by the workflows and the API alike.
 export const getInstanceQuery = defineQuery<InstanceView>('getInstance');
@@ -18,5 +18,13 @@ export const webhooksSignal = defineSignal<[WebhookReceipt[]]>('webhooks');
 export const callbackVerificationSignal = defineSignal<[{ callbackId: string; verifier: string }]>('callbackVerification');
 /** New OAuth tokens, signalled by the refresh activity before it returns so a crash cannot lose them. */
 export const tokensIssuedSignal = defineSignal<[TokensIssued]>('tokensIssued');
+/** A callback answered 410 Gone: the instance turns its events off if that is still its callback. */
+export const callbackGoneSignal = defineSignal<[{ callbackUrl: string; eventId: string; at: string }]>('callbackGone');
+
+/** A notification's record; works on finished deliveries too. */
+export const getDeliveryQuery = defineQuery<DeliveryRecord>('getDelivery');
+/** Sends a failed notification again, on the full schedule. */
+export const redeliverUpdate = defineUpdate<DeliveryRecord>('redeliver');
+
 /** Sealed verifiers by provider event, for checking webhook signatures in the receiver. */
 export const webhookVerifiersQuery = defineQuery<Record<string, string[]>>('webhookVerifiers');

@@ -7,23 +7,59 @@ export interface DeliveryInput {
   elementKey: string;
   accountId: string;
   callbackUrl: string;
+  /** Sealed `event.notification.signature.key`. */
   signatureKey?: string;
+  /** Sealed Standard Webhooks secret (`whsec_…`). */
+  webhookSecret?: string;
+  /** The schedule: the first retry after this many seconds, then four times longer each time. */
+  firstRetrySeconds: number;
+  maxAttempts: number;
   /** The exact bytes the callback receives (and the signature covers), serialized once. */
   body: string;
   events: number;
 }
 
+export type DeliveryStatusName = 'pending' | 'delivered' | 'failed' | 'gone';
+
+export interface DeliveryAttempt {
+  attempt: number;
+  at: string;
+  durationMs: number;
+  /** The callback's HTTP status, when it answered. */
+  status?: number;
+  error?: string;
+}
+
+/** A notification's durable record, as the events API shows it. */
+export interface DeliveryRecord {
+  eventId: string;
+  instanceId: number;
+  status: DeliveryStatusName;
+  events: number;
+  createdDate: string;
+  deliveredDate?: string;
+  nextAttemptAt?: string;
+  attempts: DeliveryAttempt[];
+}
+
 export interface DeliveryResult {
-  status: 'delivered' | 'failed';
+  status: DeliveryStatusName;
   eventId: string;
   httpStatus?: number;
   error?: string;
+}
+
+/** What one delivery attempt's failure carries back to the workflow. */
+export interface AttemptFailureDetails {
+  status?: number;
+  retryAfterMs?: number;
 }
 
 export interface PollInput {
   instance: Pick<InstanceSpec, 'id' | 'name' | 'tags' | 'elementKey' | 'accountId' | 'configuration'>;
   callbackUrl: string;
   signatureKey?: string;
+  webhookSecret?: string;
   resourceName: string;
   resource: PollResource;
   windowStartMs: number;
@@ -67,6 +103,7 @@ export interface InstanceState {
   pendingWebhooks: WebhookReceipt[];
   webhooksReceived: number;
   lastError?: string;
+  eventsDisabled?: string;
 }
 
 export interface TokenTimes {
@@ -91,6 +128,7 @@ export interface DispatchWebhooksInput {
   instance: PollInput['instance'];
   callbackUrl: string;
   signatureKey?: string;
+  webhookSecret?: string;
   receipts: WebhookReceipt[];
 }
 

@@ -16,12 +16,12 @@ export interface Received {
 export class CallbackSink {
   readonly received: Received[] = [];
   url = '';
-  private plan: number[] = [];
+  private plan: (number | { status: number; headers: Record<string, string> })[] = [];
   private close?: () => Promise<void>;
 
-  /** The next requests answer these statuses, in order; afterwards 200. */
-  answerNext(...statuses: number[]): void {
-    this.plan.push(...statuses);
+  /** The next requests answer these statuses (optionally with headers), in order; afterwards 200. */
+  answerNext(...answers: (number | { status: number; headers: Record<string, string> })[]): void {
+    this.plan.push(...answers);
   }
 
   /** Requests answered 2xx. */
@@ -45,9 +45,10 @@ export class CallbackSink {
   async start(port = 0): Promise<string> {
     const app = express();
     app.post('/callback', express.text({ type: '*/*', limit: '10mb' }), (req, res) => {
-      const status = this.plan.shift() ?? 200;
+      const answer = this.plan.shift() ?? 200;
+      const { status, headers } = typeof answer === 'number' ? { status: answer, headers: {} } : answer;
       this.received.push({ at: Date.now(), headers: req.headers, rawBody: req.body, body: JSON.parse(req.body), answered: status });
-      res.status(status).json({ ok: status < 300 });
+      res.status(status).set(headers).json({ ok: status < 300 });
     });
     const listening = await listenOnFreePort(app, port);
     this.close = listening.close;

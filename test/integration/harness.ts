@@ -40,9 +40,11 @@ export async function startStack(
     worker?: 'in-process' | 'none';
     insightlyKey?: string;
     freshbooksTokenLifetimeSeconds?: number;
+    /** A Temporal server of the test's own (fault tests stop and restart it); default the shared one. */
+    temporalAddress?: string;
   } = {},
 ): Promise<Stack> {
-  const address = process.env.TEST_TEMPORAL_ADDRESS;
+  const address = opts.temporalAddress ?? process.env.TEST_TEMPORAL_ADDRESS;
   if (!address) throw new Error('TEST_TEMPORAL_ADDRESS is unset: run through jest (test/global-setup.ts)');
   const insightly = new FakeInsightly(opts.insightlyKey ?? INSIGHTLY_KEY);
   await insightly.start();

@@ -7,6 +7,7 @@ import type { InstanceSpec } from '../../src/instances/types';
 import { findElement } from '../../src/elements';
 import { Sealer } from '../../src/secrets/sealer';
 import { registerSearchAttributes } from '../../src/temporal/register-search-attributes';
+import { getDeliveryQuery, redeliverUpdate } from '../../src/workflows/messages';
 import type { DeliveryInput } from '../../src/workflows/types';
 import { CallbackSink } from '../fakes/callback-sink';
 import { FakeInsightly, insightlyDate } from '../fakes/insightly';
@@ -41,6 +42,7 @@ describe('long sleeps, with time skipping', () => {
         taskQueue,
         urls: { insightly: insightly.url, freshbooks: 'http://127.0.0.1:1' },
         sealer: new Sealer(Buffer.alloc(32, 1)),
+        deliverySchedule: { firstRetrySeconds: 4, maxAttempts: 10 },
       }),
     });
     running = worker.run();
@@ -113,33 +115,43 @@ describe('long sleeps, with time skipping', () => {
     callbackUrl,
     body: JSON.stringify({ message: { eventId, events: [{ eventType: 'UPDATED' }] } }),
     events: 1,
+    firstRetrySeconds: 4,
+    maxAttempts: 10,
   });
 
-  test('a failing callback is retried on Cloud Elements schedule and marked failed after the 10th attempt', () =>
+  test('a failing callback is retried on Cloud Elements schedule, marked failed after the 10th attempt, and redelivered on request', () =>
     withSink(async (sink) => {
-    const eventId = randomUUID();
-    sink.answerNext(...Array(10).fill(500));
-    const handle = await env.client.workflow.start('deliveryWorkflow', {
-      taskQueue,
-      workflowId: `delivery-${eventId}`,
-      args: [delivery(eventId, sink.url)],
-    });
-    const result = await handle.result();
-    // The schedule as the server ran it: from scheduling the activity to its final failure.
-    const history = (await handle.fetchHistory()).events ?? [];
-    const at = (e: (typeof history)[number]) => Number(e.eventTime!.seconds) + e.eventTime!.nanos! / 1e9;
-    const scheduled = history.find((e) => e.activityTaskScheduledEventAttributes)!;
-    const started = history.find((e) => e.activityTaskStartedEventAttributes)!;
-    const failed = history.find((e) => e.activityTaskFailedEventAttributes)!;
-    const elapsedS = at(failed) - at(scheduled);
-    expect(started.activityTaskStartedEventAttributes!.attempt).toBe(10);
-    expect(result).toMatchObject({ status: 'failed', eventId, error: 'callback answered 500' });
-    const attempts = sink.received.filter((r) => r.body.message.eventId === eventId);
-    expect(attempts).toHaveLength(10);
-    // Gaps 4 s × 4^n for n = 0..8: about 4.05 days in all, the last one about 73 h.
-    const schedule = Array.from({ length: 9 }, (_, n) => 4 * 4 ** n).reduce((a, b) => a + b, 0);
-    expect(elapsedS).toBeGreaterThanOrEqual(schedule);
-    expect(elapsedS).toBeLessThan(schedule + 600);
+      const eventId = randomUUID();
+      sink.answerNext(...Array(10).fill(500));
+      const handle = await env.client.workflow.start('deliveryWorkflow', {
+        taskQueue,
+        workflowId: `delivery-${eventId}`,
+        args: [delivery(eventId, sink.url)],
+      });
+      // The whole schedule is about 4.05 days; skip a little past it.
+      await env.sleep('5 days');
+      const record = await handle.query(getDeliveryQuery);
+      expect(record.status).toBe('failed');
+      expect(record.attempts).toHaveLength(10);
+      expect(record.attempts.every((a) => a.status === 500 && a.error === 'callback answered 500')).toBe(true);
+      // Attempts at the expected times: gaps of 4 s × 4^n (4 s, 16 s, ... the last about 72.8 h).
+      const at = record.attempts.map((a) => Date.parse(a.at));
+      const gaps = at.slice(1).map((t, n) => (t - at[n]!) / 1000);
+      const expected = Array.from({ length: 9 }, (_, n) => 4 * 4 ** n);
+      gaps.forEach((gap, n) => {
+        expect(gap).toBeGreaterThanOrEqual(expected[n]!);
+        expect(gap).toBeLessThan(expected[n]! + 2);
+      });
+      expect(sink.received.filter((r) => r.body.message.eventId === eventId)).toHaveLength(10);
+
+      // Redelivery sends it once more, now accepted.
+      const again = await handle.executeUpdate(redeliverUpdate);
+      expect(again.status).toBe('pending');
+      const result = await handle.result();
+      expect(result).toMatchObject({ status: 'delivered', eventId, httpStatus: 200 });
+      const final = await handle.query(getDeliveryQuery);
+      expect(final.attempts).toHaveLength(11);
+      expect(final.deliveredDate).toEqual(expect.any(String));
     }));
 
   test('a callback that recovers after three failures gets the notification on the fourth attempt', () =>

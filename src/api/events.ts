@@ -1,0 +1,136 @@
+import { Router } from 'express';
+import { WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
+import { z } from 'zod';
+import type { Config } from '../config';
+import { HttpError, notFound } from '../errors';
+import { parseOrThrow } from '../instances/request';
+import type { Logger } from '../logger';
+import { getDeliveryQuery, redeliverUpdate } from '../workflows/messages';
+import type { DeliveryRecord } from '../workflows/types';
+import type { Caller } from './auth';
+import { findOwnedInstance } from './ownership';
+
+const listQuery = z.strictObject({
+  status: z.enum(['pending', 'delivered', 'failed', 'gone']).optional(),
+  pageSize: z.coerce.number().int().min(1).max(200).default(50),
+  nextPage: z.string().max(4096).optional(),
+});
+
+const deliveryWorkflowId = (eventId: string) => `delivery-${eventId}`;
+const eventIdPattern = /^[0-9a-f-]{36}$/;
+
+function payloadValue(payload: { data?: Uint8Array | null } | undefined): unknown {
+  if (!payload?.data) return undefined;
+  try {
+    return JSON.parse(Buffer.from(payload.data).toString('utf8'));
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * A notification's record: `GET /instances/{id}/events` (newest first, paged, by status),
+ * `GET …/events/{eventId}` with its attempts, and redelivery of failed ones, singly or in bulk.
+ */
+export function eventsRouter({ client, config, log }: { client: Client; config: Config; log: Logger }): Router {
+  const router = Router();
+  const caller = (req: { caller?: Caller }) => req.caller!;
+
+  async function list(instanceId: number, status: string | undefined, pageSize: number, nextPage?: string) {
+    let query = `WorkflowType = 'deliveryWorkflow' AND ElementInstanceId = ${instanceId}`;
+    if (status) query += ` AND DeliveryStatus = '${status}'`;
+    const page = await client.workflowService.listWorkflowExecutions({
+      namespace: config.TEMPORAL_NAMESPACE,
+      query,
+      pageSize,
+      nextPageToken: nextPage ? Buffer.from(nextPage, 'base64url') : undefined,
+    });
+    const events = (page.executions ?? [])
+      .map((e) => ({
+        eventId: (e.execution?.workflowId ?? '').replace(/^delivery-/, ''),
+        status: payloadValue(e.searchAttributes?.indexedFields?.DeliveryStatus ?? undefined) as string,
+        events: payloadValue(e.memo?.fields?.events ?? undefined) as number | undefined,
+        createdDate: e.startTime?.seconds ? new Date(Number(e.startTime.seconds) * 1000 + Math.floor((e.startTime.nanos ?? 0) / 1e6)).toISOString() : undefined,
+      }))
+      .sort((a, b) => (b.createdDate ?? '').localeCompare(a.createdDate ?? ''));
+    const token = page.nextPageToken?.length ? Buffer.from(page.nextPageToken).toString('base64url') : undefined;
+    return { events, nextPage: token };
+  }
+
+  /** The delivery workflow of one of this instance's notifications, or 404. */
+  async function delivery(instanceId: number, eventId: string) {
+    if (!eventIdPattern.test(eventId)) throw notFound(`Event ${eventId} not found`);
+    const handle = client.workflow.getHandle(deliveryWorkflowId(eventId));
+    try {
+      const record = await handle.query(getDeliveryQuery);
+      if (record.instanceId !== instanceId) throw notFound(`Event ${eventId} not found`);
+      return { handle, record };
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) throw notFound(`Event ${eventId} not found`);
+      throw err;
+    }
+  }
+
+  async function redeliver(instanceId: number, eventId: string): Promise<DeliveryRecord> {
+    const { handle, record } = await delivery(instanceId, eventId);
+    if (record.status !== 'failed') {
+      throw new HttpError(409, `Event ${eventId} is ${record.status}; only failed notifications are redelivered`);
+    }
+    try {
+      return await handle.executeUpdate(redeliverUpdate);
+    } catch (err) {
+      if (err instanceof WorkflowUpdateFailedError) {
+        throw new HttpError(409, err.cause?.message ?? `Event ${eventId} cannot be redelivered`);
+      }
+      // A failed notification that waited out its retention has closed: nothing to send again.
+      if (err instanceof WorkflowNotFoundError) throw new HttpError(409, `Event ${eventId} is no longer kept for redelivery`);
+      throw err;
+    }
+  }
+
+  router.get('/instances/:id/events', async (req, res) => {
+    const handle = await findOwnedInstance(client, caller(req), req.params.id!);
+    const q = parseOrThrow(listQuery, req.query, 'query');
+    const instanceId = Number(handle.workflowId.replace('instance-', ''));
+    res.json(await list(instanceId, q.status, q.pageSize, q.nextPage).catch((err) => {
+      if (q.nextPage && /token/i.test(String(err))) throw new HttpError(400, 'nextPage is not a page token from this list');
+      throw err;
+    }));
+  });
+
+  router.post('/instances/:id/events/redeliver', async (req, res) => {
+    const handle = await findOwnedInstance(client, caller(req), req.params.id!);
+    const instanceId = Number(handle.workflowId.replace('instance-', ''));
+    const redelivered: string[] = [];
+    let nextPage: string | undefined;
+    do {
+      const page = await list(instanceId, 'failed', 200, nextPage);
+      for (const e of page.events) {
+        await redeliver(instanceId, e.eventId).then(
+          () => redelivered.push(e.eventId),
+          (err) => log.warn({ err, eventId: e.eventId }, 'bulk redelivery skipped a notification'),
+        );
+      }
+      nextPage = page.nextPage;
+    } while (nextPage);
+    log.info({ instanceId, count: redelivered.length }, 'failed notifications redelivered');
+    res.json({ redelivered: redelivered.length, eventIds: redelivered });
+  });
+
+  router.get('/instances/:id/events/:eventId', async (req, res) => {
+    const handle = await findOwnedInstance(client, caller(req), req.params.id!);
+    const instanceId = Number(handle.workflowId.replace('instance-', ''));
+    const { record } = await delivery(instanceId, req.params.eventId!);
+    res.json(record);
+  });
+
+  router.post('/instances/:id/events/:eventId/redeliver', async (req, res) => {
+    const handle = await findOwnedInstance(client, caller(req), req.params.id!);
+    const instanceId = Number(handle.workflowId.replace('instance-', ''));
+    const record = await redeliver(instanceId, req.params.eventId!);
+    log.info({ instanceId, eventId: record.eventId }, 'notification redelivered');
+    res.json(record);
+  });
+
+  return router;
+}
