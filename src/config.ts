@@ -43,6 +43,8 @@ export const configSchema = z
     DELIVERY_FIRST_RETRY_SECONDS: positiveNumber.default(4),
     /** Attempts before a notification is failed (Cloud Elements: 10). */
     DELIVERY_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(20).default(10),
+    /** Webhooks for one instance carried by one signal at most (1 turns the grouping off; the benchmark compares). */
+    WEBHOOK_SIGNAL_MAX_BATCH: z.coerce.number().int().min(1).max(1000).default(200),
     /** Refuse callback URLs on private and loopback addresses (deployments that face the internet). */
     CALLBACK_URLS_PUBLIC_ONLY: z.enum(['true', 'false']).default('false').transform((v) => v === 'true'),
     /** 32 bytes, base64 or hex: seals secrets in workflow state. Unset: a key file in DATA_DIR. */

@@ -37,9 +37,10 @@ export class SignalBatcher {
   private async flush(workflowId: string): Promise<void> {
     // One signal at a time per instance keeps the webhooks in arrival order.
     await this.inFlight.get(workflowId);
-    const batch = this.queues.get(workflowId) ?? [];
-    if (!batch.length) return;
-    this.queues.delete(workflowId);
+    const queue = this.queues.get(workflowId);
+    if (!queue?.length || this.inFlight.has(workflowId)) return;
+    const batch = queue.splice(0, this.opts.maxBatch);
+    if (!queue.length) this.queues.delete(workflowId);
     const sending = this.client.workflow
       .getHandle(workflowId)
       .signal(webhooksSignal, batch.map((w) => w.receipt))
@@ -49,6 +50,8 @@ export class SignalBatcher {
       );
     this.inFlight.set(workflowId, sending);
     await sending;
-    if (this.inFlight.get(workflowId) === sending) this.inFlight.delete(workflowId);
+    this.inFlight.delete(workflowId);
+    // What arrived meanwhile goes in the next signal.
+    if (this.queues.get(workflowId)?.length) void this.flush(workflowId);
   }
 }

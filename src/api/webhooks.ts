@@ -25,9 +25,9 @@ interface Cached<T> {
  * answered 2xx only after the signal carrying it is durable in Temporal; a bad signature gets 401
  * and produces nothing.
  */
-export function webhooksRouter({ client, log, sealer }: { client: Client; config: Config; log: Logger; sealer: Sealer }): Router {
+export function webhooksRouter({ client, config, log, sealer }: { client: Client; config: Config; log: Logger; sealer: Sealer }): Router {
   const router = Router();
-  const batcher = new SignalBatcher(client);
+  const batcher = new SignalBatcher(client, { maxBatch: config.WEBHOOK_SIGNAL_MAX_BATCH, lingerMs: config.WEBHOOK_SIGNAL_MAX_BATCH > 1 ? 2 : 0 });
   const targets = new Map<string, Cached<string>>();
   const verifiers = new Map<string, Cached<Record<string, string[]>>>();
 
