@@ -20,7 +20,7 @@ export class SignalBatcher {
 
   constructor(
     private readonly client: Client,
-    private readonly opts = { maxBatch: 200, lingerMs: 2 },
+    private readonly opts = { maxBatch: 200, lingerMs: 2, deadlineMs: 5_000 },
   ) {}
 
   add(workflowId: string, fields: Record<string, string>): Promise<WebhookReceipt> {
@@ -41,9 +41,13 @@ export class SignalBatcher {
     if (!queue?.length || this.inFlight.has(workflowId)) return;
     const batch = queue.splice(0, this.opts.maxBatch);
     if (!queue.length) this.queues.delete(workflowId);
-    const sending = this.client.workflow
-      .getHandle(workflowId)
-      .signal(webhooksSignal, batch.map((w) => w.receipt))
+    // A deadline well inside the provider's own timeout: when Temporal is away we answer 503 (and the
+    // provider retries) rather than have the signal land after the provider gave up, which would
+    // turn its retry into a second event.
+    const sending = this.client
+      .withDeadline(Date.now() + this.opts.deadlineMs, () =>
+        this.client.workflow.getHandle(workflowId).signal(webhooksSignal, batch.map((w) => w.receipt)),
+      )
       .then(
         () => batch.forEach((w) => w.resolve()),
         (err) => batch.forEach((w) => w.reject(err)),

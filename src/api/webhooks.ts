@@ -14,6 +14,8 @@ export const WEBHOOK_BODY_LIMIT = '256kb';
 const TARGET_TTL_MS = 10_000;
 const VERIFIERS_TTL_MS = 60_000;
 const FORCED_REFRESH_EVERY_MS = 1_000;
+/** FreshBooks waits about 10 s for an answer. */
+const TEMPORAL_DEADLINE_MS = 5_000;
 
 interface Cached<T> {
   value: T;
@@ -27,7 +29,13 @@ interface Cached<T> {
  */
 export function webhooksRouter({ client, config, log, sealer }: { client: Client; config: Config; log: Logger; sealer: Sealer }): Router {
   const router = Router();
-  const batcher = new SignalBatcher(client, { maxBatch: config.WEBHOOK_SIGNAL_MAX_BATCH, lingerMs: config.WEBHOOK_SIGNAL_MAX_BATCH > 1 ? 2 : 0 });
+  const batcher = new SignalBatcher(client, {
+    maxBatch: config.WEBHOOK_SIGNAL_MAX_BATCH,
+    lingerMs: config.WEBHOOK_SIGNAL_MAX_BATCH > 1 ? 2 : 0,
+    deadlineMs: TEMPORAL_DEADLINE_MS,
+  });
+  // Every Temporal call here answers within the deadline, so the provider sees a 503 before its own timeout.
+  const soon = <T>(fn: () => Promise<T>) => client.withDeadline(Date.now() + TEMPORAL_DEADLINE_MS, fn);
   const targets = new Map<string, Cached<string>>();
   const verifiers = new Map<string, Cached<Record<string, string[]>>>();
 
@@ -36,7 +44,7 @@ export function webhooksRouter({ client, config, log, sealer }: { client: Client
     const cached = targets.get(id);
     if (cached && Date.now() - cached.at < TARGET_TTL_MS) return cached.value;
     try {
-      const d = await client.workflow.getHandle(instanceWorkflowId(id)).describe();
+      const d = await soon(() => client.workflow.getHandle(instanceWorkflowId(id)).describe());
       const key = d.typedSearchAttributes.get(ElementKey);
       if (d.status.name !== 'RUNNING' || !key) throw notFound(`Instance ${id} not found`);
       targets.set(id, { value: key, at: Date.now() });
@@ -51,7 +59,7 @@ export function webhooksRouter({ client, config, log, sealer }: { client: Client
     const cached = verifiers.get(id);
     const age = cached ? Date.now() - cached.at : Infinity;
     if (cached && (age < (force ? FORCED_REFRESH_EVERY_MS : VERIFIERS_TTL_MS))) return cached.value;
-    const sealed = await client.workflow.getHandle(instanceWorkflowId(id)).query(webhookVerifiersQuery);
+    const sealed = await soon(() => client.workflow.getHandle(instanceWorkflowId(id)).query(webhookVerifiersQuery));
     const value = Object.fromEntries(Object.entries(sealed).map(([event, list]) => [event, list.map((v) => sealer.open(v))]));
     verifiers.set(id, { value, at: Date.now() });
     return value;
@@ -61,20 +69,21 @@ export function webhooksRouter({ client, config, log, sealer }: { client: Client
     const { elementKey, instanceId } = req.params as { elementKey: string; instanceId: string };
     const element = findElement(elementKey);
     if (!element?.webhooks) throw notFound(`No webhook receiver for element "${elementKey}"`);
-    if (!/^\d{1,15}$/.test(instanceId) || (await instanceElement(instanceId)) !== element.key) {
-      throw notFound(`Instance ${instanceId} not found`);
-    }
+    if (!/^\d{1,15}$/.test(instanceId)) throw notFound(`Instance ${instanceId} not found`);
     const raw = typeof req.body === 'string' ? req.body : '';
     const parsed = element.webhooks.parse(raw, req.header('content-type'));
     if (typeof parsed === 'string') throw badRequest(`Not a ${element.key} webhook: ${parsed}`);
     const workflowId = instanceWorkflowId(instanceId);
 
     try {
+      if ((await instanceElement(instanceId)) !== element.key) throw notFound(`Instance ${instanceId} not found`);
       if (parsed.kind === 'verification') {
-        await client.workflow.getHandle(workflowId).signal(callbackVerificationSignal, {
-          callbackId: parsed.callbackId,
-          verifier: sealer.seal(parsed.verifier),
-        });
+        await soon(() =>
+          client.workflow.getHandle(workflowId).signal(callbackVerificationSignal, {
+            callbackId: parsed.callbackId,
+            verifier: sealer.seal(parsed.verifier),
+          }),
+        );
         log.info({ instanceId: Number(instanceId), callbackId: parsed.callbackId }, 'callback verification received');
         res.json({ received: true });
         return;
