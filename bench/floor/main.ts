@@ -2,7 +2,7 @@
 // one activity that POSTs it to the sink, on the same server as the real thing.
 import { createServer } from 'node:http';
 import { Client, Connection } from '@temporalio/client';
-import { NativeConnection, Worker } from '@temporalio/worker';
+import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import { freshbooksSignatureValid } from '../../src/elements/freshbooks/signature';
 import * as activities from './activities';
 import { eventSignal } from './workflows';
@@ -10,6 +10,7 @@ import { eventSignal } from './workflows';
 const SHARDS = 50; // one workflow's history could not hold a minute of webhooks at these rates
 
 async function main() {
+  Runtime.install({ logger: new DefaultLogger('WARN') });
   const address = process.env.TEMPORAL_ADDRESS!;
   const taskQueue = `floor-${process.pid}`;
   const worker = await Worker.create({
