@@ -155,8 +155,11 @@ describe('instances API: validation, authentication and ownership', () => {
     const mine = await createInstance(stack, validBody());
     const second = await createInstance(stack, validBody());
 
-    for (const method of ['GET', 'DELETE']) {
-      const res = await call(stack, method, `/instances/${mine.id}`, { auth: OTHER_ACCOUNT_AUTH });
+    for (const method of ['GET', 'DELETE', 'PATCH']) {
+      const res = await call(stack, method, `/instances/${mine.id}`, {
+        auth: OTHER_ACCOUNT_AUTH,
+        json: method === 'PATCH' ? { name: 'taken over' } : undefined,
+      });
       expect(res.status).toBe(404);
     }
     const othersList = await call(stack, 'GET', '/instances', { auth: OTHER_ACCOUNT_AUTH });
@@ -169,6 +172,13 @@ describe('instances API: validation, authentication and ownership', () => {
     const elementAuth = `User dev-user-secret, Element ${mine.token}`;
     expect((await call(stack, 'GET', `/instances/${mine.id}`, { auth: elementAuth })).status).toBe(200);
     expect((await call(stack, 'GET', `/instances/${second.id}`, { auth: elementAuth })).status).toBe(404);
+    expect((await call(stack, 'PATCH', `/instances/${second.id}`, { auth: elementAuth, json: { name: 'x' } })).status).toBe(404);
+    expect((await call(stack, 'DELETE', `/instances/${second.id}`, { auth: elementAuth })).status).toBe(404);
+    // Its own token may change its own instance.
+    const renamed = await call(stack, 'PATCH', `/instances/${mine.id}`, { auth: elementAuth, json: { name: 'renamed', tags: ['t'] } });
+    expect(renamed.status).toBe(200);
+    expect(renamed.body).toMatchObject({ name: 'renamed', tags: ['t'] });
+    expect((await call(stack, 'GET', `/instances/${second.id}`)).body.name).toBe('API Instance with Polling');
     const scoped = await call(stack, 'GET', '/instances', { auth: elementAuth });
     expect(scoped.body.map((i: { id: number }) => i.id)).toEqual([mine.id]);
     expect((await call(stack, 'GET', `/instances/${mine.id}`, { auth: `User wrong, Element ${mine.token}` })).status).toBe(401);
