@@ -1,10 +1,11 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { ProviderContext, ProviderState, WebhookElement } from '../elements/element';
 import { findElement } from '../elements';
+import { ProviderError } from '../errors';
 import { secretKeysOf } from '../instances/request';
 import { chunk } from '../events/notification';
 import { tokensIssuedSignal } from '../workflows/messages';
-import type { DispatchWebhooksInput, ProviderCallInput, RefreshTokensInput, TokensIssued } from '../workflows/types';
+import { PROVIDER_REFUSED, type DispatchWebhooksInput, type ProviderCallInput, type RefreshTokensInput, type TokensIssued } from '../workflows/types';
 import { handOff, mapLimit } from './dispatch';
 import type { PollDeps } from './poll';
 
@@ -27,8 +28,14 @@ export function createWebhookActivities(deps: PollDeps) {
       return webhooksOf(input.elementKey).register(ctxFor(input), input.event, input.uri);
     },
 
+    /** A verifier the provider refuses fails for good (PROVIDER_REFUSED): the workflow drops it. */
     async confirmCallback(input: ProviderCallInput & { callbackId: string; verifier: string }): Promise<void> {
-      await webhooksOf(input.elementKey).confirm(ctxFor(input), input.callbackId, deps.sealer.open(input.verifier));
+      try {
+        await webhooksOf(input.elementKey).confirm(ctxFor(input), input.callbackId, deps.sealer.open(input.verifier));
+      } catch (err) {
+        if (err instanceof ProviderError && err.status === 400) throw ApplicationFailure.nonRetryable(err.message, PROVIDER_REFUSED);
+        throw err;
+      }
     },
 
     async deregisterCallback(input: ProviderCallInput & { callbackId: string }): Promise<void> {

@@ -1,4 +1,6 @@
 import {
+  ActivityFailure,
+  ApplicationFailure,
   allHandlersFinished,
   CancellationScope,
   condition,
@@ -27,7 +29,7 @@ import {
   webhooksSignal,
   webhookVerifiersQuery,
 } from './messages';
-import type { InstanceState, InstanceWorkflowInput, ProviderCallInput } from './types';
+import { PROVIDER_REFUSED, type InstanceState, type InstanceWorkflowInput, type ProviderCallInput } from './types';
 
 const pollOptions: ActivityOptions = {
   startToCloseTimeout: '30 minutes',
@@ -56,6 +58,14 @@ const iso = (ms: number) => new Date(ms).toISOString();
 // second of the poll is left to the next poll, which is what keeps boundary records from being
 // reported twice or not at all.
 const floorToSecond = (ms: number) => Math.floor(ms / 1000) * 1000;
+/** Unconfirmed verifiers kept per callback, and callbacks not yet ours that may hold some. */
+const MAX_CANDIDATES = 10;
+const MAX_EARLY_CALLBACKS = 100;
+/** A record's own entry: ids and names from outside may be `constructor` and the like. */
+const own = <T>(record: Record<string, T>, key: string): T | undefined => (Object.hasOwn(record, key) ? record[key] : undefined);
+const withCandidate = (list: string[] | undefined, verifier: string) => [...(list ?? []), verifier].slice(-MAX_CANDIDATES);
+const refusedByProvider = (err: unknown) =>
+  err instanceof ActivityFailure && err.cause instanceof ApplicationFailure && err.cause.type === PROVIDER_REFUSED;
 const errorMessage = (err: unknown) =>
   err instanceof Error ? (err.cause instanceof Error ? err.cause.message : err.message) : String(err);
 
@@ -96,10 +106,11 @@ export async function instanceWorkflow(input: InstanceWorkflowInput): Promise<vo
 
   function syncResources() {
     // New resources start at the moment they were added; removed ones keep nothing.
+    // Own keys only: a resource may be named like an Object.prototype member (`constructor`).
     for (const name of Object.keys(spec.events.resources)) {
-      state.watermarks[name] ??= { watermark: iso(floorToSecond(state.polls ? Date.now() : Date.parse(spec.createdDate))) };
+      if (!own(state.watermarks, name)) state.watermarks[name] = { watermark: iso(floorToSecond(state.polls ? Date.now() : Date.parse(spec.createdDate))) };
     }
-    for (const name of Object.keys(state.watermarks)) if (!spec.events.resources[name]) delete state.watermarks[name];
+    for (const name of Object.keys(state.watermarks)) if (!Object.hasOwn(spec.events.resources, name)) delete state.watermarks[name];
     if (polling()) state.nextPollAtMs ??= Math.max(Date.parse(spec.createdDate), state.polls ? Date.now() : 0) + intervalMs();
     else state.nextPollAtMs = undefined;
   }
@@ -134,7 +145,8 @@ export async function instanceWorkflow(input: InstanceWorkflowInput): Promise<vo
   setHandler(getSpecQuery, () => spec);
   setHandler(webhookVerifiersQuery, () => {
     const byEvent: Record<string, string[]> = {};
-    for (const c of Object.values(state.callbacks)) if (c.verifier) (byEvent[c.event] ??= []).push(c.verifier);
+    // Only verifiers FreshBooks confirmed: a verification post is unsigned, so anyone can send one.
+    for (const c of Object.values(state.callbacks)) if (c.verified && c.verifier) (byEvent[c.event] ??= []).push(c.verifier);
     return byEvent;
   });
   setHandler(webhooksSignal, (receipts) => {
@@ -142,11 +154,14 @@ export async function instanceWorkflow(input: InstanceWorkflowInput): Promise<vo
     state.webhooksReceived += receipts.length;
   });
   setHandler(callbackVerificationSignal, ({ callbackId, verifier }) => {
-    const callback = state.callbacks[callbackId];
+    // A candidate until FreshBooks accepts it: the post is unsigned, so it may be anyone's.
+    const callback = own(state.callbacks, callbackId);
     if (callback) {
-      callback.verifier = verifier;
-      callback.verified = false;
-    } else state.earlyVerifiers[callbackId] = verifier;
+      if (!callback.verified) callback.candidates = withCandidate(callback.candidates, verifier);
+    } else {
+      const early = own(state.earlyVerifiers, callbackId);
+      if (early || Object.keys(state.earlyVerifiers).length < MAX_EARLY_CALLBACKS) state.earlyVerifiers[callbackId] = withCandidate(early, verifier);
+    }
   });
   setHandler(tokensIssuedSignal, ({ provider, issuedAtMs, expiresAtMs }) => {
     state.provider = provider;
@@ -264,7 +279,7 @@ export async function instanceWorkflow(input: InstanceWorkflowInput): Promise<vo
             const { callbackId } = await registerCallback.executeWithOptions({ ...providerOptions, summary: `register ${event}` }, [
               { ...providerInput(), event, uri: spec.events.webhookUri! },
             ]);
-            state.callbacks[callbackId] = { event, verified: false, verifier: state.earlyVerifiers[callbackId] };
+            state.callbacks[callbackId] = { event, verified: false, candidates: own(state.earlyVerifiers, callbackId) ?? [] };
             delete state.earlyVerifiers[callbackId];
           }),
         ),
@@ -282,15 +297,30 @@ export async function instanceWorkflow(input: InstanceWorkflowInput): Promise<vo
     return (await confirmCallbacks()) && results.every(Boolean);
   }
 
+  /**
+   * Offers each unverified callback's candidate verifiers to the provider, newest first. The one it
+   * accepts becomes the callback's verifier; ones it refuses are forgeries (or stale) and are dropped.
+   */
   async function confirmCallbacks(): Promise<boolean> {
     const results = await Promise.all(
       Object.entries(state.callbacks)
-        .filter(([, c]) => c.verifier && !c.verified)
+        .filter(([, c]) => !c.verified && c.candidates?.length)
         .map(([callbackId, c]) =>
           attempt(`verifying ${c.event}`, async () => {
-            const verifier = c.verifier!;
-            await confirmCallback.executeWithOptions({ ...providerOptions, summary: `verify ${c.event}` }, [{ ...providerInput(), callbackId, verifier }]);
-            if (state.callbacks[callbackId]?.verifier === verifier) state.callbacks[callbackId]!.verified = true;
+            while (!c.verified && c.candidates?.length) {
+              const verifier = c.candidates[c.candidates.length - 1]!;
+              try {
+                await confirmCallback.executeWithOptions({ ...providerOptions, summary: `verify ${c.event}` }, [{ ...providerInput(), callbackId, verifier }]);
+              } catch (err) {
+                if (!refusedByProvider(err)) throw err;
+                log.warn('the provider refused a verifier; dropping it', { callbackId, event: c.event });
+                c.candidates = c.candidates.filter((v) => v !== verifier);
+                continue;
+              }
+              c.verifier = verifier;
+              c.verified = true;
+              c.candidates = [];
+            }
           }),
         ),
     );
@@ -327,7 +357,7 @@ export async function instanceWorkflow(input: InstanceWorkflowInput): Promise<vo
     });
   }
 
-  const needsConfirming = () => Object.values(state.callbacks).some((c) => c.verifier && !c.verified);
+  const needsConfirming = () => Object.values(state.callbacks).some((c) => !c.verified && c.candidates?.length);
 
   // --- main loop -------------------------------------------------------------------------------
 

@@ -84,8 +84,14 @@ export interface WebhookReceipt {
 export interface CallbackState {
   event: string;
   verified: boolean;
+  /** Sealed; set only once the provider accepted it, and the only kind signatures are checked with. */
   verifier?: string;
+  /** Sealed verifiers from verification posts, not yet offered to the provider; newest last. */
+  candidates?: string[];
 }
+
+/** The failure type of a provider call the provider refused outright (a 4xx): retrying cannot help. */
+export const PROVIDER_REFUSED = 'ProviderRefused';
 
 /** Carried across continue-as-new. */
 export interface InstanceState {
@@ -98,8 +104,8 @@ export interface InstanceState {
   tokenTimes?: TokenTimes;
   /** Registered provider callbacks by callback id. */
   callbacks: Record<string, CallbackState>;
-  /** Verifiers that arrived before their registration finished. */
-  earlyVerifiers: Record<string, string>;
+  /** Candidate verifiers (sealed) that arrived before their registration finished, by callback id. */
+  earlyVerifiers: Record<string, string[]>;
   pendingWebhooks: WebhookReceipt[];
   webhooksReceived: number;
   lastError?: string;

@@ -187,7 +187,11 @@ export const freshbooks: Element = {
 
     async confirm(ctx, callbackId, verifier) {
       const response = await authorized(ctx, callbacksUrl(ctx, callbackId), { method: 'PUT', body: JSON.stringify({ callback: { verifier } }) }, 'a callback verification');
-      if (!response.ok) throw new ProviderError(502, `FreshBooks refused to verify callback ${callbackId}: ${await reason(response)}`);
+      if (!response.ok) {
+        // A 4xx other than auth or rate limits is FreshBooks saying the verifier is wrong: final.
+        const refused = response.status >= 400 && response.status < 500 && ![401, 408, 429].includes(response.status);
+        throw new ProviderError(refused ? 400 : 502, `FreshBooks refused to verify callback ${callbackId}: ${await reason(response)}`);
+      }
       await response.body?.cancel();
     },
 
@@ -211,6 +215,7 @@ export const freshbooks: Element = {
       if (verifier !== undefined) {
         const callbackId = get('object_id') ?? get('callback_id') ?? get('callbackid');
         if (!callbackId) return 'a verification needs object_id';
+        if (!/^\d{1,20}$/.test(callbackId)) return 'a verification\'s object_id must be a callback id (digits)';
         return { kind: 'verification', callbackId, verifier };
       }
       const name = get('name');
