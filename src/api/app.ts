@@ -9,6 +9,7 @@ import { eventsRouter } from './events';
 import { healthRouter } from './health';
 import { BASE_PATH } from './base-path';
 import { instancesRouter } from './instances';
+import { limitJsonDepth } from './json-depth';
 import { webhooksRouter } from './webhooks';
 
 export { BASE_PATH } from './base-path';
@@ -22,7 +23,7 @@ export function createApp(deps: { client: Client; config: Config; log: Logger; s
   api.use(healthRouter(deps));
   // Providers post form bodies and sign exact bytes: the receiver reads its own body, before any JSON parsing.
   api.use(webhooksRouter(deps));
-  api.use(express.json({ limit: JSON_LIMIT }));
+  api.use(express.json({ limit: JSON_LIMIT }), limitJsonDepth);
   api.use(requireCaller(deps.config.accounts));
   api.use(instancesRouter(deps));
   api.use(eventsRouter(deps));

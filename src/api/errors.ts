@@ -9,9 +9,11 @@ export const requestIds: RequestHandler = (req, res, next) => {
   next();
 };
 
+/** body-parser's errors (http-errors): a 4xx carries `expose`, and `type` when body-parser named it. */
 interface BodyParserError extends Error {
   type?: string;
   status?: number;
+  expose?: boolean;
   limit?: number;
 }
 
@@ -31,9 +33,10 @@ export function errorHandler(log: Logger): ErrorRequestHandler {
     } else if (err.type === 'entity.too.large') {
       status = 413;
       message = `Request body is larger than ${err.limit} bytes`;
-    } else if (err.type && typeof err.status === 'number' && err.status >= 400 && err.status < 500) {
+    } else if ((err.type || err.expose) && typeof err.status === 'number' && err.status >= 400 && err.status < 500) {
+      // Undecodable Content-Encoding (a bad gzip stream, say) arrives as zlib's error, untyped.
       status = err.status;
-      message = err.message;
+      message = err.type ? err.message : `Could not read the request body: ${err.message}`;
     }
     if (status >= 500) log.error({ err, requestId: req.requestId, method: req.method, path: req.path }, 'request failed');
     res.status(status).json({ message, requestId: req.requestId, errors });

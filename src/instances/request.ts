@@ -52,13 +52,21 @@ const resourceSchema = z.object({
 
 /** `event.poller.configuration` may be an object or the same object written as a JSON string. */
 const pollerConfiguration = z.preprocess((value, ctx) => {
-  if (typeof value !== 'string') return value;
-  try {
-    return JSON.parse(value);
-  } catch (err) {
-    ctx.addIssue({ code: 'custom', message: `is not valid JSON: ${(err as Error).message}` });
+  let parsed = value;
+  if (typeof value === 'string') {
+    try {
+      parsed = JSON.parse(value);
+    } catch (err) {
+      ctx.addIssue({ code: 'custom', message: `is not valid JSON: ${(err as Error).message}` });
+      return z.NEVER;
+    }
+  }
+  // zod's record skips this key without a word, which would put the defaults in its place.
+  if (parsed !== null && typeof parsed === 'object' && Object.hasOwn(parsed, '__proto__')) {
+    ctx.addIssue({ code: 'custom', message: '"__proto__" cannot be a resource name' });
     return z.NEVER;
   }
+  return parsed;
 }, z.record(z.string().min(1), resourceSchema).refine((r) => Object.keys(r).length <= 100, 'at most 100 resources'));
 
 const eventsSchema = z.object({
@@ -143,7 +151,7 @@ function resolveResources(
     given && Object.keys(given).length ? given : Object.fromEntries(Object.keys(polling.defaultResources).map((n) => [n, {}]));
   const resources: Record<string, PollResource> = {};
   for (const [name, entry] of Object.entries(configured)) {
-    const defaults = polling.defaultResources[name];
+    const defaults = Object.hasOwn(polling.defaultResources, name) ? polling.defaultResources[name] : undefined;
     const merged = {
       ...defaults,
       ...entry,
@@ -163,7 +171,7 @@ function resolveResources(
   if (objects !== undefined) {
     const wanted = objects.split(',').map((o) => o.trim()).filter(Boolean);
     for (const name of wanted) {
-      if (!resources[name] && !errors.some((e) => e.path.endsWith(`.${name}`))) {
+      if (!Object.hasOwn(resources, name) && !errors.some((e) => e.path.endsWith(`.${name}`))) {
         errors.push({ path: 'configuration.event.objects', message: `"${name}" is not a configured resource` });
       }
     }

@@ -13,10 +13,10 @@ const KNOWN_OBJECTS = new Set([
 const ACTIONS = ['create', 'update', 'delete'];
 
 const configurationSchema = z.looseObject({
-  'oauth.api.key': z.string().min(1, 'is required (the FreshBooks client id)'),
-  'oauth.api.secret': z.string().min(1, 'is required (the FreshBooks client secret)'),
-  'oauth.callback.url': z.string().min(1, 'is required (the redirect URI registered with FreshBooks)'),
-  'business.name': z.string().trim().min(1, 'is required (the FreshBooks business to watch)'),
+  'oauth.api.key': z.string().min(1, 'is required (the FreshBooks client id)').max(1024),
+  'oauth.api.secret': z.string().min(1, 'is required (the FreshBooks client secret)').max(1024),
+  'oauth.callback.url': z.string().min(1, 'is required (the redirect URI registered with FreshBooks)').max(2048),
+  'business.name': z.string().trim().min(1, 'is required (the FreshBooks business to watch)').max(500),
 });
 
 const tokenResponse = z.object({

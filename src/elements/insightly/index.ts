@@ -10,7 +10,11 @@ const MAX_TOP = 500; // Insightly's largest page
 const configurationSchema = z.looseObject({
   username: z.string().optional(),
   // Insightly authenticates with the API key alone; Cloud Elements calls it `password`.
-  password: z.string({ error: 'password (the Insightly API key) is required' }).min(1, 'password (the Insightly API key) is required'),
+  password: z
+    .string({ error: 'password (the Insightly API key) is required' })
+    .min(1, 'password (the Insightly API key) is required')
+    // Insightly keys are GUIDs; a huge one would only be refused by the provider as an oversized header.
+    .max(256, 'password (the Insightly API key) must be at most 256 characters'),
 });
 
 const idFields: Record<string, string> = {
@@ -104,6 +108,10 @@ export const insightly: Element = {
     await response.body?.cancel();
     if (response.status === 401 || response.status === 403) {
       throw new ProviderError(400, 'Insightly refused the API key given as password');
+    }
+    // Another 4xx (but a rate limit) answers what the caller gave us, so it is the caller's to fix.
+    if (response.status >= 400 && response.status < 500 && response.status !== 429) {
+      throw new ProviderError(400, describeFailure(response, 'the credentials check'));
     }
     if (!response.ok) throw new ProviderError(502, describeFailure(response, 'the credentials check'));
     return {};
