@@ -1,9 +1,8 @@
 // Baseline: the bare Temporal floor. Each webhook is one signal (answered after it is durable) and
 // one activity that POSTs it to the sink, on the same server as the real thing.
-import { createServer } from 'node:http';
 import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
-import { freshbooksSignatureValid } from '../../src/elements/freshbooks/signature';
+import { signedWebhookServer } from '../lib/signed-webhook-server';
 import * as activities from './activities';
 import { eventSignal } from './workflows';
 
@@ -26,25 +25,14 @@ async function main() {
       client.workflow.start('floorWorkflow', { taskQueue, workflowId: `floor-${process.pid}-${i}` }),
     ),
   );
-  const verifier = process.env.BENCH_VERIFIER!;
   let n = 0;
-  createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', async () => {
-      const raw = Buffer.concat(chunks).toString('utf8');
-      const fields = [...new URLSearchParams(raw).entries()];
-      if (!freshbooksSignatureValid(fields, raw, String(req.headers['x-freshbooks-hmac-sha256'] ?? ''), verifier)) {
-        res.writeHead(401).end();
-        return;
-      }
-      try {
-        await handles[n++ % SHARDS]!.signal(eventSignal, Object.fromEntries(fields));
-        res.writeHead(200).end();
-      } catch {
-        res.writeHead(503).end();
-      }
-    });
+  signedWebhookServer(process.env.BENCH_VERIFIER!, async (fields) => {
+    try {
+      await handles[n++ % SHARDS]!.signal(eventSignal, fields);
+      return 200;
+    } catch {
+      return 503;
+    }
   }).listen(Number(process.env.PORT), '127.0.0.1');
 }
 

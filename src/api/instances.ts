@@ -13,7 +13,7 @@ import {
   secretKeysOf,
 } from '../instances/request';
 import type { Sealer } from '../secrets/sealer';
-import type { ProviderState } from '../elements/element';
+import type { Element, ProviderState } from '../elements/element';
 import type { InstanceSpec, InstanceView } from '../instances/types';
 import { publicView } from '../instances/view';
 import type { Logger } from '../logger';
@@ -51,6 +51,13 @@ export function instancesRouter({ client, config, log, sealer }: Deps): Router {
   const caller = (req: { caller?: Caller }) => req.caller!;
 
   const ownedInstance = (who: Caller, rawId: string) => findOwnedInstance(client, who, rawId);
+  const connectElement = (element: Element, configuration: Record<string, unknown>, providerData?: Record<string, unknown>) =>
+    element.connect({
+      urls: { insightly: config.INSIGHTLY_API_URL, freshbooks: config.FRESHBOOKS_API_URL },
+      configuration,
+      providerData,
+      signal: AbortSignal.timeout(PROVIDER_TIMEOUT_MS),
+    });
 
   router.post('/instances', requireOrganization, async (req, res) => {
     if (!req.is('application/json')) throw new HttpError(415, 'Content-Type must be application/json');
@@ -65,12 +72,7 @@ export function instancesRouter({ client, config, log, sealer }: Deps): Router {
     parseOrThrow(element.configurationSchema, configuration, `configuration for ${element.key}`, ['configuration']);
     const events = parseEventsSettings(element, configuration, config.EVENTS_MIN_REFRESH_INTERVAL_MINUTES, config.CALLBACK_URLS_PUBLIC_ONLY);
 
-    const provider = await element.connect({
-      urls: { insightly: config.INSIGHTLY_API_URL, freshbooks: config.FRESHBOOKS_API_URL },
-      configuration,
-      providerData: body.providerData,
-      signal: AbortSignal.timeout(PROVIDER_TIMEOUT_MS),
-    });
+    const provider = await connectElement(element, configuration, body.providerData);
 
     const token = randomBytes(32).toString('base64url');
     const accountId = caller(req).accountIds[0]!;
@@ -161,11 +163,7 @@ export function instancesRouter({ client, config, log, sealer }: Deps): Router {
     const events = parseEventsSettings(element, configuration, config.EVENTS_MIN_REFRESH_INTERVAL_MINUTES, config.CALLBACK_URLS_PUBLIC_ONLY);
     if (patch.configuration && !element.webhooks) {
       // Changed credentials are checked now, as at creation, not by the next poll.
-      await element.connect({
-        urls: { insightly: config.INSIGHTLY_API_URL, freshbooks: config.FRESHBOOKS_API_URL },
-        configuration,
-        signal: AbortSignal.timeout(PROVIDER_TIMEOUT_MS),
-      });
+      await connectElement(element, configuration);
     }
     const next: InstanceSpec = {
       ...spec,

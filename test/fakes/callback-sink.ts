@@ -60,3 +60,14 @@ export class CallbackSink {
     await this.close?.();
   }
 }
+
+/** Runs `fn` with a sink of its own (so no other traffic takes its planned answers), then stops it. */
+export async function withSink(fn: (sink: CallbackSink) => Promise<void>): Promise<void> {
+  const sink = new CallbackSink();
+  await sink.start();
+  try {
+    await fn(sink);
+  } finally {
+    await sink.stop();
+  }
+}

@@ -1,5 +1,5 @@
 import { Webhook } from 'standardwebhooks';
-import { CallbackSink } from '../fakes/callback-sink';
+import { CallbackSink, withSink } from '../fakes/callback-sink';
 import { call, createInstance, insightlySeedBody, OTHER_ACCOUNT_AUTH, sleep, startStack, type Stack } from './harness';
 
 jest.setTimeout(120_000);
@@ -102,17 +102,6 @@ describe('delivery records, redelivery and response rules', () => {
     await call(stack, 'DELETE', `/instances/${id}`);
     await call(stack, 'DELETE', `/instances/${other.id}`);
   });
-
-  // Each of these tests has a callback of its own, so no other instance takes its planned answers.
-  async function withSink(fn: (sink: CallbackSink) => Promise<void>) {
-    const sink = new CallbackSink();
-    await sink.start();
-    try {
-      await fn(sink);
-    } finally {
-      await sink.stop();
-    }
-  }
 
   test('3xx is a failure and is not followed; Retry-After on 429 and 503 is honoured', () => withSink(async (sink) => {
     const { insightly } = stack;

@@ -9,7 +9,7 @@ import { Sealer } from '../../src/secrets/sealer';
 import { registerSearchAttributes } from '../../src/temporal/register-search-attributes';
 import { getDeliveryQuery, redeliverUpdate } from '../../src/workflows/messages';
 import type { DeliveryInput } from '../../src/workflows/types';
-import { CallbackSink } from '../fakes/callback-sink';
+import { CallbackSink, withSink } from '../fakes/callback-sink';
 import { FakeInsightly, insightlyDate } from '../fakes/insightly';
 import { INSIGHTLY_KEY, insightlySeedBody } from './harness';
 
@@ -95,17 +95,6 @@ describe('long sleeps, with time skipping', () => {
       await handle.terminate('test over');
     }
   });
-
-  // Each delivery test has a callback of its own, so no other traffic takes its planned answers.
-  async function withSink(fn: (callback: CallbackSink) => Promise<void>) {
-    const callback = new CallbackSink();
-    await callback.start();
-    try {
-      await fn(callback);
-    } finally {
-      await callback.stop();
-    }
-  }
 
   const delivery = (eventId: string, callbackUrl: string): DeliveryInput => ({
     eventId,
