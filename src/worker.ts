@@ -1,4 +1,4 @@
-import { Client, Connection } from '@temporalio/client';
+import { Client } from '@temporalio/client';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { createActivities } from './activities';
 import { loadConfig, type Config } from './config';
@@ -9,9 +9,9 @@ import { installTemporalLogger } from './temporal/logging';
 export async function createWorker(config: Config, address: string): Promise<{ worker: Worker; close(): Promise<void> }> {
   installTemporalLogger(logger);
   const connection = await NativeConnection.connect({ address });
-  // Activities start delivery workflows, so the worker also needs an ordinary client.
-  const clientConnection = await Connection.connect({ address });
-  const client = new Client({ connection: clientConnection, namespace: config.TEMPORAL_NAMESPACE });
+  // Activities start delivery workflows. A client on the worker's own connection can start them
+  // eagerly: the server hands the first workflow task straight back to this worker.
+  const client = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
   const worker = await Worker.create({
     connection,
     namespace: config.TEMPORAL_NAMESPACE,
@@ -32,7 +32,6 @@ export async function createWorker(config: Config, address: string): Promise<{ w
   return {
     worker,
     async close() {
-      await clientConnection.close();
       await connection.close();
     },
   };

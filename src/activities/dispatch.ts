@@ -17,6 +17,8 @@ export async function startDelivery(client: Client, taskQueue: string, input: De
       args: [input],
       workflowIdConflictPolicy: 'USE_EXISTING',
       workflowIdReusePolicy: 'REJECT_DUPLICATE',
+      // Its first task (and first attempt) then runs on this worker without a trip through matching.
+      requestEagerStart: true,
       memo: { events: input.events },
       typedSearchAttributes: [
         { key: ElementInstanceId, value: input.instanceId },

@@ -32,6 +32,8 @@ export function devServerArgs(opts: DevServerOptions): string[] {
     // WAL lets visibility reads run beside history writes; NORMAL sync is safe with WAL and much faster.
     '--sqlite-pragma', 'journal_mode=wal',
     '--sqlite-pragma', 'synchronous=normal',
+    // Delivery workflows start eagerly on the worker that asks (see activities/dispatch.ts).
+    '--dynamic-config-value', 'system.enableEagerWorkflowStart=true',
     '--log-level', 'warn',
     ...searchAttributeFlags.flatMap((f) => ['--search-attribute', f]),
   ];
