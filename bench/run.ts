@@ -1,4 +1,6 @@
 // `npm run bench [-- --size quick|full] [webhooks] [polling] [large-poll]`
+// A narrowed run for chasing one bottleneck: `--rates 500,1000 --seconds 20 --systems ours,naiveRelay`,
+// with `--label NAME` to keep its results in bench/results/NAME/ and leave docs/benchmarks.md alone.
 // Runs every scenario on this machine against an embedded Temporal server of its own, the provider
 // fakes and a callback sink; prints a table, writes bench/results/<scenario>.json and docs/benchmarks.md.
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -18,7 +20,14 @@ import { root, runTs, stop, waitFor } from './lib/processes';
 type Size = 'quick' | 'full';
 const args = process.argv.slice(2);
 const size: Size = args.includes('--size') && args[args.indexOf('--size') + 1] === 'full' ? 'full' : 'quick';
-const chosen = args.filter((a) => !a.startsWith('--') && a !== 'quick' && a !== 'full');
+/** `--name value`, for the options that narrow a run while a bottleneck is being chased. */
+const option = (name: string) => (args.includes(`--${name}`) ? args[args.indexOf(`--${name}`) + 1] : undefined);
+const optionValues = new Set(['size', 'rates', 'seconds', 'systems', 'label'].map(option).filter(Boolean));
+const label = option('label');
+const resultsDir = path.join(root, 'bench', 'results', ...(label ? [label] : []));
+const chosen = args.filter((a) => !a.startsWith('--') && !optionValues.has(a));
+const systems = option('systems')?.split(',');
+const wanted = (system: string) => !systems || systems.includes(system);
 const scenarios = chosen.length ? chosen : ['webhooks', 'polling', 'large-poll'];
 
 // What the SDK picks for maxCachedWorkflows from this machine's default heap limit (reuseV8Context).
@@ -209,15 +218,15 @@ async function rampRates(name: string, target: string, verifier: string, sink: S
 }
 
 async function webhookScenario(server: DevServer, bundle: string) {
-  const rates = size === 'full' ? [500, 1000, 1500, 2000] : [100, 200, 400];
-  const seconds = size === 'full' ? 60 : 5;
+  const rates = option('rates')?.split(',').map(Number) ?? (size === 'full' ? [500, 1000, 1500, 2000] : [100, 200, 400]);
+  const seconds = Number(option('seconds') ?? (size === 'full' ? 60 : 5));
   const sink = new Sink();
   await sink.start();
   const out: Record<string, unknown> = { rates, secondsPerRate: seconds };
   const serverPid = server.process.pid!;
 
   // Baseline 1: the naive relay.
-  {
+  if (wanted('naiveRelay')) {
     const port = await freePort();
     const child = runTs('bench/naive-relay.ts', { PORT: String(port), BENCH_VERIFIER: 'naive-key', BENCH_SINK_URL: sink.url });
     await new Promise((r) => setTimeout(r, 1500));
@@ -225,7 +234,7 @@ async function webhookScenario(server: DevServer, bundle: string) {
     await stop(child);
   }
   // Baseline 2: the bare Temporal floor.
-  {
+  if (wanted('temporalFloor')) {
     const port = await freePort();
     const child = runTs('bench/floor/main.ts', { PORT: String(port), BENCH_VERIFIER: 'floor-key', BENCH_SINK_URL: sink.url, TEMPORAL_ADDRESS: server.address });
     await new Promise((r) => setTimeout(r, 8000));
@@ -233,7 +242,8 @@ async function webhookScenario(server: DevServer, bundle: string) {
     await stop(child);
   }
   // The real thing, with webhooks grouped into signals (after) and one signal per webhook (before).
-  for (const [label, batch] of [['element-events', '200'], ['element-events, 1/signal', '1']] as const) {
+  for (const [label, batch, system] of [['element-events', '200', 'ours'], ['element-events, 1/signal', '1', 'oursOneSignalPerWebhook']] as const) {
+    if (!wanted(system)) continue;
     const freshbooks = new FakeFreshBooks(FB);
     await freshbooks.start();
     const app = await startApp(server.address, { FRESHBOOKS_API_URL: freshbooks.url, WORKFLOW_BUNDLE_PATH: bundle, WEBHOOK_SIGNAL_MAX_BATCH: batch });
@@ -249,7 +259,7 @@ async function webhookScenario(server: DevServer, bundle: string) {
     });
     await waitFor(() => freshbooks.callbacks().filter((c) => c.verified).length === 3, 60_000, 'verified callbacks');
     const cb = freshbooks.callbacks().find((c) => c.event === 'invoice.update')!;
-    out[batch === '1' ? 'oursOneSignalPerWebhook' : 'ours'] = await rampRates(label, cb.uri, cb.verifier, sink, rates, seconds, { app: app.pid, temporal: serverPid });
+    out[system] = await rampRates(label, cb.uri, cb.verifier, sink, rates, seconds, { app: app.pid, temporal: serverPid });
     void created;
     await app.stop();
     await freshbooks.stop();
@@ -506,21 +516,21 @@ async function main() {
   const m = machine();
   console.log(`element-events benchmarks (${size}) on ${m.cores} cores, ${m.memoryGb} GiB`);
   const results: Record<string, unknown> = {};
-  mkdirSync(path.join(root, 'bench', 'results'), { recursive: true });
+  mkdirSync(resultsDir, { recursive: true });
   try {
     for (const name of scenarios) {
       console.log(`\n${name}`);
       const run = name === 'webhooks' ? webhookScenario : name === 'polling' ? pollingScenario : name === 'large-poll' ? largePollScenario : undefined;
       if (!run) throw new Error(`unknown scenario ${name}; known: webhooks, polling, large-poll`);
       results[name] = await run(server, bundle);
-      writeFileSync(path.join(root, 'bench', 'results', `${name}.json`), JSON.stringify({ machine: m, result: results[name] }, null, 2));
+      writeFileSync(path.join(resultsDir, `${name}.json`), JSON.stringify({ machine: m, result: results[name] }, null, 2));
     }
   } finally {
     await server.stop();
     rmSync(dir, { recursive: true, force: true });
   }
   const doc = report(results, m);
-  writeFileSync(path.join(root, 'docs', 'benchmarks.md'), `${doc}\n`);
+  if (!label) writeFileSync(path.join(root, 'docs', 'benchmarks.md'), `${doc}\n`);
   console.log(`\n${doc}`);
 }
 
