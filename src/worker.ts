@@ -26,6 +26,7 @@ export async function createWorker(config: Config, address: string): Promise<{ w
       urls: { insightly: config.INSIGHTLY_API_URL, freshbooks: config.FRESHBOOKS_API_URL },
       sealer: loadSealer({ secretsKey: config.SECRETS_KEY, dataDir: config.DATA_DIR }),
       deliverySchedule: { firstRetrySeconds: config.DELIVERY_FIRST_RETRY_SECONDS, maxAttempts: config.DELIVERY_MAX_ATTEMPTS },
+      eagerStart: true,
       publicCallbacksOnly: config.CALLBACK_URLS_PUBLIC_ONLY,
     }),
   });

@@ -9,16 +9,16 @@ export const deliveryWorkflowId = (eventId: string) => `delivery-${eventId}`;
  * Hands one notification to its own durable delivery workflow. The workflow id is the eventId, so a
  * retried poll that finds the same changes starts nothing new. Returns false when it already existed.
  */
-export async function startDelivery(client: Client, taskQueue: string, input: DeliveryInput): Promise<boolean> {
+export async function startDelivery(starter: DeliveryStarter, input: DeliveryInput): Promise<boolean> {
   try {
-    await client.workflow.start('deliveryWorkflow', {
-      taskQueue,
+    await starter.client.workflow.start('deliveryWorkflow', {
+      taskQueue: starter.taskQueue,
       workflowId: deliveryWorkflowId(input.eventId),
       args: [input],
       workflowIdConflictPolicy: 'USE_EXISTING',
       workflowIdReusePolicy: 'REJECT_DUPLICATE',
       // Its first task (and first attempt) then runs on this worker without a trip through matching.
-      requestEagerStart: true,
+      requestEagerStart: starter.eagerStart ?? false,
       memo: { events: input.events },
       typedSearchAttributes: [
         { key: ElementInstanceId, value: input.instanceId },
@@ -54,6 +54,19 @@ export interface DeliverySchedule {
   maxAttempts: number;
 }
 
+/** What handing a notification to delivery needs from the worker. */
+export interface DeliveryStarter {
+  client: Client;
+  taskQueue: string;
+  /** Cloud Elements' schedule unless a test shortens it. */
+  deliverySchedule: DeliverySchedule;
+  /**
+   * Start delivery workflows eagerly on this worker. Only a client on the worker's own
+   * NativeConnection can; the SDK refuses the request from any other.
+   */
+  eagerStart?: boolean;
+}
+
 export interface NotificationBatch {
   instance: PollInput['instance'];
   callbackUrl: string;
@@ -67,7 +80,7 @@ export interface NotificationBatch {
 }
 
 /** Builds one notification and hands it to its delivery workflow; returns its eventId. */
-export async function handOff(client: Client, taskQueue: string, schedule: DeliverySchedule, batch: NotificationBatch): Promise<string> {
+export async function handOff(starter: DeliveryStarter, batch: NotificationBatch): Promise<string> {
   const { instance } = batch;
   const eventId = eventIdFor(instance.id, batch.identity);
   const notification = buildNotification({
@@ -77,7 +90,7 @@ export async function handOff(client: Client, taskQueue: string, schedule: Deliv
     events: batch.events,
     raw: batch.raw,
   });
-  await startDelivery(client, taskQueue, {
+  await startDelivery(starter, {
     eventId,
     instanceId: instance.id,
     elementKey: instance.elementKey,
@@ -85,7 +98,7 @@ export async function handOff(client: Client, taskQueue: string, schedule: Deliv
     callbackUrl: batch.callbackUrl,
     signatureKey: batch.signatureKey,
     webhookSecret: batch.webhookSecret,
-    ...schedule,
+    ...starter.deliverySchedule,
     body: JSON.stringify(notification),
     events: batch.events.length,
   });

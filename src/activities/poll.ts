@@ -1,5 +1,4 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
-import type { Client } from '@temporalio/client';
 import type { ProviderUrls } from '../elements/element';
 import { findElement } from '../elements';
 import { secretKeysOf } from '../instances/request';
@@ -7,7 +6,7 @@ import type { Sealer } from '../secrets/sealer';
 import { chunk, MAX_EVENTS_POLLING } from '../events/notification';
 import { classify, getByPath } from '../polling/classify';
 import type { PollInput, PollResult } from '../workflows/types';
-import { handOff, mapLimit, type DeliverySchedule } from './dispatch';
+import { handOff, mapLimit, type DeliveryStarter } from './dispatch';
 
 interface Found {
   objectId: string;
@@ -16,13 +15,9 @@ interface Found {
   updatedMs?: number;
 }
 
-export interface PollDeps {
-  client: Client;
-  taskQueue: string;
+export interface PollDeps extends DeliveryStarter {
   urls: ProviderUrls;
   sealer: Sealer;
-  /** Cloud Elements' schedule unless a test shortens it. */
-  deliverySchedule: DeliverySchedule;
   /** Refuse callbacks that resolve to private or loopback addresses. */
   publicCallbacksOnly?: boolean;
   /** Delivery workflows started at once; the server, not the provider, is the limit here. */
@@ -87,7 +82,7 @@ export function createPollActivities(deps: PollDeps) {
     const date = new Date(input.windowEndMs).toISOString();
     let dispatched = 0;
     await mapLimit(batches, deps.dispatchConcurrency ?? 16, async (batch) => {
-      await handOff(deps.client, deps.taskQueue, deps.deliverySchedule, {
+      await handOff(deps, {
         instance,
         callbackUrl: input.callbackUrl,
         signatureKey: input.signatureKey,

@@ -69,7 +69,7 @@ export function createWebhookActivities(deps: PollDeps) {
       const element = webhooksOf(input.instance.elementKey);
       const batches = chunk(input.receipts, element.maxEventsPerNotification);
       await mapLimit(batches, deps.dispatchConcurrency ?? 16, (batch) =>
-        handOff(deps.client, deps.taskQueue, deps.deliverySchedule, {
+        handOff(deps, {
           instance: input.instance,
           callbackUrl: input.callbackUrl,
           signatureKey: input.signatureKey,
