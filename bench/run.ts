@@ -1,5 +1,6 @@
 // `npm run bench [-- --size quick|full] [webhooks] [polling] [large-poll]`
 // A narrowed run for chasing one bottleneck: `--rates 500,1000 --seconds 20 --systems ours,naiveRelay`,
+// `--instances 1000` (polling), `--records 100000 --heap-mb 256` (one large poll, the worker's V8 heap capped),
 // with `--label NAME` to keep its results in bench/results/NAME/ and leave docs/benchmarks.md alone.
 // Runs every scenario on this machine against an embedded Temporal server of its own, the provider
 // fakes and a callback sink; prints a table, writes bench/results/<scenario>.json and docs/benchmarks.md.
@@ -22,7 +23,7 @@ const args = process.argv.slice(2);
 const size: Size = args.includes('--size') && args[args.indexOf('--size') + 1] === 'full' ? 'full' : 'quick';
 /** `--name value`, for the options that narrow a run while a bottleneck is being chased. */
 const option = (name: string) => (args.includes(`--${name}`) ? args[args.indexOf(`--${name}`) + 1] : undefined);
-const optionValues = new Set(['size', 'rates', 'seconds', 'systems', 'label'].map(option).filter(Boolean));
+const optionValues = new Set(['size', 'rates', 'seconds', 'systems', 'label', 'records', 'heap-mb', 'instances'].map(option).filter(Boolean));
 const label = option('label');
 const resultsDir = path.join(root, 'bench', 'results', ...(label ? [label] : []));
 const chosen = args.filter((a) => !a.startsWith('--') && !optionValues.has(a));
@@ -276,16 +277,25 @@ async function webhookScenario(server: DevServer, bundle: string) {
 // --- scenario 2: polling scale ------------------------------------------------------------------
 
 async function pollingScenario(server: DevServer, bundle: string) {
-  const counts = size === 'full' ? [100, 1000] : [50];
+  // The worker's cache before (500, smaller than the instances) and after (the default) at 1,000.
+  const runs: { n: number; label: string; env?: Record<string, string> }[] = option('instances')
+    ? option('instances')!.split(',').map((n) => ({ n: Number(n), label: 'as configured' }))
+    : size === 'full'
+      ? [
+          { n: 100, label: 'default cache' },
+          { n: 1000, label: 'cache of 500 (before)', env: { WORKER_MAX_CACHED_WORKFLOWS: '500' } },
+          { n: 1000, label: 'default cache (after)' },
+        ]
+      : [{ n: 50, label: 'default cache' }];
   const intervalMin = size === 'full' ? 1 : 0.25;
   const observeMs = intervalMin * 60_000 * 2.2;
   const steps = [];
-  for (const n of counts) {
+  for (const { n, label: runLabel, env } of runs) {
     const insightly = new BenchInsightly();
     await insightly.start();
     const sink = new Sink();
     await sink.start();
-    const app = await startApp(server.address, { INSIGHTLY_API_URL: insightly.url, WORKFLOW_BUNDLE_PATH: bundle });
+    const app = await startApp(server.address, { INSIGHTLY_API_URL: insightly.url, WORKFLOW_BUNDLE_PATH: bundle, ...env });
     const created: { key: string; createdMs: number }[] = [];
     const queue = Array.from({ length: n }, (_, i) => i);
     await Promise.all(
@@ -320,7 +330,7 @@ async function pollingScenario(server: DevServer, bundle: string) {
       // A poll that ran early by clock noise counts as on time.
       .map((lag) => Math.max(0, lag));
     const windowS = observeMs / 1000;
-    const step = { instances: n, intervalMinutes: intervalMin, observedSeconds: windowS, polls: lags.length, pollsPerSecond: +(lags.length / windowS).toFixed(2), expectedPollsPerSecond: +(n / (intervalMs / 1000)).toFixed(2), lagMs: summary(lags), usage };
+    const step = { label: runLabel, instances: n, intervalMinutes: intervalMin, observedSeconds: windowS, polls: lags.length, pollsPerSecond: +(lags.length / windowS).toFixed(2), expectedPollsPerSecond: +(n / (intervalMs / 1000)).toFixed(2), lagMs: summary(lags), usage };
     steps.push(step);
     console.log(`  ${String(n).padStart(5)} instances  ${step.pollsPerSecond} polls/s (expected ${step.expectedPollsPerSecond})  lag p50 ${step.lagMs.p50} ms  p99 ${step.lagMs.p99} ms`);
     await app.stop();
@@ -402,12 +412,24 @@ async function largePoll(server: DevServer, bundle: string, records: number, lab
 }
 
 async function largePollScenario(server: DevServer, bundle: string) {
-  // Before and after bounding the worker's workflow cache, at the same size; then the full size.
+  const records = option('records');
+  if (records) {
+    // One narrowed step, optionally with the worker's V8 heap capped (`--heap-mb`).
+    const heap = option('heap-mb');
+    const env: Record<string, string> = heap ? { NODE_OPTIONS: `--max-old-space-size=${heap}` } : {};
+    return { steps: [await largePoll(server, bundle, Number(records), heap ? `heap capped at ${heap} MB` : 'as configured', env)] };
+  }
+  // The worker's cache at the SDK's default, at 500 and at ours, at the same size; then the full size.
   const steps = [
-    await largePoll(server, bundle, 10_000, 'SDK default cache (before)', { WORKER_MAX_CACHED_WORKFLOWS: String(SDK_DEFAULT_CACHE) }),
-    await largePoll(server, bundle, 10_000, 'cache of 500 (after)'),
+    await largePoll(server, bundle, 10_000, 'SDK default cache', { WORKER_MAX_CACHED_WORKFLOWS: String(SDK_DEFAULT_CACHE) }),
+    await largePoll(server, bundle, 10_000, 'cache of 500', { WORKER_MAX_CACHED_WORKFLOWS: '500' }),
+    await largePoll(server, bundle, 10_000, 'default cache'),
   ];
-  if (size === 'full') steps.push(await largePoll(server, bundle, 100_000, 'cache of 500, 100,000 records'));
+  if (size === 'full') {
+    steps.push(await largePoll(server, bundle, 100_000, '100,000 records'));
+    // V8 grows its heap lazily towards its default limit; capped, the same poll shows what it needs.
+    steps.push(await largePoll(server, bundle, 100_000, '100,000 records, worker heap capped at 256 MB', { NODE_OPTIONS: '--max-old-space-size=256' }));
+  }
   return { steps };
 }
 
@@ -460,11 +482,11 @@ function report(results: Record<string, unknown>, m: ReturnType<typeof machine>)
     if (naive) lines.push('', `element-events sustained ${ours}/s, ${Math.round((ours / naive) * 100)}% of the naive relay's ${naive}/s in the same run.`);
     lines.push('');
   }
-  const p = results.polling as { steps: { instances: number; pollsPerSecond: number; expectedPollsPerSecond: number; lagMs: { p50: number; p99: number }; intervalMinutes: number; usage: Record<string, { cpuPercent: number; peakRssMb: number }> }[] } | undefined;
+  const p = results.polling as { steps: { label?: string; instances: number; pollsPerSecond: number; expectedPollsPerSecond: number; lagMs: { p50: number; p99: number }; intervalMinutes: number; usage: Record<string, { cpuPercent: number; peakRssMb: number }> }[] } | undefined;
   if (p) {
-    lines.push('## Polling scale', '', '| instances | interval (min) | polls/s (expected) | lag p50 ms | lag p99 ms | app CPU % / RSS MB | Temporal CPU % / RSS MB |', '| --- | --- | --- | --- | --- | --- | --- |');
+    lines.push('## Polling scale', '', '| run | instances | interval (min) | polls/s (expected) | lag p50 ms | lag p99 ms | app CPU % / RSS MB | Temporal CPU % / RSS MB |', '| --- | --- | --- | --- | --- | --- | --- | --- |');
     for (const s of p.steps) {
-      lines.push(`| ${s.instances} | ${s.intervalMinutes} | ${s.pollsPerSecond} (${s.expectedPollsPerSecond}) | ${s.lagMs.p50} | ${s.lagMs.p99} | ${s.usage.app?.cpuPercent} / ${s.usage.app?.peakRssMb} | ${s.usage.temporal?.cpuPercent} / ${s.usage.temporal?.peakRssMb} |`);
+      lines.push(`| ${s.label ?? '-'} | ${s.instances} | ${s.intervalMinutes} | ${s.pollsPerSecond} (${s.expectedPollsPerSecond}) | ${s.lagMs.p50} | ${s.lagMs.p99} | ${s.usage.app?.cpuPercent} / ${s.usage.app?.peakRssMb} | ${s.usage.temporal?.cpuPercent} / ${s.usage.temporal?.peakRssMb} |`);
     }
     lines.push('');
   }
