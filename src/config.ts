@@ -44,9 +44,9 @@ export const configSchema = z
     /** Attempts before a notification is failed (Cloud Elements: 10). */
     DELIVERY_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(20).default(10),
     /** Workflows kept in the worker's cache: at least the instances a worker runs, or each poll replays
-     *  its instance's history (1,000 instances with a cache of 500: poll lag p99 7-9 s, with 2,000 under 1 s).
-     *  Set, not left to the SDK, whose default grows with the heap. Deliveries finish in their first task
-     *  and leave the cache at once. */
+     *  its instance's whole history (the polling benchmark compares 500 and this default at 1,000
+     *  instances). Set, not left to the SDK, whose default grows with the heap. Deliveries finish in
+     *  their first task and leave the cache at once. */
     WORKER_MAX_CACHED_WORKFLOWS: z.coerce.number().int().min(0).default(2000),
     /** Webhooks for one instance carried by one signal at most (1 turns the grouping off; the benchmark compares). */
     WEBHOOK_SIGNAL_MAX_BATCH: z.coerce.number().int().min(1).max(1000).default(200),
