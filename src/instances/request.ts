@@ -2,6 +2,7 @@ import { z } from 'zod';
 import type { Element, PollResource, VendorType } from '../elements/element';
 import { badRequest, type FieldError } from '../errors';
 import { callbackUrlProblem } from '../events/callback-url';
+import { own } from '../own';
 import { isValidZone, validateJavaDatePattern } from '../polling/java-date';
 import type { EventsSettings } from './types';
 
@@ -151,7 +152,7 @@ function resolveResources(
     given && Object.keys(given).length ? given : Object.fromEntries(Object.keys(polling.defaultResources).map((n) => [n, {}]));
   const resources: Record<string, PollResource> = {};
   for (const [name, entry] of Object.entries(configured)) {
-    const defaults = Object.hasOwn(polling.defaultResources, name) ? polling.defaultResources[name] : undefined;
+    const defaults = own(polling.defaultResources, name);
     const merged = {
       ...defaults,
       ...entry,

@@ -17,6 +17,7 @@ import {
 import type { Activities } from '../activities';
 import type { InstanceView, ResourceStatus } from '../instances/types';
 import { publicView } from '../instances/view';
+import { own } from '../own';
 import { EventsEnabled } from '../temporal/search-attributes';
 import {
   callbackGoneSignal,
@@ -61,8 +62,6 @@ const floorToSecond = (ms: number) => Math.floor(ms / 1000) * 1000;
 /** Unconfirmed verifiers kept per callback, and callbacks not yet ours that may hold some. */
 const MAX_CANDIDATES = 10;
 const MAX_EARLY_CALLBACKS = 100;
-/** A record's own entry: ids and names from outside may be `constructor` and the like. */
-const own = <T>(record: Record<string, T>, key: string): T | undefined => (Object.hasOwn(record, key) ? record[key] : undefined);
 const withCandidate = (list: string[] | undefined, verifier: string) => [...(list ?? []), verifier].slice(-MAX_CANDIDATES);
 const refusedByProvider = (err: unknown) =>
   err instanceof ActivityFailure && err.cause instanceof ApplicationFailure && err.cause.type === PROVIDER_REFUSED;
