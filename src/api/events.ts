@@ -5,6 +5,7 @@ import type { Config } from '../config';
 import { HttpError, notFound } from '../errors';
 import { parseOrThrow } from '../instances/request';
 import type { Logger } from '../logger';
+import { retryAbortedUpdate } from '../temporal/updates';
 import { getDeliveryQuery, redeliverUpdate } from '../workflows/messages';
 import type { DeliveryRecord } from '../workflows/types';
 import type { Caller } from './auth';
@@ -77,7 +78,7 @@ export function eventsRouter({ client, config, log }: { client: Client; config: 
       throw new HttpError(409, `Event ${eventId} is ${record.status}; only failed notifications are redelivered`);
     }
     try {
-      return await handle.executeUpdate(redeliverUpdate);
+      return await retryAbortedUpdate(() => handle.executeUpdate(redeliverUpdate));
     } catch (err) {
       if (err instanceof WorkflowUpdateFailedError) {
         throw new HttpError(409, err.cause?.message ?? `Event ${eventId} cannot be redelivered`);

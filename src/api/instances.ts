@@ -29,6 +29,7 @@ import type { instanceWorkflow } from '../workflows/instance';
 import { BASE_PATH } from './base-path';
 import { requireOrganization, sha256, type Caller } from './auth';
 import { findOwnedInstance, instanceWorkflowId } from './ownership';
+import { retryAbortedUpdate } from '../temporal/updates';
 
 
 const tokenTimes = (provider: ProviderState) =>
@@ -178,14 +179,14 @@ export function instancesRouter({ client, config, log, sealer }: Deps): Router {
         webhookUri: spec.events.webhookUri,
       },
     };
-    const view = await handle.executeUpdate(configureUpdate, { args: [next] });
+    const view = await retryAbortedUpdate(() => handle.executeUpdate(configureUpdate, { args: [next] }));
     log.info({ instanceId: spec.id, changed: Object.keys(patch) }, 'instance changed');
     res.json(view);
   });
 
   router.delete('/instances/:id', async (req, res) => {
     const handle = await ownedInstance(caller(req), req.params.id!);
-    await handle.executeUpdate(deleteInstanceUpdate);
+    await retryAbortedUpdate(() => handle.executeUpdate(deleteInstanceUpdate));
     await handle.result();
     log.info({ instanceId: Number(req.params.id) }, 'instance deleted');
     res.json({ id: Number(req.params.id), deleted: true });
