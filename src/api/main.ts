@@ -5,11 +5,13 @@ import { logger } from '../logger';
 import { loadSealer } from '../secrets/sealer';
 import { connectClient } from '../temporal/connection';
 import { createApp } from './app';
+import { answerClientErrorsAsJson } from './errors';
 
 export function listen(client: Client, config: Config): Promise<Server> {
   const app = createApp({ client, config, log: logger, sealer: loadSealer({ secretsKey: config.SECRETS_KEY, dataDir: config.DATA_DIR }) });
   return new Promise((resolve, reject) => {
     const server = app.listen(config.PORT, () => resolve(server));
+    answerClientErrorsAsJson(server);
     server.once('error', reject);
   });
 }

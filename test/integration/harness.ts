@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import type { Client } from '@temporalio/client';
 import { createApp } from '../../src/api/app';
+import { answerClientErrorsAsJson } from '../../src/api/errors';
 import { loadConfig, type Config } from '../../src/config';
 import { logger } from '../../src/logger';
 import { loadSealer } from '../../src/secrets/sealer';
@@ -83,6 +84,7 @@ export async function startStack(
   const children: ChildProcess[] = [];
   const sealer = loadSealer({ secretsKey: TEST_SECRETS_KEY, dataDir: '.' });
   const listening = await listenOnFreePort(createApp({ client, config, log: logger, sealer }), port);
+  answerClientErrorsAsJson(listening.server);
 
   return {
     api: `${listening.url}/elements/api-v2`,
