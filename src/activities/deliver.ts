@@ -1,7 +1,8 @@
 import { createHmac } from 'node:crypto';
 import { ApplicationFailure, Context } from '@temporalio/activity';
+import { fetch, type Response } from 'undici';
 import { retryAfterMs } from '../elements/http';
-import { resolvedCallbackProblem } from '../events/callback-url';
+import { attemptErrorCategory, callbackDispatcher, callbackUrlProblem, type CallbackPolicy } from '../events/callback-url';
 import { elementsSignature } from '../events/notification';
 import type { Sealer } from '../secrets/sealer';
 import type { AttemptFailureDetails, DeliveryInput } from '../workflows/types';
@@ -21,12 +22,15 @@ function attemptFailed(message: string, details: AttemptFailureDetails, type: st
   return ApplicationFailure.create({ message, type, details: [details], nonRetryable: true });
 }
 
-export function createDeliveryActivities({ sealer, publicCallbacksOnly }: { sealer: Sealer; publicCallbacksOnly?: boolean }) {
+export function createDeliveryActivities({ sealer, callbackPolicy }: { sealer: Sealer; callbackPolicy: CallbackPolicy }) {
+  // Resolves callback hosts at connect time and refuses forbidden addresses there, so a name cannot
+  // pass a check and then answer with an inner address for the request (DNS rebinding).
+  const dispatcher = callbackDispatcher(callbackPolicy);
+
   /** One attempt at POSTing a notification. */
   async function deliverNotification(input: DeliveryInput): Promise<{ status: number }> {
-    const problem = await resolvedCallbackProblem(input.callbackUrl, publicCallbacksOnly ?? false).catch(
-      (err: Error) => `callback host could not be resolved: ${err.message}`,
-    );
+    // IP-literal hosts are never looked up, so the dispatcher cannot check them: this does.
+    const problem = callbackUrlProblem(input.callbackUrl, callbackPolicy.publicOnly);
     if (problem) throw attemptFailed(`callback refused: ${problem}`, {}, 'CallbackRefusedAddress');
 
     const headers: Record<string, string> = {
@@ -34,8 +38,14 @@ export function createDeliveryActivities({ sealer, publicCallbacksOnly }: { seal
       'user-agent': 'element-events',
       'elements-webhook-id': input.eventId,
     };
-    if (input.signatureKey) headers['elements-webhook-signature'] = elementsSignature(input.body, sealer.open(input.signatureKey));
-    if (input.webhookSecret) Object.assign(headers, standardWebhookHeaders(input.eventId, input.body, sealer.open(input.webhookSecret), Date.now()));
+    const open = (value: string, field: string) => sealer.open(value, { instanceId: input.instanceId, field });
+    if (input.signatureKey) {
+      headers['elements-webhook-signature'] = elementsSignature(input.body, open(input.signatureKey, 'event.notification.signature.key'));
+    }
+    if (input.webhookSecret) {
+      const secret = open(input.webhookSecret, 'event.notification.webhook.secret');
+      Object.assign(headers, standardWebhookHeaders(input.eventId, input.body, secret, Date.now()));
+    }
 
     let response: Response;
     try {
@@ -45,13 +55,16 @@ export function createDeliveryActivities({ sealer, publicCallbacksOnly }: { seal
         body: input.body,
         // A redirect is a failure: following it could send signed events somewhere the app never named.
         redirect: 'manual',
+        dispatcher,
         signal: AbortSignal.any([AbortSignal.timeout(CALLBACK_TIMEOUT_MS), Context.current().cancellationSignal]),
       });
     } catch (err) {
-      const cause = (err as Error & { cause?: Error }).cause;
+      // Only a coarse category goes on record: the error's text can name inner addresses and ports.
+      const category = attemptErrorCategory(err);
+      if (category === 'address not allowed') throw attemptFailed('callback refused: address not allowed', {}, 'CallbackRefusedAddress');
       const timedOut = (err as Error).name === 'TimeoutError';
       throw attemptFailed(
-        `callback unreachable: ${timedOut ? `no answer within ${CALLBACK_TIMEOUT_MS / 1000} s` : cause?.message ?? (err as Error).message}`,
+        `callback unreachable: ${timedOut ? `no answer within ${CALLBACK_TIMEOUT_MS / 1000} s` : category}`,
         {},
         'CallbackUnreachable',
       );
