@@ -1,9 +1,9 @@
 import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
 import { buildNotification, eventIdFor, type StandardEvent } from '../events/notification';
 import { DeliveryStatus, ElementInstanceId, ElementKey, ElementsAccount } from '../temporal/search-attributes';
+import { deliveryWorkflowId } from '../workflows/ids';
 import type { DeliveryInput, PollInput } from '../workflows/types';
 
-export const deliveryWorkflowId = (eventId: string) => `delivery-${eventId}`;
 
 /**
  * Hands one notification to its own durable delivery workflow. The workflow id is the eventId, so a

@@ -4,11 +4,13 @@ import { z } from 'zod';
 import type { Config } from '../config';
 import { HttpError, notFound } from '../errors';
 import { parseOrThrow } from '../instances/request';
+import { payloadValue } from '../temporal/payloads';
 import type { Logger } from '../logger';
 import { retryAbortedUpdate } from '../temporal/updates';
 import { getDeliveryQuery, redeliverUpdate } from '../workflows/messages';
 import type { DeliveryRecord } from '../workflows/types';
 import type { Caller } from './auth';
+import { deliveryWorkflowId, eventIdOf, instanceIdOf } from '../workflows/ids';
 import { findOwnedInstance } from './ownership';
 
 const listQuery = z.strictObject({
@@ -17,17 +19,7 @@ const listQuery = z.strictObject({
   nextPage: z.string().max(4096).optional(),
 });
 
-const deliveryWorkflowId = (eventId: string) => `delivery-${eventId}`;
 const eventIdPattern = /^[0-9a-f-]{36}$/;
-
-function payloadValue(payload: { data?: Uint8Array | null } | undefined): unknown {
-  if (!payload?.data) return undefined;
-  try {
-    return JSON.parse(Buffer.from(payload.data).toString('utf8'));
-  } catch {
-    return undefined;
-  }
-}
 
 /**
  * A notification's record: `GET /instances/{id}/events` (newest first, paged, by status),
@@ -48,9 +40,9 @@ export function eventsRouter({ client, config, log }: { client: Client; config: 
     });
     const events = (page.executions ?? [])
       .map((e) => ({
-        eventId: (e.execution?.workflowId ?? '').replace(/^delivery-/, ''),
-        status: payloadValue(e.searchAttributes?.indexedFields?.DeliveryStatus ?? undefined) as string,
-        events: payloadValue(e.memo?.fields?.events ?? undefined) as number | undefined,
+        eventId: eventIdOf(e.execution?.workflowId ?? ''),
+        status: payloadValue(e.searchAttributes?.indexedFields?.DeliveryStatus) as string,
+        events: payloadValue(e.memo?.fields?.events) as number | undefined,
         createdDate: e.startTime?.seconds ? new Date(Number(e.startTime.seconds) * 1000 + Math.floor((e.startTime.nanos ?? 0) / 1e6)).toISOString() : undefined,
       }))
       .sort((a, b) => (b.createdDate ?? '').localeCompare(a.createdDate ?? ''));
@@ -92,7 +84,7 @@ export function eventsRouter({ client, config, log }: { client: Client; config: 
   router.get('/instances/:id/events', async (req, res) => {
     const handle = await findOwnedInstance(client, caller(req), req.params.id!);
     const q = parseOrThrow(listQuery, req.query, 'query');
-    const instanceId = Number(handle.workflowId.replace('instance-', ''));
+    const instanceId = instanceIdOf(handle.workflowId);
     res.json(await list(instanceId, q.status, q.pageSize, q.nextPage).catch((err) => {
       if (q.nextPage && /token/i.test(String(err))) throw new HttpError(400, 'nextPage is not a page token from this list');
       throw err;
@@ -101,7 +93,7 @@ export function eventsRouter({ client, config, log }: { client: Client; config: 
 
   router.post('/instances/:id/events/redeliver', async (req, res) => {
     const handle = await findOwnedInstance(client, caller(req), req.params.id!);
-    const instanceId = Number(handle.workflowId.replace('instance-', ''));
+    const instanceId = instanceIdOf(handle.workflowId);
     const redelivered: string[] = [];
     let nextPage: string | undefined;
     do {
@@ -120,14 +112,14 @@ export function eventsRouter({ client, config, log }: { client: Client; config: 
 
   router.get('/instances/:id/events/:eventId', async (req, res) => {
     const handle = await findOwnedInstance(client, caller(req), req.params.id!);
-    const instanceId = Number(handle.workflowId.replace('instance-', ''));
+    const instanceId = instanceIdOf(handle.workflowId);
     const { record } = await delivery(instanceId, req.params.eventId!);
     res.json(record);
   });
 
   router.post('/instances/:id/events/:eventId/redeliver', async (req, res) => {
     const handle = await findOwnedInstance(client, caller(req), req.params.id!);
-    const instanceId = Number(handle.workflowId.replace('instance-', ''));
+    const instanceId = instanceIdOf(handle.workflowId);
     const record = await redeliver(instanceId, req.params.eventId!);
     log.info({ instanceId, eventId: record.eventId }, 'notification redelivered');
     res.json(record);

@@ -1,10 +1,10 @@
 import { WorkflowNotFoundError, type Client, type WorkflowHandle } from '@temporalio/client';
 import { notFound } from '../errors';
 import { ElementsAccount, ElementsTokenHash } from '../temporal/search-attributes';
+import { instanceWorkflowId } from '../workflows/ids';
 import type { instanceWorkflow } from '../workflows/instance';
 import type { Caller } from './auth';
 
-export const instanceWorkflowId = (id: number | string) => `instance-${id}`;
 
 /** The caller's running instance, or 404 whether it is missing, deleted or someone else's. */
 export async function findOwnedInstance(

@@ -14,6 +14,7 @@ import {
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import { DeliveryStatus } from '../temporal/search-attributes';
+import { instanceWorkflowId } from './ids';
 import { callbackGoneSignal, getDeliveryQuery, redeliverUpdate } from './messages';
 import type { AttemptFailureDetails, DeliveryAttempt, DeliveryInput, DeliveryRecord, DeliveryResult, DeliveryStatusName } from './types';
 
@@ -133,7 +134,7 @@ export async function deliveryWorkflow(input: DeliveryInput): Promise<DeliveryRe
     setStatus(outcome);
     if (outcome === 'gone') {
       // The receiver says it is gone for good: stop, and have the instance turn its events off.
-      await getExternalWorkflowHandle(`instance-${input.instanceId}`)
+      await getExternalWorkflowHandle(instanceWorkflowId(input.instanceId))
         .signal(callbackGoneSignal, { callbackUrl: input.callbackUrl, eventId: input.eventId, at: iso(Date.now()) })
         .catch(() => undefined); // the instance may have been deleted meanwhile
     }
