@@ -1,7 +1,8 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { ProviderUrls } from '../elements/element';
 import { findElement } from '../elements';
-import { secretKeysOf } from '../instances/request';
+import { secretKeysOf } from '../instances/secret-keys';
+import type { CallbackPolicy } from '../events/callback-url';
 import type { Sealer } from '../secrets/sealer';
 import { chunk, MAX_EVENTS_POLLING } from '../events/notification';
 import { classify, getByPath } from '../polling/classify';
@@ -18,8 +19,8 @@ interface Found {
 export interface PollDeps extends DeliveryStarter {
   urls: ProviderUrls;
   sealer: Sealer;
-  /** Refuse callbacks that resolve to private or loopback addresses. */
-  publicCallbacksOnly?: boolean;
+  /** Which callback addresses deliveries may connect to. */
+  callbackPolicy: CallbackPolicy;
   /** Delivery workflows started at once; the server, not the provider, is the limit here. */
   dispatchConcurrency?: number;
 }
@@ -43,7 +44,7 @@ export function createPollActivities(deps: PollDeps) {
     let skipped = 0;
     for await (const page of element.polling.fetchChanges({
       urls: deps.urls,
-      configuration: deps.sealer.openKeys(instance.configuration, secretKeysOf(element)),
+      configuration: deps.sealer.openKeys(input.credentials, secretKeysOf(element), instance.id),
       resourceName,
       resource,
       sinceMs: input.windowStartMs,

@@ -2,7 +2,7 @@ import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { ProviderContext, ProviderState, WebhookElement } from '../elements/element';
 import { findElement } from '../elements';
 import { ProviderError } from '../errors';
-import { secretKeysOf } from '../instances/request';
+import { secretKeysOf } from '../instances/secret-keys';
 import { chunk } from '../events/notification';
 import { tokensIssuedSignal } from '../workflows/messages';
 import { PROVIDER_REFUSED, type DispatchWebhooksInput, type ProviderCallInput, type RefreshTokensInput, type TokensIssued } from '../workflows/types';
@@ -18,8 +18,8 @@ function webhooksOf(elementKey: string): WebhookElement {
 export function createWebhookActivities(deps: PollDeps) {
   const ctxFor = (input: ProviderCallInput): ProviderContext => ({
     urls: deps.urls,
-    configuration: deps.sealer.openKeys(input.configuration, secretKeysOf(findElement(input.elementKey))),
-    state: deps.sealer.openJson<ProviderState>(input.provider),
+    configuration: deps.sealer.openKeys(input.credentials, secretKeysOf(findElement(input.elementKey)), input.instanceId),
+    state: deps.sealer.openJson<ProviderState>(input.provider, { instanceId: input.instanceId, field: 'provider' }),
     signal: Context.current().cancellationSignal,
   });
 
@@ -31,7 +31,7 @@ export function createWebhookActivities(deps: PollDeps) {
     /** A verifier the provider refuses fails for good (PROVIDER_REFUSED): the workflow drops it. */
     async confirmCallback(input: ProviderCallInput & { callbackId: string; verifier: string }): Promise<void> {
       try {
-        await webhooksOf(input.elementKey).confirm(ctxFor(input), input.callbackId, deps.sealer.open(input.verifier));
+        await webhooksOf(input.elementKey).confirm(ctxFor(input), input.callbackId, deps.sealer.open(input.verifier, { instanceId: input.instanceId, field: 'verifier' }));
       } catch (err) {
         if (err instanceof ProviderError && err.status === 400) throw ApplicationFailure.nonRetryable(err.message, PROVIDER_REFUSED);
         throw err;
@@ -54,7 +54,7 @@ export function createWebhookActivities(deps: PollDeps) {
         const providerCtx = ctxFor(input);
         const tokens = await webhooksOf(input.elementKey).refreshTokens!(providerCtx);
         issued = {
-          provider: deps.sealer.sealJson({ ...providerCtx.state, tokens }),
+          provider: deps.sealer.sealJson({ ...providerCtx.state, tokens }, { instanceId: input.instanceId, field: 'provider' }),
           issuedAtMs: tokens.issuedAtMs,
           expiresAtMs: tokens.expiresAtMs,
         };

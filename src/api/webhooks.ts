@@ -2,30 +2,34 @@ import express, { Router } from 'express';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { Config } from '../config';
 import { findElement } from '../elements';
-import { badRequest, HttpError, notFound, unauthorized } from '../errors';
+import type { ParsedWebhook } from '../elements/element';
+import { badRequest, HttpError, notFound, tooMany, unauthorized } from '../errors';
 import type { Logger } from '../logger';
-import { ElementKey } from '../temporal/search-attributes';
-import { callbackVerificationSignal, webhookVerifiersQuery } from '../workflows/messages';
-import { instanceWorkflowId } from './ownership';
-import { SignalBatcher } from './signal-batcher';
 import type { Sealer } from '../secrets/sealer';
+import { instanceWorkflowId } from '../workflows/ids';
+import { callbackVerificationSignal } from '../workflows/messages';
+import { ReceiverStates, type ReceiverSnapshot } from './receiver-state';
+import { SignalBatcher } from './signal-batcher';
 
-export const WEBHOOK_BODY_LIMIT = '256kb';
-const TARGET_TTL_MS = 10_000;
-const VERIFIERS_TTL_MS = 60_000;
-const FORCED_REFRESH_EVERY_MS = 1_000;
+/** Providers post small forms (FreshBooks: a handful of fields); anything larger is refused unread. */
+export const WEBHOOK_BODY_LIMIT_BYTES = 16 * 1024;
+/**
+ * Verification posts turned into signals per minute (in each API process): per callback (FreshBooks
+ * posts one, and again on a resend), and per instance (18 callbacks registered at once, twice over
+ * when events are turned off and on).
+ */
+export const VERIFICATIONS_PER_CALLBACK_PER_MINUTE = 5;
+export const VERIFICATIONS_PER_INSTANCE_PER_MINUTE = 200;
 /** FreshBooks waits about 10 s for an answer. */
 const TEMPORAL_DEADLINE_MS = 5_000;
 
-interface Cached<T> {
-  value: T;
-  at: number;
-}
-
 /**
- * `POST /events/{elementKey}/{instanceId}`: the receiver registered with providers. A webhook is
- * answered 2xx only after the signal carrying it is durable in Temporal; a bad signature gets 401
- * and produces nothing.
+ * `POST /events/{elementKey}/{instanceId}`: the receiver registered with providers, open to anyone.
+ * A webhook is answered 2xx only after the signal carrying it is durable in Temporal; a bad signature
+ * gets 401 and produces nothing. What an unauthenticated sender can cause is bounded: the instance's
+ * state is read at most once a second however many posts come, a verification post becomes a signal
+ * only for a callback that awaits one (and at most a few a minute), and a signature
+ * costs one HMAC per distinct verifier.
  */
 export function webhooksRouter({ client, config, log, sealer }: { client: Client; config: Config; log: Logger; sealer: Sealer }): Router {
   const router = Router();
@@ -34,81 +38,129 @@ export function webhooksRouter({ client, config, log, sealer }: { client: Client
     lingerMs: config.WEBHOOK_SIGNAL_MAX_BATCH > 1 ? 2 : 0,
     deadlineMs: TEMPORAL_DEADLINE_MS,
   });
-  // Every Temporal call here answers within the deadline, so the provider sees a 503 before its own timeout.
-  const soon = <T>(fn: () => Promise<T>) => client.withDeadline(Date.now() + TEMPORAL_DEADLINE_MS, fn);
-  const targets = new Map<string, Cached<string>>();
-  const verifiers = new Map<string, Cached<Record<string, string[]>>>();
+  const states = new ReceiverStates(client, sealer, TEMPORAL_DEADLINE_MS);
+  const perCallback = new PerMinute(VERIFICATIONS_PER_CALLBACK_PER_MINUTE);
+  const perInstance = new PerMinute(VERIFICATIONS_PER_INSTANCE_PER_MINUTE);
 
-  /** The instance's element key, or 404 when there is no running instance of that id. */
-  async function instanceElement(id: string): Promise<string> {
-    const cached = targets.get(id);
-    if (cached && Date.now() - cached.at < TARGET_TTL_MS) return cached.value;
-    try {
-      const d = await soon(() => client.workflow.getHandle(instanceWorkflowId(id)).describe());
-      const key = d.typedSearchAttributes.get(ElementKey);
-      if (d.status.name !== 'RUNNING' || !key) throw notFound(`Instance ${id} not found`);
-      targets.set(id, { value: key, at: Date.now() });
-      return key;
-    } catch (err) {
-      if (err instanceof WorkflowNotFoundError) throw notFound(`Instance ${id} not found`);
-      throw err;
+  async function verification(instanceId: string, parsed: ParsedWebhook & { kind: 'verification' }, arrival: number, seen: ReceiverSnapshot) {
+    const { callbackId } = parsed;
+    // Verified stays verified: the cached view settles the common repeat (and a flood) at once.
+    if (seen.verified.has(callbackId)) return 'already verified';
+    // Anything else is decided on a view read after this post arrived: a callback registered a
+    // moment ago may be missing from the cached one, and one verified since may still await there.
+    const snapshot = await states.newerThan(instanceId, arrival);
+    if (snapshot.verified.has(callbackId)) return 'already verified';
+    const expected = snapshot.awaiting.has(callbackId) || snapshot.registering;
+    if (!expected) throw notFound(`No callback ${callbackId} of instance ${instanceId} awaits verification`);
+    if (!perCallback.take(`${instanceId}/${callbackId}`) || !perInstance.take(instanceId)) {
+      throw tooMany(
+        `Too many verification posts for instance ${instanceId}: at most ${VERIFICATIONS_PER_CALLBACK_PER_MINUTE} a minute per callback and ${VERIFICATIONS_PER_INSTANCE_PER_MINUTE} per instance`,
+        60,
+      );
     }
+    await client.withDeadline(Date.now() + TEMPORAL_DEADLINE_MS, () =>
+      client.workflow.getHandle(instanceWorkflowId(instanceId)).signal(callbackVerificationSignal, {
+        callbackId,
+        verifier: sealer.seal(parsed.verifier, { instanceId: Number(instanceId), field: 'verifier' }),
+      }),
+    );
+    return 'candidate recorded';
   }
 
-  async function verifiersFor(id: string, force: boolean): Promise<Record<string, string[]>> {
-    const cached = verifiers.get(id);
-    const age = cached ? Date.now() - cached.at : Infinity;
-    if (cached && (age < (force ? FORCED_REFRESH_EVERY_MS : VERIFIERS_TTL_MS))) return cached.value;
-    const sealed = await soon(() => client.workflow.getHandle(instanceWorkflowId(id)).query(webhookVerifiersQuery));
-    const value = Object.fromEntries(Object.entries(sealed).map(([event, list]) => [event, list.map((v) => sealer.open(v))]));
-    verifiers.set(id, { value, at: Date.now() });
-    return value;
-  }
+  router.post(
+    '/events/:elementKey/:instanceId',
+    refuseDeclaredOversize,
+    express.text({ type: () => true, limit: WEBHOOK_BODY_LIMIT_BYTES }),
+    async (req, res) => {
+      const arrival = Date.now();
+      const { elementKey, instanceId } = req.params as { elementKey: string; instanceId: string };
+      const element = findElement(elementKey);
+      const webhooks = element?.webhooks;
+      if (!element || !webhooks) throw notFound(`No webhook receiver for element "${elementKey}"`);
+      if (!/^\d{1,15}$/.test(instanceId)) throw notFound(`Instance ${instanceId} not found`);
+      const raw = typeof req.body === 'string' ? req.body : '';
+      const parsed = webhooks.parse(raw, req.header('content-type'));
+      if (typeof parsed === 'string') throw badRequest(`Not a ${element.key} webhook: ${parsed}`);
 
-  router.post('/events/:elementKey/:instanceId', express.text({ type: () => true, limit: WEBHOOK_BODY_LIMIT }), async (req, res) => {
-    const { elementKey, instanceId } = req.params as { elementKey: string; instanceId: string };
-    const element = findElement(elementKey);
-    if (!element?.webhooks) throw notFound(`No webhook receiver for element "${elementKey}"`);
-    if (!/^\d{1,15}$/.test(instanceId)) throw notFound(`Instance ${instanceId} not found`);
-    const raw = typeof req.body === 'string' ? req.body : '';
-    const parsed = element.webhooks.parse(raw, req.header('content-type'));
-    if (typeof parsed === 'string') throw badRequest(`Not a ${element.key} webhook: ${parsed}`);
-    const workflowId = instanceWorkflowId(instanceId);
-
-    try {
-      if ((await instanceElement(instanceId)) !== element.key) throw notFound(`Instance ${instanceId} not found`);
-      if (parsed.kind === 'verification') {
-        await soon(() =>
-          client.workflow.getHandle(workflowId).signal(callbackVerificationSignal, {
-            callbackId: parsed.callbackId,
-            verifier: sealer.seal(parsed.verifier),
-          }),
-        );
-        log.info({ instanceId: Number(instanceId), callbackId: parsed.callbackId }, 'callback verification received');
-        res.json({ received: true });
-        return;
+      // Settled from the request alone, before Temporal is asked anything.
+      let signedBy: ((verifier: string) => boolean) | undefined;
+      if (parsed.kind === 'notification') {
+        const signature = req.header(webhooks.signatureHeader);
+        if (!signature) throw unauthorized(`Missing ${webhooks.signatureHeader} header`);
+        signedBy = webhooks.signatureChecker(parsed, raw, signature);
+        if (!signedBy) throw unauthorized(`Malformed ${webhooks.signatureHeader} header: not a base64 HMAC-SHA256`);
       }
 
-      const signature = req.header(element.webhooks.signatureHeader);
-      if (!signature) throw unauthorized(`Missing ${element.webhooks.signatureHeader} header`);
-      const matches = (byEvent: Record<string, string[]>) =>
+      try {
+        let snapshot = await states.current(instanceId);
+        if (!snapshot.running || snapshot.elementKey !== element.key) snapshot = await states.recent(instanceId);
+        if (!snapshot.running || snapshot.elementKey !== element.key) throw notFound(`Instance ${instanceId} not found`);
+
+        if (parsed.kind === 'verification') {
+          const outcome = await verification(instanceId, parsed, arrival, snapshot);
+          log.info({ instanceId: Number(instanceId), callbackId: parsed.callbackId, outcome }, 'callback verification received');
+          res.json({ received: true });
+          return;
+        }
+
         // The callback for this event signs it; any of the instance's verifiers is accepted as a fallback.
-        [...(byEvent[parsed.event] ?? []), ...Object.values(byEvent).flat()].some((v) =>
-          element.webhooks!.signatureValid(parsed, raw, signature, v),
-        );
-      if (!matches(await verifiersFor(instanceId, false)) && !matches(await verifiersFor(instanceId, true))) {
-        log.warn({ instanceId: Number(instanceId), event: parsed.event }, 'webhook refused: bad signature');
-        throw unauthorized('Invalid webhook signature');
+        const tried = new Set<string>();
+        const signed = (s: ReceiverSnapshot) =>
+          [...(s.verifiers[parsed.event] ?? []), ...Object.values(s.verifiers).flat()].some((v) => {
+            if (tried.has(v)) return false;
+            tried.add(v);
+            return signedBy!(v);
+          });
+        // A callback being verified may have been confirmed since the view was read: then only a view
+        // newer than this request will do. Otherwise one at most a second old settles it at once.
+        const verifying = snapshot.awaiting.size > 0 || snapshot.registering;
+        if (!signed(snapshot) && !signed(await (verifying ? states.newerThan(instanceId, arrival) : states.recent(instanceId)))) {
+          log.warn({ instanceId: Number(instanceId), event: parsed.event }, 'webhook refused: bad signature');
+          throw unauthorized('Invalid webhook signature');
+        }
+        await batcher.add(instanceWorkflowId(instanceId), Object.fromEntries(parsed.fields));
+        res.json({ received: true });
+      } catch (err) {
+        if (err instanceof HttpError) throw err;
+        if (err instanceof WorkflowNotFoundError) throw notFound(`Instance ${instanceId} not found`);
+        // Not accepted: the provider retries, and nothing was half-recorded.
+        log.error({ err, instanceId: Number(instanceId) }, 'webhook not accepted');
+        throw new HttpError(503, 'The webhook could not be recorded; try again');
       }
-      await batcher.add(workflowId, Object.fromEntries(parsed.fields));
-      res.json({ received: true });
-    } catch (err) {
-      if (err instanceof HttpError) throw err;
-      if (err instanceof WorkflowNotFoundError) throw notFound(`Instance ${instanceId} not found`);
-      // Not accepted: the provider retries, and nothing was half-recorded.
-      log.error({ err, instanceId: Number(instanceId) }, 'webhook not accepted');
-      throw new HttpError(503, 'The webhook could not be recorded; try again');
-    }
-  });
+    },
+  );
   return router;
+}
+
+/**
+ * A body declared larger than the limit is refused before a byte of it is read, and the connection is
+ * closed rather than drained. (A chunked body is cut off by the parser's own limit.)
+ */
+const refuseDeclaredOversize: express.RequestHandler = (req, res, next) => {
+  const declared = Number(req.header('content-length') ?? 0);
+  if (declared > WEBHOOK_BODY_LIMIT_BYTES) {
+    res.set('connection', 'close');
+    throw new HttpError(413, `Webhook body is larger than the ${WEBHOOK_BODY_LIMIT_BYTES}-byte (16 KB) limit for webhooks`);
+  }
+  next();
+};
+
+/** A per-key allowance that refills each minute; keys are forgotten with their minute. */
+class PerMinute {
+  private minute = 0;
+  private used = new Map<string, number>();
+
+  constructor(private readonly limit: number) {}
+
+  take(key: string): boolean {
+    const minute = Math.floor(Date.now() / 60_000);
+    if (minute !== this.minute) {
+      this.minute = minute;
+      this.used = new Map();
+    }
+    const n = this.used.get(key) ?? 0;
+    if (n >= this.limit) return false;
+    this.used.set(key, n + 1);
+    return true;
+  }
 }

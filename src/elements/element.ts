@@ -87,7 +87,16 @@ export interface WebhookElement {
   deregister(ctx: ProviderContext, callbackId: string): Promise<void>;
   /** Reads a request the provider sent to our receiver; a string is what is wrong with it. */
   parse(rawBody: string, contentType: string | undefined): ParsedWebhook | string;
-  signatureValid(webhook: ParsedWebhook & { kind: 'notification' }, rawBody: string, signature: string, verifier: string): boolean;
+  /**
+   * A function that tells whether a verifier signed this webhook, or undefined when the signature
+   * cannot be one the provider makes (checked before any other work). The signed message is built
+   * once, so trying many verifiers costs one HMAC each.
+   */
+  signatureChecker(
+    webhook: ParsedWebhook & { kind: 'notification' },
+    rawBody: string,
+    signature: string,
+  ): ((verifier: string) => boolean) | undefined;
   signatureHeader: string;
   standardize(fields: Record<string, string>): StandardizedWebhook;
   /** The state with fresh OAuth tokens; absent for elements whose credentials do not expire. */
@@ -101,6 +110,8 @@ export interface Element {
   configurationSchema: z.ZodType<Record<string, unknown>>;
   /** Configuration keys that hold secrets: redacted in every response and log. */
   secretKeys: readonly string[];
+  /** Configuration keys the provider calls read (credentials, account choice): the only ones activities get. */
+  credentialKeys: readonly string[];
   /**
    * Authenticates with the provider while the instance is being created (throws ProviderError on
    * refusal) and returns what later calls need.

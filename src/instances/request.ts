@@ -3,6 +3,8 @@ import type { Element, PollResource, VendorType } from '../elements/element';
 import { badRequest, type FieldError } from '../errors';
 import { callbackUrlProblem } from '../events/callback-url';
 import { own } from '../own';
+import { looksSealed } from '../secrets/sealer';
+import { secretKeysOf } from './secret-keys';
 import { isValidZone, validateJavaDatePattern } from '../polling/java-date';
 import type { EventsSettings } from './types';
 
@@ -93,20 +95,30 @@ const eventsSchema = z.object({
   'event.objects': z.string().trim().min(1, 'lists no object; leave it out to watch the defaults').max(4096).optional(),
 });
 
+/** Limits at the edge, named in the README and in the 400 that enforces each. */
+export const MAX_CONFIGURATION_BYTES = 64 * 1024;
+export const MAX_NAME_CHARS = 200;
+export const MAX_TAGS = 100;
+export const MAX_TAG_CHARS = 200;
+
+const tagsSchema = z
+  .array(z.string().max(MAX_TAG_CHARS, `must be at most ${MAX_TAG_CHARS} characters`))
+  .max(MAX_TAGS, `at most ${MAX_TAGS} tags`);
+
 export const createInstanceSchema = z.object({
   element: z.object({ key: z.string().min(1, 'element.key is required').max(100) }),
   providerData: z.record(z.string(), z.unknown()).optional(),
   configuration: z.record(z.string(), z.unknown()).default({}),
-  tags: z.array(z.string().max(200)).max(100).default([]),
-  name: z.string().trim().min(1, 'name is required').max(200),
+  tags: tagsSchema.default([]),
+  name: z.string().trim().min(1, 'name is required').max(MAX_NAME_CHARS, `must be at most ${MAX_NAME_CHARS} characters`),
 });
 
 export type CreateInstanceRequest = z.infer<typeof createInstanceSchema>;
 
 /** PATCH: any of these; configuration keys are merged into the instance's (null removes one). */
 export const patchInstanceSchema = z.strictObject({
-  name: z.string().trim().min(1, 'name may not be empty').max(200).optional(),
-  tags: z.array(z.string().max(200)).max(100).optional(),
+  name: z.string().trim().min(1, 'name may not be empty').max(MAX_NAME_CHARS, `must be at most ${MAX_NAME_CHARS} characters`).optional(),
+  tags: tagsSchema.optional(),
   configuration: z.record(z.string(), z.unknown()).optional(),
 });
 
@@ -243,17 +255,23 @@ export function parseEventsSettings(
   };
 }
 
-const REDACTED = '********';
-
-/** Configuration keys holding secrets: the element's own and the notification signature key. */
-export const secretKeysOf = (element: Element | undefined): string[] => [
-  ...(element?.secretKeys ?? []),
-  'event.notification.signature.key',
-  'event.notification.webhook.secret',
-];
-
-/** The configuration with every secret masked, for responses and memos. */
-export function redactConfiguration(element: Element | undefined, configuration: Record<string, unknown>): Record<string, unknown> {
-  const secret = new Set(secretKeysOf(element));
-  return Object.fromEntries(Object.entries(configuration).map(([k, v]) => [k, secret.has(k) && v !== undefined ? REDACTED : v]));
+/**
+ * Limits on a whole configuration, before anything is started: its size as JSON (each poll and each
+ * update carries parts of it through Temporal), and secrets that already look sealed, which only this
+ * service may produce (a sealed value copied from elsewhere must not be smuggled in).
+ */
+export function checkConfiguration(element: Element, configuration: Record<string, unknown>): void {
+  const bytes = Buffer.byteLength(JSON.stringify(configuration));
+  if (bytes > MAX_CONFIGURATION_BYTES) {
+    throw badRequest(`Invalid configuration: it is ${bytes} bytes as JSON; the limit is ${MAX_CONFIGURATION_BYTES} (64 KB)`, [
+      { path: 'configuration', message: `larger than ${MAX_CONFIGURATION_BYTES} bytes as JSON` },
+    ]);
+  }
+  const sealedLooking = secretKeysOf(element).filter((k) => looksSealed(configuration[k]));
+  if (sealedLooking.length) {
+    throw badRequest(`Invalid configuration: ${sealedLooking.join(', ')} may not start with "sealed:"`, sealedLooking.map((k) => ({
+      path: `configuration.${k}`,
+      message: 'may not start with "sealed:" (a value sealed by this service cannot be given back to it)',
+    })));
+  }
 }

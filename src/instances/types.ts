@@ -13,6 +13,8 @@ export interface InstanceSpec {
   configuration: Record<string, unknown>;
   /** The same with secrets masked: what queries and the API show. */
   publicConfiguration: Record<string, unknown>;
+  /** The element's credential keys of `configuration` (secrets sealed): all that provider calls get. */
+  credentials: Record<string, unknown>;
   events: EventsSettings;
 }
 

@@ -18,7 +18,7 @@ import type { Activities } from '../activities';
 import type { InstanceView, ResourceStatus } from '../instances/types';
 import { publicView } from '../instances/view';
 import { own } from '../own';
-import { EventsEnabled } from '../temporal/search-attributes';
+import { ElementsTokenHash, EventsEnabled } from '../temporal/search-attributes';
 import {
   callbackGoneSignal,
   callbackVerificationSignal,
@@ -26,9 +26,10 @@ import {
   deleteInstanceUpdate,
   getInstanceQuery,
   getSpecQuery,
+  receiverStateQuery,
+  rotateTokenUpdate,
   tokensIssuedSignal,
   webhooksSignal,
-  webhookVerifiersQuery,
 } from './messages';
 import { PROVIDER_REFUSED, type InstanceState, type InstanceWorkflowInput, type ProviderCallInput } from './types';
 
@@ -89,6 +90,8 @@ export async function instanceWorkflow(input: InstanceWorkflowInput): Promise<vo
   let deleting = false;
   let stopped = false;
   let reconciled = false;
+  /** Callback registrations in flight: their verification posts may come before their ids are known. */
+  let registering = 0;
   let pollScope: CancellationScope | undefined;
 
   const polling = () => spec.events.enabled && spec.events.vendorType === 'polling' && !!spec.events.callbackUrl;
@@ -101,7 +104,13 @@ export async function instanceWorkflow(input: InstanceWorkflowInput): Promise<vo
     return t ? t.expiresAtMs - Math.min(10 * 60_000, (t.expiresAtMs - t.issuedAtMs) / 5) : undefined;
   };
   const wantedEvents = () => (webhooks() && spec.events.enabled && !deleting ? spec.events.webhookEvents : []);
-  const providerInput = (): ProviderCallInput => ({ elementKey: spec.elementKey, configuration: spec.configuration, provider: state.provider });
+  const providerInput = (): ProviderCallInput => ({
+    instanceId: spec.id,
+    elementKey: spec.elementKey,
+    credentials: spec.credentials,
+    provider: state.provider,
+  });
+  const instanceRef = () => ({ id: spec.id, name: spec.name, tags: spec.tags, elementKey: spec.elementKey, accountId: spec.accountId });
 
   function syncResources() {
     // New resources start at the moment they were added; removed ones keep nothing.
@@ -142,11 +151,20 @@ export async function instanceWorkflow(input: InstanceWorkflowInput): Promise<vo
 
   setHandler(getInstanceQuery, view);
   setHandler(getSpecQuery, () => spec);
-  setHandler(webhookVerifiersQuery, () => {
-    const byEvent: Record<string, string[]> = {};
-    // Only verifiers FreshBooks confirmed: a verification post is unsigned, so anyone can send one.
-    for (const c of Object.values(state.callbacks)) if (c.verified && c.verifier) (byEvent[c.event] ??= []).push(c.verifier);
-    return byEvent;
+  setHandler(receiverStateQuery, () => {
+    const verifiers: Record<string, string[]> = {};
+    const verified: string[] = [];
+    const awaiting: string[] = [];
+    // Only verifiers the provider confirmed: a verification post is unsigned, so anyone can send one.
+    for (const [id, c] of Object.entries(state.callbacks)) {
+      if (c.verified && c.verifier) (verifiers[c.event] ??= []).push(c.verifier);
+      (c.verified ? verified : awaiting).push(id);
+    }
+    return { verifiers, verified, awaiting, registering: registering > 0 };
+  });
+  setHandler(rotateTokenUpdate, ({ tokenHash }) => {
+    spec = { ...spec, tokenHash };
+    upsertSearchAttributes([{ key: ElementsTokenHash, value: tokenHash }]);
   });
   setHandler(webhooksSignal, (receipts) => {
     state.pendingWebhooks.push(...receipts);
@@ -216,9 +234,12 @@ export async function instanceWorkflow(input: InstanceWorkflowInput): Promise<vo
     const windowEndMs = floorToSecond(startedMs - (resource.pollDelay ?? 0) * 1000);
     if (windowEndMs <= windowStartMs) return;
     try {
+      // Only what this poll needs: the whole configuration in each of up to 100 parallel polls could
+      // exceed what one workflow task may carry.
       const result = await pollResource.executeWithOptions({ ...pollOptions, summary: `poll ${name}` }, [
         {
-          instance: { id: spec.id, name: spec.name, tags: spec.tags, elementKey: spec.elementKey, accountId: spec.accountId, configuration: spec.configuration },
+          instance: instanceRef(),
+          credentials: spec.credentials,
           callbackUrl: spec.events.callbackUrl!,
           signatureKey: spec.events.signatureKey,
           webhookSecret: spec.events.webhookSecret,
@@ -275,9 +296,10 @@ export async function instanceWorkflow(input: InstanceWorkflowInput): Promise<vo
         .filter((event) => !have.has(event))
         .map((event) =>
           attempt(`registering ${event}`, async () => {
-            const { callbackId } = await registerCallback.executeWithOptions({ ...providerOptions, summary: `register ${event}` }, [
-              { ...providerInput(), event, uri: spec.events.webhookUri! },
-            ]);
+            registering++;
+            const { callbackId } = await registerCallback
+              .executeWithOptions({ ...providerOptions, summary: `register ${event}` }, [{ ...providerInput(), event, uri: spec.events.webhookUri! }])
+              .finally(() => registering--);
             state.callbacks[callbackId] = { event, verified: false, candidates: own(state.earlyVerifiers, callbackId) ?? [] };
             delete state.earlyVerifiers[callbackId];
           }),
@@ -332,7 +354,7 @@ export async function instanceWorkflow(input: InstanceWorkflowInput): Promise<vo
       if (spec.events.enabled && spec.events.callbackUrl) {
         await dispatchWebhooks.executeWithOptions({ ...dispatchOptions, summary: `deliver ${receipts.length} webhook(s)` }, [
           {
-            instance: { id: spec.id, name: spec.name, tags: spec.tags, elementKey: spec.elementKey, accountId: spec.accountId, configuration: {} },
+            instance: instanceRef(),
             callbackUrl: spec.events.callbackUrl,
             signatureKey: spec.events.signatureKey,
             webhookSecret: spec.events.webhookSecret,
@@ -360,6 +382,11 @@ export async function instanceWorkflow(input: InstanceWorkflowInput): Promise<vo
 
   // --- main loop -------------------------------------------------------------------------------
 
+  const historyFull = () => {
+    const info = workflowInfo();
+    return info.continueAsNewSuggested || info.historyLength >= (input.maxHistoryEvents ?? DEFAULT_MAX_HISTORY_EVENTS);
+  };
+
   let retryAtMs = Infinity;
   while (!deleting) {
     const wakeAt = Math.min(
@@ -368,7 +395,12 @@ export async function instanceWorkflow(input: InstanceWorkflowInput): Promise<vo
       retryAtMs,
     );
     const hasWork = () =>
-      deleting || !reconciled || state.pendingWebhooks.length > 0 || (needsConfirming() && retryAtMs === Infinity);
+      deleting ||
+      !reconciled ||
+      state.pendingWebhooks.length > 0 ||
+      (needsConfirming() && retryAtMs === Infinity) ||
+      // Signals grow history while we wait; waking for the suggestion keeps any instance under the limit.
+      historyFull();
     if (!hasWork()) {
       if (wakeAt === Infinity) await condition(hasWork);
       else if (wakeAt > Date.now()) await condition(hasWork, wakeAt - Date.now());
@@ -385,8 +417,7 @@ export async function instanceWorkflow(input: InstanceWorkflowInput): Promise<vo
     reconciled = true;
     if (polling() && Date.now() >= (state.nextPollAtMs ?? Infinity)) await pollCycle();
 
-    const info = workflowInfo();
-    if (!deleting && (info.continueAsNewSuggested || info.historyLength >= (input.maxHistoryEvents ?? DEFAULT_MAX_HISTORY_EVENTS))) {
+    if (!deleting && historyFull()) {
       await condition(allHandlersFinished);
       if (!deleting) await continueAsNew<typeof instanceWorkflow>({ ...input, spec, state });
     }

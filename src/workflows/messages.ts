@@ -1,6 +1,6 @@
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { InstanceSpec, InstanceView } from '../instances/types';
-import type { DeliveryRecord, TokensIssued, WebhookReceipt } from './types';
+import type { DeliveryRecord, ReceiverState, TokensIssued, WebhookReceipt } from './types';
 
 // Declared once, used by the workflows and the API alike.
 export const getInstanceQuery = defineQuery<InstanceView>('getInstance');
@@ -26,5 +26,8 @@ export const getDeliveryQuery = defineQuery<DeliveryRecord>('getDelivery');
 /** Sends a failed notification again, on the full schedule. */
 export const redeliverUpdate = defineUpdate<DeliveryRecord>('redeliver');
 
-/** Sealed verifiers by provider event, for checking webhook signatures in the receiver. */
-export const webhookVerifiersQuery = defineQuery<Record<string, string[]>>('webhookVerifiers');
+/** What the webhook receiver checks posts against: confirmed verifiers (sealed) and callbacks awaiting one. */
+export const receiverStateQuery = defineQuery<ReceiverState>('receiverState');
+
+/** A new Element token (its hash): the old one stops working once this returns. */
+export const rotateTokenUpdate = defineUpdate<void, [{ tokenHash: string }]>('rotateToken');

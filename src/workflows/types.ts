@@ -55,8 +55,13 @@ export interface AttemptFailureDetails {
   retryAfterMs?: number;
 }
 
+/** What a notification says about its instance. */
+export type InstanceRef = Pick<InstanceSpec, 'id' | 'name' | 'tags' | 'elementKey' | 'accountId'>;
+
 export interface PollInput {
-  instance: Pick<InstanceSpec, 'id' | 'name' | 'tags' | 'elementKey' | 'accountId' | 'configuration'>;
+  instance: InstanceRef;
+  /** The element's credential keys of the configuration, secrets sealed. */
+  credentials: Record<string, unknown>;
   callbackUrl: string;
   signatureKey?: string;
   webhookSecret?: string;
@@ -88,6 +93,18 @@ export interface CallbackState {
   verifier?: string;
   /** Sealed verifiers from verification posts, not yet offered to the provider; newest last. */
   candidates?: string[];
+}
+
+/** The instance's side of the webhook receiver's checks. */
+export interface ReceiverState {
+  /** Confirmed verifiers, sealed, by provider event. */
+  verifiers: Record<string, string[]>;
+  /** Callback ids already verified: their verification posts change nothing. */
+  verified: string[];
+  /** Callback ids registered and still waiting for their verification post. */
+  awaiting: string[];
+  /** A registration is in flight: its verification may arrive before its callback id is known here. */
+  registering: boolean;
 }
 
 /** The failure type of a provider call the provider refused outright (a 4xx): retrying cannot help. */
@@ -123,15 +140,16 @@ export interface TokensIssued extends TokenTimes {
 }
 
 export interface ProviderCallInput {
+  instanceId: number;
   elementKey: string;
-  /** Secrets sealed. */
-  configuration: Record<string, unknown>;
+  /** The element's credential keys of the configuration, secrets sealed. */
+  credentials: Record<string, unknown>;
   /** Sealed provider state. */
   provider: string;
 }
 
 export interface DispatchWebhooksInput {
-  instance: PollInput['instance'];
+  instance: InstanceRef;
   callbackUrl: string;
   signatureKey?: string;
   webhookSecret?: string;

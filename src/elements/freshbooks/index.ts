@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { ProviderError } from '../../errors';
 import type { Element, OAuthTokens, ProviderContext, StandardizedWebhook } from '../element';
 import { fetchWithRetry } from '../http';
-import { freshbooksSignatureValid } from './signature';
+import { freshbooksSignatureChecker } from './signature';
 
 /** Objects watched by default, each for create, update and delete (`event.objects` narrows them). */
 const DEFAULT_OBJECTS = ['client', 'invoice', 'estimate', 'expense', 'payment', 'item'];
@@ -139,6 +139,7 @@ export const freshbooks: Element = {
   vendorTypes: ['webhooks'],
   configurationSchema,
   secretKeys: ['oauth.api.secret'],
+  credentialKeys: ['oauth.api.key', 'oauth.api.secret', 'oauth.callback.url', 'business.name'],
 
   async connect({ urls, configuration, providerData, signal }) {
     const code = providerData?.code;
@@ -224,8 +225,8 @@ export const freshbooks: Element = {
       return { kind: 'notification', event: name, fields };
     },
 
-    signatureValid(webhook, rawBody, signature, verifier) {
-      return freshbooksSignatureValid(webhook.fields, rawBody, signature, verifier);
+    signatureChecker(webhook, rawBody, signature) {
+      return freshbooksSignatureChecker(webhook.fields, rawBody, signature);
     },
 
     standardize(fields) {

@@ -13,15 +13,30 @@ export function pythonJsonDumps(pairs: readonly [string, string][]): string {
 
 const hmac = (key: string, message: string) => createHmac('sha256', key).update(message, 'utf8').digest();
 
-function equal(expected: Buffer, given: string): boolean {
-  const received = Buffer.from(given.trim(), 'base64');
-  return received.length === expected.length && timingSafeEqual(received, expected);
-}
+const SHA256_BYTES = 32;
+const BASE64_SHA256 = /^[A-Za-z0-9+/]{43}=$/;
 
 /**
- * Checks `X-FreshBooks-Hmac-SHA256`. providers.md documents the signed message as the fields in
- * json.dumps form; the raw form body is accepted too, in case FreshBooks signs the bytes it sends.
+ * A checker for `X-FreshBooks-Hmac-SHA256`, or undefined when the header cannot be an HMAC-SHA256 at
+ * all (so junk costs nothing). providers.md documents the signed message as the fields in json.dumps
+ * form; the raw form body is accepted too, in case FreshBooks signs the bytes it sends. Both messages
+ * are built once, however many verifiers are then tried.
  */
+export function freshbooksSignatureChecker(
+  fields: readonly [string, string][],
+  rawBody: string,
+  signature: string,
+): ((verifier: string) => boolean) | undefined {
+  const text = signature.trim();
+  if (!BASE64_SHA256.test(text)) return undefined;
+  const received = Buffer.from(text, 'base64');
+  if (received.length !== SHA256_BYTES) return undefined;
+  const dumped = pythonJsonDumps(fields);
+  return (verifier) =>
+    timingSafeEqual(hmac(verifier, dumped), received) || (dumped !== rawBody && timingSafeEqual(hmac(verifier, rawBody), received));
+}
+
+/** One verifier, one signature: for callers that check a single key (the benchmark's relay). */
 export function freshbooksSignatureValid(fields: [string, string][], rawBody: string, signature: string, verifier: string): boolean {
-  return equal(hmac(verifier, pythonJsonDumps(fields)), signature) || equal(hmac(verifier, rawBody), signature);
+  return freshbooksSignatureChecker(fields, rawBody, signature)?.(verifier) ?? false;
 }

@@ -91,6 +91,7 @@ export const insightly: Element = {
   vendorTypes: ['polling'],
   configurationSchema,
   secretKeys: ['password'],
+  credentialKeys: ['username', 'password'],
 
   // Insightly has no tokens to keep: checking the API key with one search is the whole connection.
   async connect({ urls, configuration, signal }) {
