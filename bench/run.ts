@@ -34,7 +34,9 @@ const scenarios = chosen.length ? chosen : ['webhooks', 'polling', 'large-poll']
 // What the SDK picks for maxCachedWorkflows from this machine's default heap limit (reuseV8Context).
 const SDK_DEFAULT_CACHE = Math.max(Math.floor((Math.max(v8.getHeapStatistics().heap_size_limit / 2 ** 20 - 200, 0) * 600) / 1024), 10);
 
-const AUTH = 'User dev-user-secret, Organization dev-organization-secret';
+// The bench runs against TEMPORAL_ADDRESS, where the development secrets are refused: its own account.
+const BENCH_ACCOUNT = { user: 'bench-user-secret', organization: 'bench-organization-secret' };
+const AUTH = `User ${BENCH_ACCOUNT.user}, Organization ${BENCH_ACCOUNT.organization}`;
 const FB = { clientId: 'bench-client', clientSecret: 'bench-secret', redirectUri: 'https://bench.example' };
 
 // --- the callback sink: records when each object id first arrives --------------------------------
@@ -138,6 +140,12 @@ async function startApp(address: string, env: Record<string, string>, split = fa
     SECRETS_KEY: Buffer.alloc(32, 1).toString('base64'),
     LOG_LEVEL: 'error',
     EVENTS_MIN_REFRESH_INTERVAL_MINUTES: '0.01',
+    ELEMENTS_USER_SECRET: BENCH_ACCOUNT.user,
+    ELEMENTS_ORGANIZATION_SECRET: BENCH_ACCOUNT.organization,
+    // The bench's sink listens on loopback.
+    CALLBACK_URLS_PUBLIC_ONLY: 'false',
+    // The load generator posts from one address: its connections are the point, not an attack.
+    HTTP_MAX_CONNECTIONS_PER_ADDRESS: '4096',
     ...env,
   };
   const children = split ? [runTs('src/worker.ts', appEnv), runTs('src/api/main.ts', appEnv)] : [runTs('src/main.ts', appEnv)];

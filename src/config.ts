@@ -31,9 +31,19 @@ export const configSchema = z
     TEMPORAL_PORT: z.coerce.number().int().min(1).max(65535).default(7233),
     TEMPORAL_UI_PORT: z.coerce.number().int().min(1).max(65535).default(8233),
     DATA_DIR: z.string().min(1).default('./data'),
-    ELEMENTS_USER_SECRET: z.string().min(1).default(DEV_USER_SECRET),
-    ELEMENTS_ORGANIZATION_SECRET: z.string().min(1).default(DEV_ORGANIZATION_SECRET),
+    ELEMENTS_USER_SECRET: z.string().min(1).optional(),
+    ELEMENTS_ORGANIZATION_SECRET: z.string().min(1).optional(),
     ELEMENTS_ACCOUNTS: accountList.default([]),
+    /** Instances one account may have running (429 beyond). */
+    MAX_INSTANCES_PER_ACCOUNT: z.coerce.number().int().min(1).default(1000),
+    /** Failed logins one client address may make in a minute before it gets 429s. */
+    AUTH_FAILURES_PER_MINUTE: z.coerce.number().int().min(1).default(30),
+    /** Express's `trust proxy`: unset, the client address is the socket's; behind a proxy, its hops or addresses. */
+    TRUST_PROXY: z.string().min(1).optional(),
+    HTTP_HEADERS_TIMEOUT_SECONDS: positiveNumber.default(10),
+    HTTP_REQUEST_TIMEOUT_SECONDS: positiveNumber.default(30),
+    HTTP_MAX_CONNECTIONS: z.coerce.number().int().min(1).default(4096),
+    HTTP_MAX_CONNECTIONS_PER_ADDRESS: z.coerce.number().int().min(1).default(256),
     INSIGHTLY_API_URL: z.url().default('https://api.na1.insightly.com/v3.1'),
     FRESHBOOKS_API_URL: z.url().default('https://api.freshbooks.com'),
     EVENTS_MIN_REFRESH_INTERVAL_MINUTES: positiveNumber.default(1),
@@ -50,19 +60,44 @@ export const configSchema = z
     WORKER_MAX_CACHED_WORKFLOWS: z.coerce.number().int().min(0).default(2000),
     /** Webhooks for one instance carried by one signal at most (1 turns the grouping off; the benchmark compares). */
     WEBHOOK_SIGNAL_MAX_BATCH: z.coerce.number().int().min(1).max(1000).default(200),
-    /** Refuse callback URLs on private and loopback addresses (deployments that face the internet). */
-    CALLBACK_URLS_PUBLIC_ONLY: z.enum(['true', 'false']).default('false').transform((v) => v === 'true'),
-    /** 32 bytes, base64 or hex: seals secrets in workflow state. Unset: a key file in DATA_DIR. */
+    /** Refuse callback URLs on private and loopback addresses. Unset: on unless the embedded dev server runs. */
+    CALLBACK_URLS_PUBLIC_ONLY: z.enum(['true', 'false']).optional(),
+    /** 32 bytes, base64 or hex, or several comma separated (the first seals, all open: rotation). Unset: a key file in DATA_DIR. */
     SECRETS_KEY: z.string().min(1).optional(),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   })
-  .transform((env) => ({
-    ...env,
-    PUBLIC_URL: (env.PUBLIC_URL ?? `http://localhost:${env.PORT}`).replace(/\/+$/, ''),
-    accounts: [{ user: env.ELEMENTS_USER_SECRET, organization: env.ELEMENTS_ORGANIZATION_SECRET }, ...env.ELEMENTS_ACCOUNTS],
-  }));
+  .transform((env) => {
+    // Development: the embedded dev server and no accounts of one's own. Only then do the documented
+    // development secrets let anyone in, and only then may callbacks reach private addresses.
+    const development = !env.TEMPORAL_ADDRESS && !env.ELEMENTS_ACCOUNTS.length;
+    const defaultAccount = {
+      user: env.ELEMENTS_USER_SECRET ?? DEV_USER_SECRET,
+      organization: env.ELEMENTS_ORGANIZATION_SECRET ?? DEV_ORGANIZATION_SECRET,
+    };
+    const usesDevSecret = defaultAccount.user === DEV_USER_SECRET || defaultAccount.organization === DEV_ORGANIZATION_SECRET;
+    return {
+      ...env,
+      development,
+      PUBLIC_URL: (env.PUBLIC_URL ?? `http://localhost:${env.PORT}`).replace(/\/+$/, ''),
+      CALLBACK_URLS_PUBLIC_ONLY: env.CALLBACK_URLS_PUBLIC_ONLY ? env.CALLBACK_URLS_PUBLIC_ONLY === 'true' : !development,
+      accounts: [...(usesDevSecret && !development ? [] : [defaultAccount]), ...env.ELEMENTS_ACCOUNTS],
+    };
+  });
 
 export type Config = z.infer<typeof configSchema>;
+
+/**
+ * Why the API may not start with this configuration: outside development the development secrets are
+ * refused, so an API with no other account would let nobody in and is a mistake.
+ */
+export function accountsProblem(config: Config): string | undefined {
+  if (config.accounts.length) return undefined;
+  return (
+    'No account: the development secrets (dev-user-secret / dev-organization-secret) work only with the embedded ' +
+    'Temporal dev server and no ELEMENTS_ACCOUNTS. Set ELEMENTS_USER_SECRET and ELEMENTS_ORGANIZATION_SECRET, or ELEMENTS_ACCOUNTS, ' +
+    'since TEMPORAL_ADDRESS or ELEMENTS_ACCOUNTS is set.'
+  );
+}
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   // An empty variable (FOO= in a shell or compose file) means "not set".

@@ -1,6 +1,6 @@
 // `npm start`: the embedded Temporal dev server (unless TEMPORAL_ADDRESS is set), a worker and the API.
 import { listen } from './api/main';
-import { loadConfig } from './config';
+import { accountsProblem, loadConfig } from './config';
 import { logger } from './logger';
 import { connectClient } from './temporal/connection';
 import { startDevServer, type DevServer } from './temporal/dev-server';
@@ -8,6 +8,9 @@ import { createWorker } from './worker';
 
 async function main() {
   const config = loadConfig();
+  // Refused before anything starts: an API that would let nobody in (or anybody) is a mistake.
+  const noAccount = accountsProblem(config);
+  if (noAccount) throw new Error(noAccount);
   let devServer: DevServer | undefined;
   if (!config.TEMPORAL_ADDRESS) {
     logger.info({ dataDir: config.DATA_DIR }, 'starting the embedded Temporal dev server');

@@ -2,11 +2,17 @@ import { Client } from '@temporalio/client';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { createActivities } from './activities';
 import { loadConfig, type Config } from './config';
+import type { LookupFn } from './events/callback-url';
 import { logger } from './logger';
 import { loadSealer } from './secrets/sealer';
 import { installTemporalLogger } from './temporal/logging';
 
-export async function createWorker(config: Config, address: string): Promise<{ worker: Worker; close(): Promise<void> }> {
+export async function createWorker(
+  config: Config,
+  address: string,
+  /** Tests resolve callback hosts with a stub of their own. */
+  opts: { lookup?: LookupFn } = {},
+): Promise<{ worker: Worker; close(): Promise<void> }> {
   installTemporalLogger(logger);
   const connection = await NativeConnection.connect({ address });
   // Activities start delivery workflows. A client on the worker's own connection can start them
@@ -27,7 +33,7 @@ export async function createWorker(config: Config, address: string): Promise<{ w
       sealer: loadSealer({ secretsKey: config.SECRETS_KEY, dataDir: config.DATA_DIR }),
       deliverySchedule: { firstRetrySeconds: config.DELIVERY_FIRST_RETRY_SECONDS, maxAttempts: config.DELIVERY_MAX_ATTEMPTS },
       eagerStart: true,
-      publicCallbacksOnly: config.CALLBACK_URLS_PUBLIC_ONLY,
+      callbackPolicy: { publicOnly: config.CALLBACK_URLS_PUBLIC_ONLY, lookup: opts.lookup },
     }),
   });
   return {

@@ -1,6 +1,8 @@
 import express from 'express';
+import helmet from 'helmet';
 import type { Client } from '@temporalio/client';
-import type { Config } from '../config';
+import { accountsProblem, type Config } from '../config';
+import type { CallbackPolicy } from '../events/callback-url';
 import type { Logger } from '../logger';
 import type { Sealer } from '../secrets/sealer';
 import { requireCaller } from './auth';
@@ -10,25 +12,52 @@ import { healthRouter } from './health';
 import { BASE_PATH } from './base-path';
 import { instancesRouter } from './instances';
 import { limitJsonDepth } from './json-depth';
+import { LoginLimiter } from './login-limiter';
 import { webhooksRouter } from './webhooks';
 
 export { BASE_PATH } from './base-path';
 export const JSON_LIMIT = '1mb';
 
-export function createApp(deps: { client: Client; config: Config; log: Logger; sealer: Sealer }): express.Express {
+export interface AppDeps {
+  client: Client;
+  config: Config;
+  log: Logger;
+  sealer: Sealer;
+  /** How callback URLs are checked at creation; tests give it a resolver of their own. */
+  callbackPolicy: CallbackPolicy;
+}
+
+export function createApp(deps: AppDeps): express.Express {
+  const noAccount = accountsProblem(deps.config);
+  if (noAccount) throw new Error(noAccount);
   const app = express();
   app.disable('x-powered-by');
-  app.use(requestIds, accessLog(deps.log));
+  if (deps.config.TRUST_PROXY) app.set('trust proxy', trustProxy(deps.config.TRUST_PROXY));
+  app.use(helmet(), noStore, requestIds, accessLog(deps.log));
   const api = express.Router();
   api.use(healthRouter(deps));
   // Providers post form bodies and sign exact bytes: the receiver reads its own body, before any JSON parsing.
   api.use(webhooksRouter(deps));
+  // Who is calling is settled from the headers alone, before any body is read or parsed.
+  api.use(requireCaller(deps.config.accounts, new LoginLimiter(deps.config.AUTH_FAILURES_PER_MINUTE)));
   api.use(express.json({ limit: JSON_LIMIT }), limitJsonDepth);
-  api.use(requireCaller(deps.config.accounts));
   api.use(instancesRouter(deps));
   api.use(eventsRouter(deps));
   app.use(BASE_PATH, api);
   app.use(notFoundRoute);
   app.use(errorHandler(deps.log));
   return app;
+}
+
+/** Every answer is about live state, and one carries the instance token: nothing may be cached. */
+const noStore: express.RequestHandler = (_req, res, next) => {
+  res.setHeader('cache-control', 'no-store');
+  next();
+};
+
+/** TRUST_PROXY as Express takes it: a hop count, true/false, or addresses and subnets. */
+function trustProxy(value: string): boolean | number | string {
+  if (/^\d+$/.test(value)) return Number(value);
+  if (value === 'true' || value === 'false') return value === 'true';
+  return value;
 }

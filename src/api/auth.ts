@@ -1,6 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { RequestHandler } from 'express';
-import { unauthorized } from '../errors';
+import { forbidden, HttpError, unauthorized } from '../errors';
+import type { LoginLimiter } from './login-limiter';
 
 export interface Account {
   user: string;
@@ -48,15 +49,23 @@ declare module 'express-serve-static-core' {
   }
 }
 
+/** Authenticates every call, counting failures per client address (`req.ip`, which honours TRUST_PROXY). */
 export const requireCaller =
-  (accounts: readonly Account[]): RequestHandler =>
+  (accounts: readonly Account[], limiter: LoginLimiter): RequestHandler =>
   (req, _res, next) => {
-    req.caller = authenticate(req.header('authorization'), accounts);
+    const address = req.ip ?? req.socket.remoteAddress ?? 'unknown';
+    limiter.check(address);
+    try {
+      req.caller = authenticate(req.header('authorization'), accounts);
+    } catch (err) {
+      if (err instanceof HttpError && err.status === 401) limiter.failed(address);
+      throw err;
+    }
     next();
   };
 
-/** Platform-only calls (creating instances) refuse instance tokens. */
+/** Platform-only calls (creating instances, issuing tokens) refuse instance tokens. */
 export const requireOrganization: RequestHandler = (req, _res, next) => {
-  if (req.caller?.tokenHash) throw unauthorized('This call needs "User <secret>, Organization <secret>", not an Element token');
+  if (req.caller?.tokenHash) throw forbidden('This call needs "User <secret>, Organization <secret>", not an Element token');
   next();
 };

@@ -29,12 +29,13 @@ export function errorHandler(log: Logger): ErrorRequestHandler {
       status = err.status;
       message = err.message;
       errors = err.errors;
+      res.set(err.headers);
     } else if (err.type === 'entity.parse.failed') {
       status = 400;
       message = `Invalid JSON in request body: ${err.message}`;
     } else if (err.type === 'entity.too.large') {
       status = 413;
-      message = `Request body is larger than ${err.limit} bytes`;
+      message = `Request body is larger than the ${err.limit}-byte limit for this route`;
     } else if ((err.type || err.expose) && typeof err.status === 'number' && err.status >= 400 && err.status < 500) {
       // Undecodable Content-Encoding (a bad gzip stream, say) arrives as zlib's error, untyped.
       status = err.status;

@@ -1,22 +1,20 @@
 import { randomBytes, randomInt } from 'node:crypto';
 import { Router } from 'express';
 import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
+import { z } from 'zod';
 import type { Config } from '../config';
 import { findElement, elements } from '../elements';
-import { badRequest, HttpError, notFound } from '../errors';
-import {
-  createInstanceSchema,
-  parseEventsSettings,
-  parseOrThrow,
-  patchInstanceSchema,
-  redactConfiguration,
-  secretKeysOf,
-} from '../instances/request';
+import { badRequest, forbidden, HttpError, tooMany } from '../errors';
+import { resolvedCallbackProblem, type CallbackPolicy } from '../events/callback-url';
+import { checkConfiguration, createInstanceSchema, parseEventsSettings, parseOrThrow, patchInstanceSchema } from '../instances/request';
+import { secretKeysOf } from '../instances/secret-keys';
+import { sealedSettings } from '../instances/spec';
 import type { Sealer } from '../secrets/sealer';
 import type { Element, ProviderState } from '../elements/element';
-import type { InstanceSpec, InstanceView } from '../instances/types';
+import type { EventsSettings, InstanceSpec, InstanceView } from '../instances/types';
 import { publicView } from '../instances/view';
 import type { Logger } from '../logger';
+import { payloadValue } from '../temporal/payloads';
 import {
   ElementInstanceId,
   ElementKey,
@@ -24,13 +22,13 @@ import {
   ElementsTokenHash,
   EventsEnabled,
 } from '../temporal/search-attributes';
-import { configureUpdate, deleteInstanceUpdate, getInstanceQuery, getSpecQuery } from '../workflows/messages';
-import type { instanceWorkflow } from '../workflows/instance';
+import { configureUpdate, deleteInstanceUpdate, getInstanceQuery, getSpecQuery, rotateTokenUpdate } from '../workflows/messages';
+import { instanceWorkflow } from '../workflows/instance';
+import { instanceWorkflowId } from '../workflows/ids';
 import { BASE_PATH } from './base-path';
 import { requireOrganization, sha256, type Caller } from './auth';
-import { findOwnedInstance, instanceWorkflowId } from './ownership';
+import { findOwnedInstance } from './ownership';
 import { retryAbortedUpdate } from '../temporal/updates';
-
 
 const tokenTimes = (provider: ProviderState) =>
   provider.tokens ? { issuedAtMs: provider.tokens.issuedAtMs, expiresAtMs: provider.tokens.expiresAtMs } : undefined;
@@ -39,17 +37,29 @@ export const webhookUri = (config: Config, elementKey: string, id: number) =>
   `${config.PUBLIC_URL}${BASE_PATH}/events/${elementKey}/${id}`;
 
 const PROVIDER_TIMEOUT_MS = 20_000;
+/** The header carrying the next page of `GET /instances`, as Cloud Elements pages its lists. */
+export const NEXT_PAGE_HEADER = 'elements-next-page-token';
+
+const listQuery = z.strictObject({
+  pageSize: z.coerce.number().int().min(1).max(200).default(50),
+  nextPage: z.string().max(4096).optional(),
+});
+
+const newToken = () => randomBytes(32).toString('base64url');
 
 interface Deps {
   client: Client;
   config: Config;
   log: Logger;
   sealer: Sealer;
+  callbackPolicy: CallbackPolicy;
 }
 
-export function instancesRouter({ client, config, log, sealer }: Deps): Router {
+export function instancesRouter({ client, config, log, sealer, callbackPolicy }: Deps): Router {
   const router = Router();
   const caller = (req: { caller?: Caller }) => req.caller!;
+  /** Creates under way per account: they count against the quota before their workflows are visible. */
+  const creating = new Map<string, number>();
 
   const ownedInstance = (who: Caller, rawId: string) => findOwnedInstance(client, who, rawId);
   const connectElement = (element: Element, configuration: Record<string, unknown>, providerData?: Record<string, unknown>) =>
@@ -59,6 +69,36 @@ export function instancesRouter({ client, config, log, sealer }: Deps): Router {
       providerData,
       signal: AbortSignal.timeout(PROVIDER_TIMEOUT_MS),
     });
+
+  /** Everything a configuration must pass before any provider call or workflow (creation and PATCH alike). */
+  async function validateConfiguration(element: Element, configuration: Record<string, unknown>): Promise<EventsSettings> {
+    checkConfiguration(element, configuration);
+    parseOrThrow(element.configurationSchema, configuration, `configuration for ${element.key}`, ['configuration']);
+    const events = parseEventsSettings(element, configuration, config.EVENTS_MIN_REFRESH_INTERVAL_MINUTES, callbackPolicy.publicOnly);
+    const problem = events.callbackUrl ? await resolvedCallbackProblem(events.callbackUrl, callbackPolicy) : undefined;
+    if (problem) {
+      throw badRequest(`Invalid configuration: configuration.event.notification.callback.url ${problem}`, [
+        { path: 'configuration.event.notification.callback.url', message: problem },
+      ]);
+    }
+    return events;
+  }
+
+  async function reserveInstance(accountId: string): Promise<() => void> {
+    const pending = creating.get(accountId) ?? 0;
+    const { count } = await client.workflow.count(
+      `WorkflowType = 'instanceWorkflow' AND ExecutionStatus = 'Running' AND ElementsAccount = '${accountId}'`,
+    );
+    if (count + pending >= config.MAX_INSTANCES_PER_ACCOUNT) {
+      throw tooMany(`This account has ${count} instances; MAX_INSTANCES_PER_ACCOUNT allows ${config.MAX_INSTANCES_PER_ACCOUNT}. Delete one first.`);
+    }
+    creating.set(accountId, pending + 1);
+    return () => {
+      const left = (creating.get(accountId) ?? 1) - 1;
+      if (left > 0) creating.set(accountId, left);
+      else creating.delete(accountId);
+    };
+  }
 
   router.post('/instances', requireOrganization, async (req, res) => {
     if (!req.is('application/json')) throw new HttpError(415, 'Content-Type must be application/json');
@@ -70,127 +110,158 @@ export function instancesRouter({ client, config, log, sealer }: Deps): Router {
       ]);
     }
     const configuration = body.configuration;
-    parseOrThrow(element.configurationSchema, configuration, `configuration for ${element.key}`, ['configuration']);
-    const events = parseEventsSettings(element, configuration, config.EVENTS_MIN_REFRESH_INTERVAL_MINUTES, config.CALLBACK_URLS_PUBLIC_ONLY);
-
-    const provider = await connectElement(element, configuration, body.providerData);
-
-    const token = randomBytes(32).toString('base64url');
+    const events = await validateConfiguration(element, configuration);
     const accountId = caller(req).accountIds[0]!;
-    for (let attempt = 0; ; attempt++) {
-      const id = randomInt(100_000, 2 ** 31 - 1);
-      const spec: InstanceSpec = {
-        id,
-        accountId,
-        tokenHash: sha256(token),
-        name: body.name,
-        tags: body.tags,
-        elementKey: element.key,
-        createdDate: new Date().toISOString(),
-        configuration: sealer.sealKeys(configuration, secretKeysOf(element)),
-        publicConfiguration: redactConfiguration(element, configuration),
-        events: {
-          ...events,
-          signatureKey: events.signatureKey && sealer.seal(events.signatureKey),
-          webhookSecret: events.webhookSecret && sealer.seal(events.webhookSecret),
-          webhookUri: element.webhooks ? webhookUri(config, element.key, id) : undefined,
-        },
-      };
-      try {
-        await client.workflow.start<typeof instanceWorkflow>('instanceWorkflow', {
-          taskQueue: config.TEMPORAL_TASK_QUEUE,
-          workflowId: instanceWorkflowId(spec.id),
-          args: [
-            {
-              spec,
-              state: { provider: sealer.sealJson(provider), tokenTimes: tokenTimes(provider) },
-              maxHistoryEvents: config.INSTANCE_MAX_HISTORY_EVENTS,
-            },
-          ],
-          // Ids of deleted instances are never handed out again.
-          workflowIdReusePolicy: 'REJECT_DUPLICATE',
-          typedSearchAttributes: [
-            { key: ElementKey, value: element.key },
-            { key: ElementInstanceId, value: spec.id },
-            { key: ElementsAccount, value: accountId },
-            { key: ElementsTokenHash, value: spec.tokenHash },
-            { key: EventsEnabled, value: events.enabled },
-          ],
-          memo: { instance: publicView(spec) },
-          staticSummary: `${element.key} instance "${spec.name}" (${events.enabled ? events.vendorType : 'events off'})`,
-        });
-      } catch (err) {
-        if (err instanceof WorkflowExecutionAlreadyStartedError && attempt < 3) continue;
-        throw err;
+    // Before the provider is asked: a refused create must not use up a single-use OAuth code.
+    const release = await reserveInstance(accountId);
+    try {
+      const provider = await connectElement(element, configuration, body.providerData);
+      const token = newToken();
+      for (let attempt = 0; ; attempt++) {
+        const id = randomInt(100_000, 2 ** 31 - 1);
+        const settings = sealedSettings(element, configuration, events, sealer, id);
+        const spec: InstanceSpec = {
+          id,
+          accountId,
+          tokenHash: sha256(token),
+          name: body.name,
+          tags: body.tags,
+          elementKey: element.key,
+          createdDate: new Date().toISOString(),
+          ...settings,
+          events: { ...settings.events, webhookUri: element.webhooks ? webhookUri(config, element.key, id) : undefined },
+        };
+        try {
+          await client.workflow.start(instanceWorkflow, {
+            taskQueue: config.TEMPORAL_TASK_QUEUE,
+            workflowId: instanceWorkflowId(spec.id),
+            args: [
+              {
+                spec,
+                state: { provider: sealer.sealJson(provider, { instanceId: id, field: 'provider' }), tokenTimes: tokenTimes(provider) },
+                maxHistoryEvents: config.INSTANCE_MAX_HISTORY_EVENTS,
+              },
+            ],
+            // Ids of deleted instances are never handed out again.
+            workflowIdReusePolicy: 'REJECT_DUPLICATE',
+            typedSearchAttributes: [
+              { key: ElementKey, value: element.key },
+              { key: ElementInstanceId, value: spec.id },
+              { key: ElementsAccount, value: accountId },
+              { key: ElementsTokenHash, value: spec.tokenHash },
+              { key: EventsEnabled, value: events.enabled },
+            ],
+            memo: { instance: publicView(spec) },
+            staticSummary: `${element.key} instance "${spec.name}" (${events.enabled ? events.vendorType : 'events off'})`,
+          });
+        } catch (err) {
+          if (err instanceof WorkflowExecutionAlreadyStartedError && attempt < 3) continue;
+          throw err;
+        }
+        log.info({ instanceId: spec.id, element: element.key, events: events.enabled, vendorType: events.vendorType }, 'instance created');
+        res.status(200).json({ ...publicView(spec), token });
+        return;
       }
-      log.info({ instanceId: spec.id, element: element.key, events: events.enabled, vendorType: events.vendorType }, 'instance created');
-      res.status(200).json({ ...publicView(spec), token });
-      return;
+    } finally {
+      release();
     }
   });
 
   router.get('/instances', async (req, res) => {
     const who = caller(req);
+    const q = parseOrThrow(listQuery, req.query, 'query');
     const accounts = who.accountIds.map((a) => `'${a}'`).join(', ');
     let query = `WorkflowType = 'instanceWorkflow' AND ExecutionStatus = 'Running' AND ElementsAccount IN (${accounts})`;
     if (who.tokenHash) query += ` AND ElementsTokenHash = '${who.tokenHash}'`;
-    const views: InstanceView[] = [];
-    for await (const execution of client.workflow.list({ query })) {
-      const view = execution.memo?.instance as InstanceView | undefined;
-      if (view) views.push(view);
-    }
-    views.sort((a, b) => b.createdDate.localeCompare(a.createdDate));
+    const page = await client.workflowService
+      .listWorkflowExecutions({
+        namespace: config.TEMPORAL_NAMESPACE,
+        query,
+        pageSize: q.pageSize,
+        nextPageToken: q.nextPage ? Buffer.from(q.nextPage, 'base64url') : undefined,
+      })
+      .catch((err) => {
+        if (q.nextPage && /token/i.test(String(err))) throw badRequest('nextPage is not a page token from this list');
+        throw err;
+      });
+    const views = (page.executions ?? [])
+      .map((e) => payloadValue(e.memo?.fields?.instance) as InstanceView | undefined)
+      .filter((v): v is InstanceView => !!v)
+      .sort((a, b) => b.createdDate.localeCompare(a.createdDate));
+    if (page.nextPageToken?.length) res.setHeader(NEXT_PAGE_HEADER, Buffer.from(page.nextPageToken).toString('base64url'));
     res.json(views);
   });
 
   router.get('/instances/:id', async (req, res) => {
-    const handle = await ownedInstance(caller(req), req.params.id!);
+    const handle = await ownedInstance(caller(req), String(req.params.id));
     res.json(await handle.query(getInstanceQuery));
   });
 
   router.patch('/instances/:id', async (req, res) => {
     if (!req.is('application/json')) throw new HttpError(415, 'Content-Type must be application/json');
     const patch = parseOrThrow(patchInstanceSchema, req.body, 'instance change');
-    const handle = await ownedInstance(caller(req), req.params.id!);
+    const who = caller(req);
+    const handle = await ownedInstance(who, String(req.params.id));
     const spec = await handle.query(getSpecQuery);
     const element = findElement(spec.elementKey)!;
+    if (who.tokenHash) refuseTokenChanges(element, Object.keys(patch.configuration ?? {}));
     // null removes a key, as in JSON merge patch. Validation sees the secrets opened.
-    const configuration = sealer.openKeys(spec.configuration, secretKeysOf(element));
+    const configuration = sealer.openKeys(spec.configuration, secretKeysOf(element), spec.id);
     for (const [key, value] of Object.entries(patch.configuration ?? {})) {
       if (value === null) delete configuration[key];
       else configuration[key] = value;
     }
-    parseOrThrow(element.configurationSchema, configuration, `configuration for ${element.key}`, ['configuration']);
-    const events = parseEventsSettings(element, configuration, config.EVENTS_MIN_REFRESH_INTERVAL_MINUTES, config.CALLBACK_URLS_PUBLIC_ONLY);
+    const events = await validateConfiguration(element, configuration);
     if (patch.configuration && !element.webhooks) {
       // Changed credentials are checked now, as at creation, not by the next poll.
       await connectElement(element, configuration);
     }
+    const settings = sealedSettings(element, configuration, events, sealer, spec.id);
     const next: InstanceSpec = {
       ...spec,
       name: patch.name ?? spec.name,
       tags: patch.tags ?? spec.tags,
-      configuration: sealer.sealKeys(configuration, secretKeysOf(element)),
-      publicConfiguration: redactConfiguration(element, configuration),
-      events: {
-        ...events,
-        signatureKey: events.signatureKey && sealer.seal(events.signatureKey),
-        webhookSecret: events.webhookSecret && sealer.seal(events.webhookSecret),
-        webhookUri: spec.events.webhookUri,
-      },
+      ...settings,
+      events: { ...settings.events, webhookUri: spec.events.webhookUri },
     };
     const view = await retryAbortedUpdate(() => handle.executeUpdate(configureUpdate, { args: [next] }));
     log.info({ instanceId: spec.id, changed: Object.keys(patch) }, 'instance changed');
     res.json(view);
   });
 
-  router.delete('/instances/:id', async (req, res) => {
-    const handle = await ownedInstance(caller(req), req.params.id!);
+  // Deleting an instance, like creating one, takes the platform secrets.
+  router.delete('/instances/:id', requireOrganization, async (req, res) => {
+    const handle = await ownedInstance(caller(req), String(req.params.id));
     await retryAbortedUpdate(() => handle.executeUpdate(deleteInstanceUpdate));
     await handle.result();
     log.info({ instanceId: Number(req.params.id) }, 'instance deleted');
     res.json({ id: Number(req.params.id), deleted: true });
   });
 
+  /** A new Element token; the old one stops working when this answers. */
+  router.post('/instances/:id/token', requireOrganization, async (req, res) => {
+    const handle = await ownedInstance(caller(req), String(req.params.id));
+    const token = newToken();
+    await retryAbortedUpdate(() => handle.executeUpdate(rotateTokenUpdate, { args: [{ tokenHash: sha256(token) }] }));
+    log.info({ instanceId: Number(req.params.id) }, 'instance token rotated');
+    res.json({ id: Number(req.params.id), token });
+  });
+
   return router;
+}
+
+/**
+ * An Element token manages its instance's events, but where they go and how they are signed, and the
+ * provider credentials, take the platform secrets: a leaked token must not redirect the events.
+ */
+function refuseTokenChanges(element: Element, keys: string[]): void {
+  const guarded = new Set([
+    'event.notification.callback.url',
+    ...secretKeysOf(element),
+    ...element.credentialKeys,
+  ]);
+  const refused = keys.filter((k) => guarded.has(k));
+  if (refused.length) {
+    throw forbidden(`An Element token may not change ${refused.join(', ')}: use "User <secret>, Organization <secret>"`);
+  }
 }

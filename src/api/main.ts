@@ -1,23 +1,42 @@
 import type { Server } from 'node:http';
 import type { Client } from '@temporalio/client';
-import { loadConfig, type Config } from '../config';
+import { accountsProblem, loadConfig, type Config } from '../config';
 import { logger } from '../logger';
 import { loadSealer } from '../secrets/sealer';
 import { connectClient } from '../temporal/connection';
-import { createApp } from './app';
+import { createApp, type AppDeps } from './app';
+import { createLimitedServer, DEFAULT_SERVER_LIMITS, type ServerLimits } from './http-server';
 import { answerClientErrorsAsJson } from './errors';
 
+/** The HTTP server's limits on slow and idle clients, from the environment. */
+export const serverLimits = (config: Config): ServerLimits => ({
+  ...DEFAULT_SERVER_LIMITS,
+  headersTimeoutMs: config.HTTP_HEADERS_TIMEOUT_SECONDS * 1000,
+  requestTimeoutMs: Math.max(config.HTTP_REQUEST_TIMEOUT_SECONDS, config.HTTP_HEADERS_TIMEOUT_SECONDS) * 1000,
+  maxConnections: config.HTTP_MAX_CONNECTIONS,
+  maxConnectionsPerAddress: config.HTTP_MAX_CONNECTIONS_PER_ADDRESS,
+});
+
+/** The API's HTTP server, not yet listening: its limits applied and Node's own refusals answered as JSON. */
+export function apiServer(deps: AppDeps): Server {
+  const server = createLimitedServer(createApp(deps), serverLimits(deps.config));
+  answerClientErrorsAsJson(server);
+  return server;
+}
+
 export function listen(client: Client, config: Config): Promise<Server> {
-  const app = createApp({ client, config, log: logger, sealer: loadSealer({ secretsKey: config.SECRETS_KEY, dataDir: config.DATA_DIR }) });
+  const sealer = loadSealer({ secretsKey: config.SECRETS_KEY, dataDir: config.DATA_DIR });
+  const server = apiServer({ client, config, log: logger, sealer, callbackPolicy: { publicOnly: config.CALLBACK_URLS_PUBLIC_ONLY } });
   return new Promise((resolve, reject) => {
-    const server = app.listen(config.PORT, () => resolve(server));
-    answerClientErrorsAsJson(server);
+    server.listen(config.PORT, () => resolve(server));
     server.once('error', reject);
   });
 }
 
 async function main() {
   const config = loadConfig();
+  const noAccount = accountsProblem(config);
+  if (noAccount) throw new Error(noAccount);
   const client = await connectClient(config.TEMPORAL_ADDRESS ?? `127.0.0.1:${config.TEMPORAL_PORT}`, config.TEMPORAL_NAMESPACE);
   const server = await listen(client, config);
   logger.info({ port: config.PORT, publicUrl: config.PUBLIC_URL }, 'API listening');

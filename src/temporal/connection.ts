@@ -1,6 +1,10 @@
-import { Client, Connection } from '@temporalio/client';
+import { Client, Connection, type ConnectionOptions } from '@temporalio/client';
 
-export async function connectClient(address: string, namespace: string): Promise<Client> {
-  const connection = await Connection.connect({ address });
+export async function connectClient(
+  address: string,
+  namespace: string,
+  opts: Pick<ConnectionOptions, 'interceptors'> = {},
+): Promise<Client> {
+  const connection = await Connection.connect({ address, ...opts });
   return new Client({ connection, namespace });
 }

@@ -1,0 +1,38 @@
+import { HttpError } from '../../src/errors';
+import { LoginLimiter } from '../../src/api/login-limiter';
+
+describe('LoginLimiter', () => {
+  let now = 1_000_000;
+  const limiter = () => new LoginLimiter(3, () => now);
+
+  test('an address is refused after its failures for the minute, with the wait and the limit named', () => {
+    const l = limiter();
+    for (let i = 0; i < 3; i++) {
+      l.check('10.0.0.1');
+      l.failed('10.0.0.1');
+    }
+    let thrown: unknown;
+    try {
+      l.check('10.0.0.1');
+    } catch (err) {
+      thrown = err;
+    }
+    expect(thrown).toBeInstanceOf(HttpError);
+    expect((thrown as HttpError).status).toBe(429);
+    expect((thrown as HttpError).message).toMatch(/AUTH_FAILURES_PER_MINUTE/);
+    expect((thrown as HttpError).headers['retry-after']).toBe('60');
+    // Other addresses are not affected.
+    expect(() => l.check('10.0.0.2')).not.toThrow();
+  });
+
+  test('the window ends a minute after the first failure', () => {
+    const l = limiter();
+    for (let i = 0; i < 3; i++) l.failed('10.0.0.1');
+    now += 59_000;
+    expect(() => l.check('10.0.0.1')).toThrow(/try again in 1 s/);
+    now += 1_000;
+    expect(() => l.check('10.0.0.1')).not.toThrow();
+    l.failed('10.0.0.1');
+    expect(() => l.check('10.0.0.1')).not.toThrow();
+  });
+});
