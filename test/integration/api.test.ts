@@ -10,6 +10,8 @@ import {
   sleep,
   startStack,
   type Stack,
+  TEST_ORGANIZATION_SECRET,
+  TEST_USER_SECRET,
 } from './harness';
 
 jest.setTimeout(60_000);
@@ -131,8 +133,8 @@ describe('instances API: validation, authentication and ownership', () => {
   test('wrong, missing or malformed secrets get 401 and start nothing', async () => {
     const before = await instanceWorkflowCount(stack);
     for (const auth of [
-      'User dev-user-secret, Organization wrong',
-      'User wrong, Organization dev-organization-secret',
+      `User ${TEST_USER_SECRET}, Organization wrong`,
+      `User wrong, Organization ${TEST_ORGANIZATION_SECRET}`,
       'Bearer abc',
       null,
     ]) {
@@ -169,11 +171,12 @@ describe('instances API: validation, authentication and ownership', () => {
     const ownList = await call(stack, 'GET', '/instances');
     expect(ownList.body.map((i: { id: number }) => i.id)).toEqual(expect.arrayContaining([mine.id, second.id]));
 
-    const elementAuth = `User dev-user-secret, Element ${mine.token}`;
+    const elementAuth = `User ${TEST_USER_SECRET}, Element ${mine.token}`;
     expect((await call(stack, 'GET', `/instances/${mine.id}`, { auth: elementAuth })).status).toBe(200);
     expect((await call(stack, 'GET', `/instances/${second.id}`, { auth: elementAuth })).status).toBe(404);
     expect((await call(stack, 'PATCH', `/instances/${second.id}`, { auth: elementAuth, json: { name: 'x' } })).status).toBe(404);
-    expect((await call(stack, 'DELETE', `/instances/${second.id}`, { auth: elementAuth })).status).toBe(404);
+    // Deleting takes the platform secrets, whichever instance the token names.
+    expect((await call(stack, 'DELETE', `/instances/${second.id}`, { auth: elementAuth })).status).toBe(403);
     // Its own token may change its own instance.
     const renamed = await call(stack, 'PATCH', `/instances/${mine.id}`, { auth: elementAuth, json: { name: 'renamed', tags: ['t'] } });
     expect(renamed.status).toBe(200);
@@ -182,7 +185,7 @@ describe('instances API: validation, authentication and ownership', () => {
     const scoped = await call(stack, 'GET', '/instances', { auth: elementAuth });
     expect(scoped.body.map((i: { id: number }) => i.id)).toEqual([mine.id]);
     expect((await call(stack, 'GET', `/instances/${mine.id}`, { auth: `User wrong, Element ${mine.token}` })).status).toBe(401);
-    expect((await call(stack, 'POST', '/instances', { auth: elementAuth, json: validBody() })).status).toBe(401);
+    expect((await call(stack, 'POST', '/instances', { auth: elementAuth, json: validBody() })).status).toBe(403);
     expect((await call(stack, 'GET', '/instances/not-a-number')).status).toBe(404);
     expect((await call(stack, 'GET', '/instances/999')).status).toBe(404);
 

@@ -1,6 +1,6 @@
 import { Webhook } from 'standardwebhooks';
 import { CallbackSink, withSink } from '../fakes/callback-sink';
-import { call, createInstance, insightlySeedBody, OTHER_ACCOUNT_AUTH, sleep, startStack, type Stack } from './harness';
+import { call, TEST_USER_SECRET, createInstance, insightlySeedBody, OTHER_ACCOUNT_AUTH, sleep, startStack, type Stack } from './harness';
 
 jest.setTimeout(120_000);
 
@@ -90,7 +90,7 @@ describe('delivery records, redelivery and response rules', () => {
 
     // Tenancy: another account, and another instance's token, see none of it.
     const other = await instanceWithEvents(sink.url);
-    const otherToken = `User dev-user-secret, Element ${other.token}`;
+    const otherToken = `User ${TEST_USER_SECRET}, Element ${other.token}`;
     for (const auth of [OTHER_ACCOUNT_AUTH, otherToken]) {
       expect((await call(stack, 'GET', `/instances/${id}/events`, { auth })).status).toBe(404);
       expect((await call(stack, 'GET', `/instances/${id}/events/${failed!.eventId}`, { auth })).status).toBe(404);

@@ -9,7 +9,7 @@ import { startDevServer, type DevServer, type DevServerOptions } from '../../src
 import type { CallbackSink } from '../fakes/callback-sink';
 import { freshbooksSignature, IDENTITY_ID } from '../fakes/freshbooks';
 import { freePort } from '../fakes/http-server';
-import { call, createInstance, freshbooksSeedBody, insightlySeedBody, sleep, startStack, type Stack } from './harness';
+import { call, createInstance, freshbooksSeedBody, insightlySeedBody, sleep, startStack, type Stack, waitForVerified } from './harness';
 
 /**
  * Fault injection on a real Temporal with real HTTP: a worker SIGKILLed mid-delivery, the Temporal
@@ -408,6 +408,7 @@ describe('the Temporal server SIGKILLed and restarted on the same database', () 
     const created = await createInstance(stack, freshbooksSeedBody({ code: freshbooks.issueCode(), callbackUrl: sink.url }));
     const ours = () => freshbooks.callbacks().filter((c) => c.uri.endsWith(`/events/freshbooksv2/${created.id}`));
     await sink.waitFor(() => ours().filter((c) => c.verified).length === 18, 30_000, 'verified callbacks');
+    await waitForVerified(stack, created.id, 18);
 
     // FreshBooks' contract: a webhook not answered 2xx is sent again until it is. (The fake gives
     // up on an answer after 10 s; a webhook the receiver records after that is sent again, and

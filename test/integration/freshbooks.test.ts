@@ -1,4 +1,4 @@
-import { call, createInstance, freshbooksSeedBody, historyText, instanceWorkflowCount, sleep, startStack, type Stack } from './harness';
+import { call, createInstance, freshbooksSeedBody, historyText, instanceWorkflowCount, sleep, startStack, waitForVerified, type Stack } from './harness';
 
 jest.setTimeout(120_000);
 
@@ -19,6 +19,7 @@ describe('FreshBooks webhooks, end to end on a real Temporal', () => {
   async function verifiedInstance(body = freshbooksSeedBody({ code: stack.freshbooks.issueCode(), callbackUrl: stack.sink.url })) {
     const created = await createInstance(stack, body);
     await stack.sink.waitFor(() => callbacksFor(created.id).filter((c) => c.verified).length === DEFAULT_EVENTS.length, 30_000, 'verified callbacks');
+    await waitForVerified(stack, created.id, DEFAULT_EVENTS.length);
     return created;
   }
 
@@ -34,7 +35,7 @@ describe('FreshBooks webhooks, end to end on a real Temporal', () => {
 
     // Secrets are sealed in Temporal: not in the instance's history (nor the UI), though it holds them.
     const history = await historyText(stack, `instance-${created.id}`);
-    expect(history).toContain('sealed:v1:');
+    expect(history).toContain('sealed:v2:');
     expect(history).toContain('MyBiz');
     expect(history).not.toContain('fb-client-secret');
     for (const c of callbacksFor(created.id)) expect(history).not.toContain(c.verifier);
@@ -105,12 +106,13 @@ describe('FreshBooks webhooks, end to end on a real Temporal', () => {
     });
     expect(json.status).toBe(400);
     expect(((await json.json()) as { message: string }).message).toMatch(/x-www-form-urlencoded/);
-    const unknown = await fetch(callbacksFor(created.id)[0]!.uri.replace(/\/\d+$/, '/999'), {
-      method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: 'name=invoice.update&object_id=1',
-    });
-    expect(unknown.status).toBe(404);
+    // Unsigned, it is refused before the instance is looked up; signed (well-formed), it is unknown.
+    const unknownUri = callbacksFor(created.id)[0]!.uri.replace(/\/\d+$/, '/999');
+    const form = { 'content-type': 'application/x-www-form-urlencoded' };
+    const body = 'name=invoice.update&object_id=1';
+    expect((await fetch(unknownUri, { method: 'POST', headers: form, body })).status).toBe(401);
+    const signed = { ...form, 'x-freshbooks-hmac-sha256': Buffer.alloc(32, 1).toString('base64') };
+    expect((await fetch(unknownUri, { method: 'POST', headers: signed, body })).status).toBe(404);
     await sleep(2000);
     expect(sink.received.length).toBe(before);
     const view = await call(stack, 'GET', `/instances/${created.id}`);
@@ -179,6 +181,7 @@ describe('FreshBooks webhooks, end to end on a real Temporal', () => {
     expect(on.status).toBe(200);
     expect(on.body.eventsEnabled).toBe(true);
     await sink.waitFor(() => callbacksFor(created.id).filter((c) => c.verified).length === 18, 30_000, 'callbacks back and verified');
+    await waitForVerified(stack, created.id, 18);
     expect(await freshbooks.sendWebhook('estimate.create', 8008)).toEqual([200]);
     await sink.waitFor(() => sink.acceptedEvents().some((e) => e.objectId === '8008'), 20_000, 'an event after re-enabling');
 

@@ -1,20 +1,25 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
-import type { Client } from '@temporalio/client';
-import { createApp } from '../../src/api/app';
-import { answerClientErrorsAsJson } from '../../src/api/errors';
+import { InterceptingCall } from '@grpc/grpc-js';
+import { defaultGrpcRetryOptions, makeGrpcRetryInterceptor, type Client } from '@temporalio/client';
+import type { AddressInfo } from 'node:net';
+import { apiServer } from '../../src/api/main';
 import { loadConfig, type Config } from '../../src/config';
+import type { LookupFn } from '../../src/events/callback-url';
 import { logger } from '../../src/logger';
 import { loadSealer } from '../../src/secrets/sealer';
 import { connectClient } from '../../src/temporal/connection';
 import { createWorker } from '../../src/worker';
 import { CallbackSink } from '../fakes/callback-sink';
-import { freePort, listenOnFreePort } from '../fakes/http-server';
+import { freePort } from '../fakes/http-server';
 import { FakeFreshBooks } from '../fakes/freshbooks';
 import { FakeInsightly } from '../fakes/insightly';
 
-export const PLATFORM_AUTH = 'User dev-user-secret, Organization dev-organization-secret';
+// The tests run against TEMPORAL_ADDRESS, where the development secrets are refused: an account of their own.
+export const TEST_USER_SECRET = 'test-user-secret';
+export const TEST_ORGANIZATION_SECRET = 'test-organization-secret';
+export const PLATFORM_AUTH = `User ${TEST_USER_SECRET}, Organization ${TEST_ORGANIZATION_SECRET}`;
 export const OTHER_ACCOUNT_AUTH = 'User other-user, Organization other-org';
 export const INSIGHTLY_KEY = 'insightly-test-api-key';
 export const TEST_SECRETS_KEY = Buffer.alloc(32, 7).toString('base64');
@@ -30,8 +35,10 @@ export interface Stack {
   freshbooks: FakeFreshBooks;
   sink: CallbackSink;
   taskQueue: string;
+  /** The gRPC methods the stack's client called, in order (the API's calls and the test's own). */
+  temporalCalls: string[];
   /** Starts the worker in a child process (so a test can SIGKILL it); returns the process. */
-  spawnWorker(): Promise<ChildProcess>;
+  spawnWorker(extraEnv?: Record<string, string>): Promise<ChildProcess>;
   stop(): Promise<void>;
 }
 
@@ -43,6 +50,8 @@ export async function startStack(
     freshbooksTokenLifetimeSeconds?: number;
     /** A Temporal server of the test's own (fault tests stop and restart it); default the shared one. */
     temporalAddress?: string;
+    /** Resolves callback hosts for the API's checks and the worker's connections (a resolver stub). */
+    callbackLookup?: LookupFn;
   } = {},
 ): Promise<Stack> {
   const address = opts.temporalAddress ?? process.env.TEST_TEMPORAL_ADDRESS;
@@ -63,17 +72,33 @@ export async function startStack(
     FRESHBOOKS_API_URL: freshbooks.url,
     PUBLIC_URL: `http://127.0.0.1:${port}`,
     EVENTS_MIN_REFRESH_INTERVAL_MINUTES: '0.001',
+    ELEMENTS_USER_SECRET: TEST_USER_SECRET,
+    ELEMENTS_ORGANIZATION_SECRET: TEST_ORGANIZATION_SECRET,
     ELEMENTS_ACCOUNTS: 'other-user:other-org',
+    // The callback sink listens on loopback: allowed here, refused by default outside development.
+    CALLBACK_URLS_PUBLIC_ONLY: 'false',
+    // The suites send many wrong secrets from one address on purpose; the limit has a test of its own.
+    AUTH_FAILURES_PER_MINUTE: '100000',
     LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
     SECRETS_KEY: TEST_SECRETS_KEY,
     ...opts.env,
   };
   const config = loadConfig(env);
-  const client = await connectClient(address, config.TEMPORAL_NAMESPACE);
+  // Every gRPC call the API (and the test) makes to Temporal, by method: attacks must not cause one per request.
+  const temporalCalls: string[] = [];
+  const client = await connectClient(address, config.TEMPORAL_NAMESPACE, {
+    interceptors: [
+      (options, nextCall) => {
+        temporalCalls.push(String(options.method_definition.path));
+        return new InterceptingCall(nextCall(options));
+      },
+      makeGrpcRetryInterceptor(defaultGrpcRetryOptions()),
+    ],
+  });
 
   const closers: (() => Promise<void>)[] = [];
   if ((opts.worker ?? 'in-process') === 'in-process') {
-    const { worker, close } = await createWorker(config, address);
+    const { worker, close } = await createWorker(config, address, { lookup: opts.callbackLookup });
     const running = worker.run();
     closers.push(async () => {
       worker.shutdown();
@@ -82,9 +107,26 @@ export async function startStack(
     });
   }
   const children: ChildProcess[] = [];
-  const sealer = loadSealer({ secretsKey: TEST_SECRETS_KEY, dataDir: '.' });
-  const listening = await listenOnFreePort(createApp({ client, config, log: logger, sealer }), port);
-  answerClientErrorsAsJson(listening.server);
+  const sealer = loadSealer({ secretsKey: config.SECRETS_KEY, dataDir: '.' });
+  const server = apiServer({
+    client,
+    config,
+    log: logger,
+    sealer,
+    callbackPolicy: { publicOnly: config.CALLBACK_URLS_PUBLIC_ONLY, lookup: opts.callbackLookup },
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.listen(port, '127.0.0.1', () => resolve());
+    server.once('error', reject);
+  });
+  const listening = {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
 
   return {
     api: `${listening.url}/elements/api-v2`,
@@ -94,11 +136,12 @@ export async function startStack(
     freshbooks,
     sink,
     taskQueue,
-    async spawnWorker() {
+    temporalCalls,
+    async spawnWorker(extraEnv: Record<string, string> = {}) {
       // node itself (with tsx as a loader), not the tsx CLI: a SIGKILL must reach the worker, not a wrapper.
       const child = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'src', 'worker.ts')], {
         cwd: root,
-        env: { ...process.env, ...env },
+        env: { ...process.env, ...env, ...extraEnv },
         stdio: ['ignore', 'ignore', 'inherit'],
       });
       children.push(child);
@@ -195,6 +238,20 @@ export async function instanceWorkflowCount(stack: Stack): Promise<number> {
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Waits until the instance itself counts `verified` confirmed callbacks. FreshBooks marks a callback
+ * verified a moment before the instance records it; webhooks signed meanwhile would be refused.
+ */
+export async function waitForVerified(stack: Stack, id: number, verified: number, auth?: string): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const view = await call(stack, 'GET', `/instances/${id}`, { auth });
+    if (view.body?.status?.callbacks?.verified === verified) return;
+    if (Date.now() > deadline) throw new Error(`instance ${id}: ${JSON.stringify(view.body?.status?.callbacks)}, not ${verified} verified`);
+    await sleep(100);
+  }
+}
 
 /** The seed's freshbooksv2 body, with its placeholders filled in. */
 export function freshbooksSeedBody(opts: { code: string; callbackUrl: string; businessName?: string; signatureKey?: string }) {

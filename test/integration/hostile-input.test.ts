@@ -30,6 +30,7 @@ import {
   sleep,
   startStack,
   type Stack,
+  waitForVerified,
 } from './harness';
 
 jest.setTimeout(240_000);
@@ -703,6 +704,7 @@ describe('hostile input: never a 5xx, nothing started or delivered for a refusal
       30_000,
       'verified FreshBooks callbacks',
     );
+    await waitForVerified(stack, fbInstance.id, 18);
   }, 90_000);
 
   afterAll(async () => {
@@ -1076,6 +1078,7 @@ describe('hostile input: never a 5xx, nothing started or delivered for a refusal
     const target = await createInstance(stack, freshbooksSeedBody({ code: stack.freshbooks.issueCode(), callbackUrl: stack.sink.url }));
     const callbacks = () => stack.freshbooks.callbacks().filter((c) => c.uri.endsWith(`/${target.id}`));
     await stack.sink.waitFor(() => callbacks().filter((c) => c.verified).length === 18, 30_000, 'verified callbacks');
+    await waitForVerified(stack, target.id, 18);
     const url = `${stack.api}/events/freshbooksv2/${target.id}`;
     const sinkBefore = stack.sink.received.filter((r) => r.body.message.instanceId === target.id).length;
     try {

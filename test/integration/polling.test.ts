@@ -60,7 +60,7 @@ describe('Insightly polling, end to end on a real Temporal', () => {
     // The API key and the signature key are sealed wherever they pass through Temporal.
     for (const workflowId of [`instance-${created.id}`, `delivery-${contactNote.body.message.eventId}`]) {
       const history = await historyText(stack, workflowId);
-      expect(history).toContain('sealed:v1:');
+      expect(history).toContain('sealed:v2:');
       expect(history).not.toContain(INSIGHTLY_KEY);
       expect(history).not.toContain(signatureKey);
     }

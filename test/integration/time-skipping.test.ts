@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import { createActivities } from '../../src/activities';
-import { parseEventsSettings, redactConfiguration } from '../../src/instances/request';
+import { parseEventsSettings } from '../../src/instances/request';
+import { sealedSettings } from '../../src/instances/spec';
 import type { InstanceSpec } from '../../src/instances/types';
 import { findElement } from '../../src/elements';
 import { Sealer } from '../../src/secrets/sealer';
@@ -23,6 +24,7 @@ describe('long sleeps, with time skipping', () => {
   let insightly: FakeInsightly;
   let sink: CallbackSink;
   const taskQueue = `ts-${randomUUID()}`;
+  const sealer = new Sealer(Buffer.alloc(32, 1));
 
   beforeAll(async () => {
     env = await TestWorkflowEnvironment.createTimeSkipping({
@@ -41,8 +43,9 @@ describe('long sleeps, with time skipping', () => {
         client: env.client,
         taskQueue,
         urls: { insightly: insightly.url, freshbooks: 'http://127.0.0.1:1' },
-        sealer: new Sealer(Buffer.alloc(32, 1)),
+        sealer,
         deliverySchedule: { firstRetrySeconds: 4, maxAttempts: 10 },
+        callbackPolicy: { publicOnly: false },
       }),
     });
     running = worker.run();
@@ -67,9 +70,7 @@ describe('long sleeps, with time skipping', () => {
       tags: body.tags,
       elementKey: 'insightly',
       createdDate: new Date(createdMs).toISOString(),
-      configuration: body.configuration,
-      publicConfiguration: redactConfiguration(element, body.configuration),
-      events: parseEventsSettings(element, body.configuration, 1),
+      ...sealedSettings(element, body.configuration, parseEventsSettings(element, body.configuration, 1), sealer, 4242),
     };
     const contact = insightly.create('Contacts', { FIRST_NAME: 'Katherine' }, createdMs + 60_000);
     const handle = await env.client.workflow.start('instanceWorkflow', { taskQueue, workflowId: `instance-ts-${randomUUID()}`, args: [{ spec }] });

@@ -5,8 +5,8 @@ import {
   createInstanceSchema,
   parseEventsSettings,
   parseOrThrow,
-  redactConfiguration,
 } from '../../src/instances/request';
+import { redactConfiguration } from '../../src/instances/secret-keys';
 
 const insightly = findElement('insightly') as Element;
 const defaults = insightly.polling!.defaultResources;
