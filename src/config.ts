@@ -24,6 +24,8 @@ const accountList = z
 export const configSchema = z
   .object({
     PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+    /** The API's listening address. Unset: loopback in development (its secrets are documented), all interfaces otherwise. */
+    HOST: z.string().min(1).optional(),
     PUBLIC_URL: z.url().optional(),
     TEMPORAL_ADDRESS: z.string().min(1).optional(),
     TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
@@ -39,7 +41,11 @@ export const configSchema = z
     /** Failed logins one client address may make in a minute before it gets 429s. */
     AUTH_FAILURES_PER_MINUTE: z.coerce.number().int().min(1).default(30),
     /** Express's `trust proxy`: unset, the client address is the socket's; behind a proxy, its hops or addresses. */
-    TRUST_PROXY: z.string().min(1).optional(),
+    TRUST_PROXY: z
+      .string()
+      .min(1)
+      .refine((v) => v !== 'true', 'true would trust any X-Forwarded-For a client sends: give the hop count or the proxy addresses')
+      .optional(),
     HTTP_HEADERS_TIMEOUT_SECONDS: positiveNumber.default(10),
     HTTP_REQUEST_TIMEOUT_SECONDS: positiveNumber.default(30),
     HTTP_MAX_CONNECTIONS: z.coerce.number().int().min(1).default(4096),
@@ -58,6 +64,8 @@ export const configSchema = z
      *  instances). Set, not left to the SDK, whose default grows with the heap. Deliveries finish in
      *  their first task and leave the cache at once. */
     WORKER_MAX_CACHED_WORKFLOWS: z.coerce.number().int().min(0).default(2000),
+    /** Seconds a registered callback waits for its verification post before the provider is asked to resend it. */
+    VERIFICATION_RESEND_SECONDS: positiveNumber.default(120),
     /** Webhooks for one instance carried by one signal at most (1 turns the grouping off; the benchmark compares). */
     WEBHOOK_SIGNAL_MAX_BATCH: z.coerce.number().int().min(1).max(1000).default(200),
     /** Refuse callback URLs on private and loopback addresses. Unset: on unless the embedded dev server runs. */
@@ -80,6 +88,7 @@ export const configSchema = z
       development,
       PUBLIC_URL: (env.PUBLIC_URL ?? `http://localhost:${env.PORT}`).replace(/\/+$/, ''),
       CALLBACK_URLS_PUBLIC_ONLY: env.CALLBACK_URLS_PUBLIC_ONLY ? env.CALLBACK_URLS_PUBLIC_ONLY === 'true' : !development,
+      HOST: env.HOST ?? (development ? '127.0.0.1' : undefined),
       accounts: [...(usesDevSecret && !development ? [] : [defaultAccount]), ...env.ELEMENTS_ACCOUNTS],
     };
   });

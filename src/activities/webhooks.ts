@@ -38,6 +38,10 @@ export function createWebhookActivities(deps: PollDeps) {
       }
     },
 
+    async resendVerification(input: ProviderCallInput & { callbackId: string }): Promise<void> {
+      await webhooksOf(input.elementKey).requestVerification(ctxFor(input), input.callbackId);
+    },
+
     async deregisterCallback(input: ProviderCallInput & { callbackId: string }): Promise<void> {
       await webhooksOf(input.elementKey).deregister(ctxFor(input), input.callbackId);
     },

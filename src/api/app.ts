@@ -55,9 +55,9 @@ const noStore: express.RequestHandler = (_req, res, next) => {
   next();
 };
 
-/** TRUST_PROXY as Express takes it: a hop count, true/false, or addresses and subnets. */
+/** TRUST_PROXY as Express takes it: a hop count, or addresses and subnets (`true` is refused by the config). */
 function trustProxy(value: string): boolean | number | string {
   if (/^\d+$/.test(value)) return Number(value);
-  if (value === 'true' || value === 'false') return value === 'true';
+  if (value === 'false') return false;
   return value;
 }

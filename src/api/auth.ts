@@ -1,7 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { RequestHandler } from 'express';
 import { forbidden, HttpError, unauthorized } from '../errors';
-import type { LoginLimiter } from './login-limiter';
+import { clientKey, type LoginLimiter } from './login-limiter';
 
 export interface Account {
   user: string;
@@ -53,7 +53,7 @@ declare module 'express-serve-static-core' {
 export const requireCaller =
   (accounts: readonly Account[], limiter: LoginLimiter): RequestHandler =>
   (req, _res, next) => {
-    const address = req.ip ?? req.socket.remoteAddress ?? 'unknown';
+    const address = clientKey(req.ip ?? req.socket.remoteAddress ?? 'unknown');
     limiter.check(address);
     try {
       req.caller = authenticate(req.header('authorization'), accounts);

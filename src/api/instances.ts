@@ -46,6 +46,8 @@ const listQuery = z.strictObject({
 });
 
 const newToken = () => randomBytes(32).toString('base64url');
+/** How long a new instance keeps its quota place in memory: until Temporal's list counts it. */
+const VISIBILITY_SETTLE_MS = 5_000;
 
 interface Deps {
   client: Client;
@@ -58,8 +60,8 @@ interface Deps {
 export function instancesRouter({ client, config, log, sealer, callbackPolicy }: Deps): Router {
   const router = Router();
   const caller = (req: { caller?: Caller }) => req.caller!;
-  /** Creates under way per account: they count against the quota before their workflows are visible. */
-  const creating = new Map<string, number>();
+  /** Per account: creates under way, and instances created a moment ago (not yet in Temporal's list). */
+  const quota = new Map<string, { inFlight: number; recent: Set<string> }>();
 
   const ownedInstance = (who: Caller, rawId: string) => findOwnedInstance(client, who, rawId);
   const connectElement = (element: Element, configuration: Record<string, unknown>, providerData?: Record<string, unknown>) =>
@@ -84,20 +86,48 @@ export function instancesRouter({ client, config, log, sealer, callbackPolicy }:
     return events;
   }
 
-  async function reserveInstance(accountId: string): Promise<() => void> {
-    const pending = creating.get(accountId) ?? 0;
-    const { count } = await client.workflow.count(
-      `WorkflowType = 'instanceWorkflow' AND ExecutionStatus = 'Running' AND ElementsAccount = '${accountId}'`,
-    );
-    if (count + pending >= config.MAX_INSTANCES_PER_ACCOUNT) {
-      throw tooMany(`This account has ${count} instances; MAX_INSTANCES_PER_ACCOUNT allows ${config.MAX_INSTANCES_PER_ACCOUNT}. Delete one first.`);
-    }
-    creating.set(accountId, pending + 1);
-    return () => {
-      const left = (creating.get(accountId) ?? 1) - 1;
-      if (left > 0) creating.set(accountId, left);
-      else creating.delete(accountId);
+  /**
+   * Holds a place for one more instance of the account, or answers 429. The place is taken before the
+   * count is asked, so concurrent creates see each other; a new instance stays counted here for a few
+   * seconds, until Temporal's list (which may lag) shows it, and the list is asked to leave those out
+   * so none is counted twice. Per API process: replicas may overshoot by what they create at once.
+   */
+  async function reserveInstance(accountId: string): Promise<(createdId?: number) => void> {
+    const mine = quota.get(accountId) ?? { inFlight: 0, recent: new Set<string>() };
+    quota.set(accountId, mine);
+    mine.inFlight++;
+    const forget = () => {
+      if (!mine.inFlight && !mine.recent.size) quota.delete(accountId);
     };
+    const release = (createdId?: number) => {
+      mine.inFlight--;
+      if (createdId !== undefined) {
+        const workflowId = instanceWorkflowId(createdId);
+        mine.recent.add(workflowId);
+        setTimeout(() => {
+          mine.recent.delete(workflowId);
+          forget();
+        }, VISIBILITY_SETTLE_MS).unref();
+      }
+      forget();
+    };
+    try {
+      const exclude = [...mine.recent].map((w) => `'${w}'`).join(', ');
+      const { count } = await client.workflow.count(
+        `WorkflowType = 'instanceWorkflow' AND ExecutionStatus = 'Running' AND ElementsAccount = '${accountId}'` +
+          (exclude ? ` AND WorkflowId NOT IN (${exclude})` : ''),
+      );
+      const held = mine.inFlight + mine.recent.size;
+      if (count + held > config.MAX_INSTANCES_PER_ACCOUNT) {
+        throw tooMany(
+          `This account has ${count + held - 1} instances; MAX_INSTANCES_PER_ACCOUNT allows ${config.MAX_INSTANCES_PER_ACCOUNT}. Delete one first.`,
+        );
+      }
+    } catch (err) {
+      release();
+      throw err;
+    }
+    return release;
   }
 
   router.post('/instances', requireOrganization, async (req, res) => {
@@ -114,6 +144,7 @@ export function instancesRouter({ client, config, log, sealer, callbackPolicy }:
     const accountId = caller(req).accountIds[0]!;
     // Before the provider is asked: a refused create must not use up a single-use OAuth code.
     const release = await reserveInstance(accountId);
+    let createdId: number | undefined;
     try {
       const provider = await connectElement(element, configuration, body.providerData);
       const token = newToken();
@@ -140,6 +171,7 @@ export function instancesRouter({ client, config, log, sealer, callbackPolicy }:
                 spec,
                 state: { provider: sealer.sealJson(provider, { instanceId: id, field: 'provider' }), tokenTimes: tokenTimes(provider) },
                 maxHistoryEvents: config.INSTANCE_MAX_HISTORY_EVENTS,
+                verificationResendSeconds: config.VERIFICATION_RESEND_SECONDS,
               },
             ],
             // Ids of deleted instances are never handed out again.
@@ -158,12 +190,13 @@ export function instancesRouter({ client, config, log, sealer, callbackPolicy }:
           if (err instanceof WorkflowExecutionAlreadyStartedError && attempt < 3) continue;
           throw err;
         }
+        createdId = spec.id;
         log.info({ instanceId: spec.id, element: element.key, events: events.enabled, vendorType: events.vendorType }, 'instance created');
         res.status(200).json({ ...publicView(spec), token });
         return;
       }
     } finally {
-      release();
+      release(createdId);
     }
   });
 

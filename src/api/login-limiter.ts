@@ -1,4 +1,16 @@
+import ipaddr from 'ipaddr.js';
 import { tooMany } from '../errors';
+
+/**
+ * Whom failures are counted against: an IPv4 address, or an IPv6 /64 (one client usually holds a
+ * whole /64, and could otherwise try from a fresh address each time).
+ */
+export function clientKey(address: string): string {
+  if (!ipaddr.isValid(address)) return address;
+  const ip = ipaddr.process(address); // IPv4-mapped IPv6 becomes IPv4
+  if (ip.kind() === 'ipv4') return ip.toString();
+  return `${(ip as ipaddr.IPv6).parts.slice(0, 4).map((p) => p.toString(16)).join(':')}::/64`;
+}
 
 const WINDOW_MS = 60_000;
 /** Addresses tracked at once; past it the oldest windows are forgotten, so a spray of addresses costs bounded memory. */

@@ -28,7 +28,7 @@ export function listen(client: Client, config: Config): Promise<Server> {
   const sealer = loadSealer({ secretsKey: config.SECRETS_KEY, dataDir: config.DATA_DIR });
   const server = apiServer({ client, config, log: logger, sealer, callbackPolicy: { publicOnly: config.CALLBACK_URLS_PUBLIC_ONLY } });
   return new Promise((resolve, reject) => {
-    server.listen(config.PORT, () => resolve(server));
+    server.listen(config.PORT, config.HOST, () => resolve(server));
     server.once('error', reject);
   });
 }

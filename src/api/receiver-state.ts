@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { Sealer } from '../secrets/sealer';
 import { ElementKey } from '../temporal/search-attributes';
@@ -31,8 +32,24 @@ const MAX_AGE_MS = 60_000;
 const MIN_GAP_MS = 1_000;
 /** Instances remembered at once (least recently used forgotten first). */
 const MAX_ENTRIES = 10_000;
+/**
+ * Reads of instances not known to be running (ids never seen, or gone), per second and in a burst:
+ * posts to a spray of made-up ids cost a bounded number of Temporal calls, not one each.
+ */
+export const UNKNOWN_READS_PER_SECOND = 50;
+const UNKNOWN_READS_BURST = 200;
+
+/** Too many reads of unknown instances just now: the provider is asked to retry (503). */
+export class ReceiverBusy extends Error {
+  constructor() {
+    super('The webhook receiver is busy; try again');
+    this.name = 'ReceiverBusy';
+  }
+}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** Monotonic: a wall clock stepped back must not make an old view look newer than a request. */
+export const now = () => performance.now();
 
 /**
  * The receiver's view of each instance: running or not, its element, confirmed verifiers and the
@@ -42,6 +59,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  */
 export class ReceiverStates {
   private readonly entries = new Map<string, Entry>();
+  private unknownReads = { tokens: UNKNOWN_READS_BURST, at: now() };
 
   constructor(
     private readonly client: Client,
@@ -51,12 +69,12 @@ export class ReceiverStates {
 
   /** A view at most a minute old. */
   current(id: string): Promise<ReceiverSnapshot> {
-    return this.newerThan(id, Date.now() - MAX_AGE_MS);
+    return this.newerThan(id, now() - MAX_AGE_MS);
   }
 
   /** A view at most a second old: read again for a request the cached view refuses, without waiting. */
   recent(id: string): Promise<ReceiverSnapshot> {
-    return this.newerThan(id, Date.now() - MIN_GAP_MS);
+    return this.newerThan(id, now() - MIN_GAP_MS);
   }
 
   /** A view read after `since` (a request's arrival): it includes whatever happened before then. */
@@ -72,10 +90,11 @@ export class ReceiverStates {
   }
 
   private schedule(id: string, entry: Entry): void {
-    const startAt = Math.max(Date.now(), entry.lastStart + MIN_GAP_MS);
+    if (!entry.snapshot?.running) this.takeUnknownRead();
+    const startAt = Math.max(now(), entry.lastStart + MIN_GAP_MS);
     entry.loadingAt = startAt;
     entry.lastStart = startAt;
-    entry.loading = sleep(startAt - Date.now())
+    entry.loading = sleep(startAt - now())
       .then(() => this.read(id))
       .then((snapshot) => {
         entry.snapshot = snapshot;
@@ -88,7 +107,7 @@ export class ReceiverStates {
   }
 
   private async read(id: string): Promise<ReceiverSnapshot> {
-    const at = Date.now();
+    const at = now();
     const handle = this.client.workflow.getHandle(instanceWorkflowId(id));
     const soon = <T>(fn: () => Promise<T>) => this.client.withDeadline(Date.now() + this.deadlineMs, fn);
     const gone: ReceiverSnapshot = { at, running: false, verifiers: {}, verified: new Set(), awaiting: new Set(), registering: false };
@@ -113,6 +132,15 @@ export class ReceiverStates {
       if (err instanceof WorkflowNotFoundError) return gone;
       throw err;
     }
+  }
+
+  private takeUnknownRead(): void {
+    const t = now();
+    const bucket = this.unknownReads;
+    bucket.tokens = Math.min(UNKNOWN_READS_BURST, bucket.tokens + ((t - bucket.at) / 1000) * UNKNOWN_READS_PER_SECOND);
+    bucket.at = t;
+    if (bucket.tokens < 1) throw new ReceiverBusy();
+    bucket.tokens -= 1;
   }
 
   private entry(id: string): Entry {

@@ -8,7 +8,7 @@ import type { Logger } from '../logger';
 import type { Sealer } from '../secrets/sealer';
 import { instanceWorkflowId } from '../workflows/ids';
 import { callbackVerificationSignal } from '../workflows/messages';
-import { ReceiverStates, type ReceiverSnapshot } from './receiver-state';
+import { now, ReceiverBusy, ReceiverStates, type ReceiverSnapshot } from './receiver-state';
 import { SignalBatcher } from './signal-batcher';
 
 /** Providers post small forms (FreshBooks: a handful of fields); anything larger is refused unread. */
@@ -52,7 +52,7 @@ export function webhooksRouter({ client, config, log, sealer }: { client: Client
     if (snapshot.verified.has(callbackId)) return 'already verified';
     const expected = snapshot.awaiting.has(callbackId) || snapshot.registering;
     if (!expected) throw notFound(`No callback ${callbackId} of instance ${instanceId} awaits verification`);
-    if (!perCallback.take(`${instanceId}/${callbackId}`) || !perInstance.take(instanceId)) {
+    if (!perInstance.take(instanceId) || !perCallback.take(`${instanceId}/${callbackId}`)) {
       throw tooMany(
         `Too many verification posts for instance ${instanceId}: at most ${VERIFICATIONS_PER_CALLBACK_PER_MINUTE} a minute per callback and ${VERIFICATIONS_PER_INSTANCE_PER_MINUTE} per instance`,
         60,
@@ -72,7 +72,7 @@ export function webhooksRouter({ client, config, log, sealer }: { client: Client
     refuseDeclaredOversize,
     express.text({ type: () => true, limit: WEBHOOK_BODY_LIMIT_BYTES }),
     async (req, res) => {
-      const arrival = Date.now();
+      const arrival = now();
       const { elementKey, instanceId } = req.params as { elementKey: string; instanceId: string };
       const element = findElement(elementKey);
       const webhooks = element?.webhooks;
@@ -122,6 +122,7 @@ export function webhooksRouter({ client, config, log, sealer }: { client: Client
         res.json({ received: true });
       } catch (err) {
         if (err instanceof HttpError) throw err;
+        if (err instanceof ReceiverBusy) throw new HttpError(503, err.message, [], { 'retry-after': '1' });
         if (err instanceof WorkflowNotFoundError) throw notFound(`Instance ${instanceId} not found`);
         // Not accepted: the provider retries, and nothing was half-recorded.
         log.error({ err, instanceId: Number(instanceId) }, 'webhook not accepted');

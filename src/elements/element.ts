@@ -84,6 +84,8 @@ export interface WebhookElement {
   eventsFor(objects: string[] | undefined): { events: string[]; unknown: string[] };
   register(ctx: ProviderContext, event: string, uri: string): Promise<{ callbackId: string }>;
   confirm(ctx: ProviderContext, callbackId: string, verifier: string): Promise<void>;
+  /** Asks the provider to send a callback's verification again (the first was lost or forged over). */
+  requestVerification(ctx: ProviderContext, callbackId: string): Promise<void>;
   deregister(ctx: ProviderContext, callbackId: string): Promise<void>;
   /** Reads a request the provider sent to our receiver; a string is what is wrong with it. */
   parse(rawBody: string, contentType: string | undefined): ParsedWebhook | string;

@@ -31,7 +31,7 @@ import {
   tokensIssuedSignal,
   webhooksSignal,
 } from './messages';
-import { PROVIDER_REFUSED, type InstanceState, type InstanceWorkflowInput, type ProviderCallInput } from './types';
+import { PROVIDER_REFUSED, type CallbackState, type InstanceState, type InstanceWorkflowInput, type ProviderCallInput } from './types';
 
 const pollOptions: ActivityOptions = {
   startToCloseTimeout: '30 minutes',
@@ -49,7 +49,8 @@ const dispatchOptions: ActivityOptions = {
 };
 
 const { pollResource } = proxyActivities<Activities>(pollOptions);
-const { registerCallback, confirmCallback, deregisterCallback, refreshTokens } = proxyActivities<Activities>(providerOptions);
+const { registerCallback, confirmCallback, deregisterCallback, refreshTokens, resendVerification } =
+  proxyActivities<Activities>(providerOptions);
 const { dispatchWebhooks } = proxyActivities<Activities>(dispatchOptions);
 
 const DEFAULT_MAX_HISTORY_EVENTS = 10_000;
@@ -63,6 +64,9 @@ const floorToSecond = (ms: number) => Math.floor(ms / 1000) * 1000;
 /** Unconfirmed verifiers kept per callback, and callbacks not yet ours that may hold some. */
 const MAX_CANDIDATES = 10;
 const MAX_EARLY_CALLBACKS = 100;
+/** Times the provider is asked to send a lost verification again, each wait twice the one before. */
+const MAX_RESENDS = 5;
+const DEFAULT_VERIFICATION_RESEND_SECONDS = 120;
 const withCandidate = (list: string[] | undefined, verifier: string) => [...(list ?? []), verifier].slice(-MAX_CANDIDATES);
 const refusedByProvider = (err: unknown) =>
   err instanceof ActivityFailure && err.cause instanceof ApplicationFailure && err.cause.type === PROVIDER_REFUSED;
@@ -103,6 +107,13 @@ export async function instanceWorkflow(input: InstanceWorkflowInput): Promise<vo
     const t = tokens();
     return t ? t.expiresAtMs - Math.min(10 * 60_000, (t.expiresAtMs - t.issuedAtMs) / 5) : undefined;
   };
+  const resendDelayMs = (input.verificationResendSeconds ?? DEFAULT_VERIFICATION_RESEND_SECONDS) * 1000;
+  /** When to ask the provider to send a callback's verification again: it waited long enough with nothing to try. */
+  const resendDueAtMs = (c: CallbackState) =>
+    !c.verified && !c.candidates?.length && (c.resends ?? 0) < MAX_RESENDS
+      ? (c.awaitingSinceMs ?? 0) + resendDelayMs * 2 ** (c.resends ?? 0)
+      : Infinity;
+  const nextResendAtMs = () => Math.min(...Object.values(state.callbacks).map(resendDueAtMs));
   const wantedEvents = () => (webhooks() && spec.events.enabled && !deleting ? spec.events.webhookEvents : []);
   const providerInput = (): ProviderCallInput => ({
     instanceId: spec.id,
@@ -300,7 +311,13 @@ export async function instanceWorkflow(input: InstanceWorkflowInput): Promise<vo
             const { callbackId } = await registerCallback
               .executeWithOptions({ ...providerOptions, summary: `register ${event}` }, [{ ...providerInput(), event, uri: spec.events.webhookUri! }])
               .finally(() => registering--);
-            state.callbacks[callbackId] = { event, verified: false, candidates: own(state.earlyVerifiers, callbackId) ?? [] };
+            state.callbacks[callbackId] = {
+              event,
+              verified: false,
+              candidates: own(state.earlyVerifiers, callbackId) ?? [],
+              awaitingSinceMs: Date.now(),
+              resends: 0,
+            };
             delete state.earlyVerifiers[callbackId];
           }),
         ),
@@ -342,10 +359,33 @@ export async function instanceWorkflow(input: InstanceWorkflowInput): Promise<vo
               c.verified = true;
               c.candidates = [];
             }
+            // Every candidate was refused (forged, or stale): wait for the genuine post, or ask for it again.
+            if (!c.verified) c.awaitingSinceMs = Date.now();
           }),
         ),
     );
     return results.every(Boolean);
+  }
+
+  /**
+   * Asks the provider to send again the verification of callbacks that waited in vain: a post lost on
+   * the way, or pushed out by forged ones, would otherwise leave the callback unverified for good.
+   */
+  async function requestResends(): Promise<void> {
+    const now = Date.now();
+    await Promise.all(
+      Object.entries(state.callbacks)
+        .filter(([, c]) => resendDueAtMs(c) <= now)
+        .map(async ([callbackId, c]) => {
+          await attempt(`asking again for the verification of ${c.event}`, () =>
+            resendVerification.executeWithOptions({ ...providerOptions, summary: `resend verification ${c.event}` }, [
+              { ...providerInput(), callbackId },
+            ]),
+          );
+          c.resends = (c.resends ?? 0) + 1;
+          c.awaitingSinceMs = Date.now();
+        }),
+    );
   }
 
   async function dispatchPending(): Promise<void> {
@@ -392,6 +432,7 @@ export async function instanceWorkflow(input: InstanceWorkflowInput): Promise<vo
     const wakeAt = Math.min(
       polling() ? state.nextPollAtMs ?? Infinity : Infinity,
       webhooks() ? refreshAtMs() ?? Infinity : Infinity,
+      webhooks() ? nextResendAtMs() : Infinity,
       retryAtMs,
     );
     const hasWork = () =>
@@ -412,6 +453,7 @@ export async function instanceWorkflow(input: InstanceWorkflowInput): Promise<vo
       const complete = await reconcileCallbacks();
       // A provider that refused a registration or a removal is asked again in a minute.
       retryAtMs = complete ? Infinity : Date.now() + 60_000;
+      await requestResends();
       await dispatchPending();
     }
     reconciled = true;

@@ -93,6 +93,10 @@ export interface CallbackState {
   verifier?: string;
   /** Sealed verifiers from verification posts, not yet offered to the provider; newest last. */
   candidates?: string[];
+  /** Since when it has waited for a verification post (registration or the last resend). */
+  awaitingSinceMs?: number;
+  /** Resends asked of the provider so far. */
+  resends?: number;
 }
 
 /** The instance's side of the webhook receiver's checks. */
@@ -169,4 +173,6 @@ export interface InstanceWorkflowInput {
   state?: Partial<InstanceState>;
   /** Tests lower this to exercise continue-as-new; production relies on the server's suggestion. */
   maxHistoryEvents?: number;
+  /** How long a callback waits for its verification post before the provider is asked to resend it. */
+  verificationResendSeconds?: number;
 }

@@ -159,6 +159,10 @@ export class FakeFreshBooks {
   codeLifetimeMs = 5 * 60 * 1000;
   /** Delay between answering a callback POST/resend and posting its verification. */
   verificationDelayMs = 20;
+  /** Verification posts still to lose (never sent), as a network or FreshBooks may lose them. */
+  loseVerificationPosts = 0;
+  /** Resend requests received (`PUT …/callbacks/{id}` with `{"callback": {"resend": true}}`). */
+  resendRequests = 0;
 
   /** Successful refresh_token grants. */
   refreshes = 0;
@@ -393,6 +397,7 @@ export class FakeFreshBooks {
       if (!stored) return notFound(res, `callback ${req.params.id}`);
       const body = (req.body as { callback?: { verifier?: unknown; resend?: unknown } } | undefined)?.callback;
       if (body?.resend === true || body?.resend === 'true') {
+        this.resendRequests++;
         stored.verifier = token(16);
         stored.updatedAt = updatedAt();
         res.json({ response: { result: { callback: view(stored) } } });
@@ -454,6 +459,10 @@ export class FakeFreshBooks {
 
   /** After the response has gone out, posts `name=callback.verify` with the callback's current verifier. */
   private scheduleVerification(cb: StoredCallback): void {
+    if (this.loseVerificationPosts > 0) {
+      this.loseVerificationPosts--;
+      return;
+    }
     const verifier = cb.verifier;
     const p = new Promise<void>((resolve) => setTimeout(resolve, this.verificationDelayMs))
       .then(() =>

@@ -170,36 +170,45 @@ describe('attacks on an instance without credentials', () => {
     const wellFormedWrong = createHmac('sha256', 'not-the-verifier').update(small).digest('base64');
 
     // The sender runs in a process of its own, so this process's CPU is the receiver's (and the idle worker's).
-    async function cpuPerRequest(body: string, signature: string): Promise<{ micros: number; statuses: number[] }> {
+    async function cpuPerRequest(body: string, signature: string, count = 100): Promise<{ micros: number; statuses: number[] }> {
       const before = process.cpuUsage();
-      const out = await runSender({ url: receiver(created.id), body, signature, count: 200, concurrency: 8 });
+      const statuses = await runSender({ url: receiver(created.id), body, signature, count, concurrency: 8 });
       const used = process.cpuUsage(before);
-      return { micros: (used.user + used.system) / 200, statuses: out };
+      return { micros: (used.user + used.system) / count, statuses };
     }
+    const kinds = { small: [small, wellFormedWrong], hugeJunk: [big, 'junk'], hugeSigned: [big, wellFormedWrong], largest: [largestAccepted, wellFormedWrong] } as const;
     await cpuPerRequest(small, wellFormedWrong); // warm up
     const callsBefore = stack.temporalCalls.length;
-    const baseline = await cpuPerRequest(small, wellFormedWrong);
-    const huge = await cpuPerRequest(big, 'junk');
-    const hugeSigned = await cpuPerRequest(big, wellFormedWrong);
-    const largest = await cpuPerRequest(largestAccepted, wellFormedWrong);
+    // Interleaved rounds, each kind's ratio to the small request of its own round, then the median:
+    // a collection or a burst of other work lands in one round, not in every ratio.
+    const ratios: Record<string, number[]> = { hugeJunk: [], hugeSigned: [], largest: [] };
+    const statuses: Record<string, number[]> = { small: [], hugeJunk: [], hugeSigned: [], largest: [] };
+    for (let round = 0; round < 5; round++) {
+      const measured: Record<string, number> = {};
+      for (const [kind, [body, signature]] of Object.entries(kinds)) {
+        const r = await cpuPerRequest(body, signature);
+        measured[kind] = r.micros;
+        statuses[kind]!.push(...r.statuses);
+      }
+      for (const kind of Object.keys(ratios)) ratios[kind]!.push(measured[kind]! / measured.small!);
+    }
+    const median = (xs: number[]) => Math.round([...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)]! * 100) / 100;
     const calls = stack.temporalCalls.length - callsBefore;
-    const ratio = (x: { micros: number }) => Math.round((x.micros / baseline.micros) * 100) / 100;
+    const all = Object.values(statuses).flat();
     report('large and junk-signed bodies', {
-      sent: 800,
-      'refused 401': [baseline, huge, hugeSigned, largest].flatMap((r) => r.statuses).filter((s) => s === 401).length,
-      'refused 413': [baseline, huge, hugeSigned, largest].flatMap((r) => r.statuses).filter((s) => s === 413).length,
-      'CPU ratio 256 KB junk / small': ratio(huge),
-      'CPU ratio 256 KB signed / small': ratio(hugeSigned),
-      'CPU ratio 16 KB signed / small': ratio(largest),
+      sent: all.length,
+      'refused 401': all.filter((s) => s === 401).length,
+      'refused 413': all.filter((s) => s === 413).length,
+      'CPU ratio 256 KB junk / small (median of 5)': median(ratios.hugeJunk!),
+      'CPU ratio 256 KB signed / small': median(ratios.hugeSigned!),
+      'CPU ratio 16 KB signed / small': median(ratios.largest!),
       'Temporal calls': calls,
       harmed: stack.sink.acceptedEvents().filter((e) => e.objectId === '1').length,
     });
-    expect(baseline.statuses.every((s) => s === 401)).toBe(true);
-    expect(largest.statuses.every((s) => s === 401)).toBe(true);
-    for (const r of [huge, hugeSigned]) expect(r.statuses.every((s) => s === 413 || s === 401)).toBe(true);
-    expect(ratio(huge)).toBeLessThanOrEqual(3);
-    expect(ratio(hugeSigned)).toBeLessThanOrEqual(3);
-    expect(ratio(largest)).toBeLessThanOrEqual(3);
+    expect(statuses.small!.every((s) => s === 401)).toBe(true);
+    expect(statuses.largest!.every((s) => s === 401)).toBe(true);
+    for (const kind of ['hugeJunk', 'hugeSigned']) expect(statuses[kind]!.every((s) => s === 413 || s === 401)).toBe(true);
+    for (const kind of Object.keys(ratios)) expect(median(ratios[kind]!)).toBeLessThanOrEqual(3);
     expect(stack.sink.acceptedEvents().filter((e) => e.objectId === '1')).toHaveLength(0);
     expect((await call(stack, 'DELETE', `/instances/${created.id}`)).status).toBe(200);
   });
@@ -338,6 +347,28 @@ describe('attacks on an instance without credentials', () => {
     });
     expect(errors).toHaveLength(0);
     expect(await instanceWorkflowCount(stack)).toBe(before + 1);
+    expect((await call(stack, 'DELETE', `/instances/${created.id}`)).status).toBe(200);
+  });
+});
+
+describe('a verification post that never arrives', () => {
+  let stack: Stack;
+  beforeAll(async () => {
+    stack = await startStack({ env: { VERIFICATION_RESEND_SECONDS: '2' } });
+  });
+  afterAll(async () => {
+    await stack?.stop();
+  });
+
+  test('lost (or crowded out by forged ones), it is asked for again until the callback is verified', async () => {
+    stack.freshbooks.loseVerificationPosts = 3;
+    const created = await createInstance(stack, freshbooksSeedBody({ code: stack.freshbooks.issueCode(), callbackUrl: stack.sink.url }));
+    await waitForVerified(stack, created.id, 18);
+    const view = (await call(stack, 'GET', `/instances/${created.id}`)).body;
+    report('lost verification posts', { lost: 3, 'resends asked': stack.freshbooks.resendRequests, verified: view.status.callbacks.verified });
+    expect(stack.freshbooks.resendRequests).toBeGreaterThanOrEqual(3);
+    expect(view.status.callbacks).toEqual({ wanted: 18, registered: 18, verified: 18 });
+    expect(await stack.freshbooks.sendWebhook('invoice.create', 880_001)).toEqual([200]);
     expect((await call(stack, 'DELETE', `/instances/${created.id}`)).status).toBe(200);
   });
 });

@@ -1,5 +1,14 @@
 import { HttpError } from '../../src/errors';
-import { LoginLimiter } from '../../src/api/login-limiter';
+import { clientKey, LoginLimiter } from '../../src/api/login-limiter';
+
+describe('clientKey', () => {
+  test('IPv4 as it is, IPv4-mapped IPv6 as IPv4, IPv6 by its /64', () => {
+    expect(clientKey('203.0.113.7')).toBe('203.0.113.7');
+    expect(clientKey('::ffff:203.0.113.7')).toBe('203.0.113.7');
+    expect(clientKey('2001:db8:1:2:aaaa::1')).toBe(clientKey('2001:db8:1:2:bbbb::2'));
+    expect(clientKey('2001:db8:1:2::1')).not.toBe(clientKey('2001:db8:1:3::1'));
+  });
+});
 
 describe('LoginLimiter', () => {
   let now = 1_000_000;

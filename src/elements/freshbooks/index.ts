@@ -11,6 +11,8 @@ const KNOWN_OBJECTS = new Set([
   'project', 'time_entry', 'bill', 'bill_vendor', 'credit_note', 'category', 'service', 'tax',
 ]);
 const ACTIONS = ['create', 'update', 'delete'];
+/** FreshBooks' verifiers are short codes; a long one is not theirs and would only bloat history. */
+const MAX_VERIFIER_CHARS = 256;
 
 const configurationSchema = z.looseObject({
   'oauth.api.key': z.string().min(1, 'is required (the FreshBooks client id)').max(1024),
@@ -196,6 +198,12 @@ export const freshbooks: Element = {
       await response.body?.cancel();
     },
 
+    async requestVerification(ctx, callbackId) {
+      const response = await authorized(ctx, callbacksUrl(ctx, callbackId), { method: 'PUT', body: JSON.stringify({ callback: { resend: true } }) }, 'a verification resend');
+      await response.body?.cancel();
+      if (!response.ok) throw new ProviderError(502, `FreshBooks refused to resend the verification of callback ${callbackId}: HTTP ${response.status}`);
+    },
+
     async deregister(ctx, callbackId) {
       const response = await authorized(ctx, callbacksUrl(ctx, callbackId), { method: 'DELETE' }, 'a callback removal');
       await response.body?.cancel();
@@ -217,6 +225,7 @@ export const freshbooks: Element = {
         const callbackId = get('object_id') ?? get('callback_id') ?? get('callbackid');
         if (!callbackId) return 'a verification needs object_id';
         if (!/^\d{1,20}$/.test(callbackId)) return 'a verification\'s object_id must be a callback id (digits)';
+        if (!verifier || verifier.length > MAX_VERIFIER_CHARS) return `a verification's verifier must be 1 to ${MAX_VERIFIER_CHARS} characters`;
         return { kind: 'verification', callbackId, verifier };
       }
       const name = get('name');
