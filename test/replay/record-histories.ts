@@ -1,0 +1,67 @@
+/**
+ * Records the histories that test/integration/replay.test.ts replays: an Insightly instance (polls,
+ * a PATCH, DELETE), a FreshBooks instance (registration, a lost verification asked for again,
+ * webhooks, DELETE) and deliveries (one retried). Run it when workflows change on purpose and the
+ * change is released: `npx tsx test/replay/record-histories.ts <label>`. Histories recorded before a
+ * change must keep replaying after it (use patched() where they would not).
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { resolveTemporalTool, TEMPORAL_CLI } from '../../src/temporal/cli';
+import { startDevServer } from '../../src/temporal/dev-server';
+import { freePort } from '../fakes/http-server';
+import { call, createInstance, freshbooksSeedBody, insightlySeedBody, sleep, startStack, waitForVerified } from '../integration/harness';
+
+async function main() {
+  const label = process.argv[2] ?? new Date().toISOString().slice(0, 10);
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'record-histories-'));
+  const server = await startDevServer({ port: await freePort(), uiPort: 0, headless: true, dataDir: dir, namespace: 'default' });
+  process.env.TEST_TEMPORAL_ADDRESS = server.address;
+  const stack = await startStack({ env: { VERIFICATION_RESEND_SECONDS: '2', DELIVERY_FIRST_RETRY_SECONDS: '0.5', LOG_LEVEL: 'error' } });
+  try {
+    const { sink, insightly, freshbooks } = stack;
+    const polling = await createInstance(stack, insightlySeedBody({ callbackUrl: sink.url, refreshInterval: '0.02', signatureKey: 'k' }));
+    await sleep(1100);
+    sink.answerNext(500); // the first notification is retried once
+    const contact = insightly.create('Contacts', { FIRST_NAME: 'Replay' });
+    await sink.waitFor(() => sink.acceptedEvents().some((e) => e.objectId === String(contact.CONTACT_ID)), 30_000, 'the contact');
+    await call(stack, 'PATCH', `/instances/${polling.id}`, { json: { configuration: { 'event.objects': 'contacts,accounts' } } });
+    await sleep(2500);
+
+    freshbooks.loseVerificationPosts = 1;
+    const webhooks = await createInstance(stack, freshbooksSeedBody({ code: freshbooks.issueCode(), callbackUrl: sink.url }));
+    await waitForVerified(stack, webhooks.id, 18);
+    await freshbooks.sendWebhook('invoice.create', 9001);
+    await freshbooks.sendWebhook('client.update', 9002);
+    await sink.waitFor(() => sink.acceptedEvents().some((e) => e.objectId === '9002'), 30_000, 'the webhooks');
+
+    for (const id of [polling.id, webhooks.id]) await call(stack, 'DELETE', `/instances/${id}`);
+    const deliveries = sink.accepted().map((r) => `delivery-${r.body.message.eventId as string}`);
+    const chosen = {
+      'insightly-instance': `instance-${polling.id}`,
+      'freshbooks-instance': `instance-${webhooks.id}`,
+      'delivery-retried': deliveries[0]!,
+      'delivery-webhooks': deliveries[deliveries.length - 1]!,
+    };
+    const out = path.resolve(__dirname, '..', 'fixtures', 'histories');
+    const cli = resolveTemporalTool(TEMPORAL_CLI);
+    for (const [name, workflowId] of Object.entries(chosen)) {
+      // The CLI writes the JSON form SDKs replay (this SDK's own historyToJSON trips over two protobufjs copies).
+      const json = execFileSync(cli, ['workflow', 'show', '--workflow-id', workflowId, '--address', server.address, '--output', 'json']);
+      const file = path.join(out, `${label}-${name}.json`);
+      writeFileSync(file, json);
+      console.log(`${file}: ${(JSON.parse(json.toString()) as { events: unknown[] }).events.length} events`);
+    }
+  } finally {
+    await stack.stop();
+    await server.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
