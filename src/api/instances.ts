@@ -267,6 +267,8 @@ export function instancesRouter({ client, config, log, sealer, callbackPolicy }:
     const handle = await ownedInstance(caller(req), String(req.params.id));
     await retryAbortedUpdate(() => handle.executeUpdate(deleteInstanceUpdate));
     await handle.result();
+    // Deleted a moment after it was created: it no longer counts against the quota.
+    for (const held of quota.values()) held.recent.delete(handle.workflowId);
     log.info({ instanceId: Number(req.params.id) }, 'instance deleted');
     res.json({ id: Number(req.params.id), deleted: true });
   });

@@ -8,7 +8,6 @@ import { MAX_CONFIGURATION_BYTES } from '../../src/instances/request';
 import { getSpecQuery } from '../../src/workflows/messages';
 import type { DeliveryInput, DeliveryRecord } from '../../src/workflows/types';
 import { getDeliveryQuery } from '../../src/workflows/messages';
-import { freshbooksSignature } from '../fakes/freshbooks';
 import { freePort } from '../fakes/http-server';
 import {
   call,
@@ -582,18 +581,24 @@ describe('a deployment facing the internet', () => {
   });
 
   test('MAX_INSTANCES_PER_ACCOUNT: the fourth create is 429 and leaves no workflow', async () => {
+    const baseline = await instanceWorkflowCount(stack);
     const ids: number[] = [];
     for (let i = 0; i < 3; i++) {
       const res = await call(stack, 'POST', '/instances', { auth: AUTH, json: eventsOff(`quota ${i}`) });
       expect(res.status).toBe(200);
       ids.push(res.body.id);
     }
-    const before = await instanceWorkflowCount(stack);
+    const callsBefore = stack.temporalCalls.length;
     const fourth = await call(stack, 'POST', '/instances', { auth: AUTH, json: eventsOff('quota 4') });
-    report('instance quota', { created: 3, 'refused 429': fourth.status === 429 ? 1 : 0, 'workflows left by the refusal': (await instanceWorkflowCount(stack)) - before });
+    // The refusal came before any workflow was started: no start call went to Temporal.
+    const starts = stack.temporalCalls.slice(callsBefore).filter((c) => c.endsWith('/StartWorkflowExecution')).length;
+    report('instance quota', { created: 3, 'refused 429': fourth.status === 429 ? 1 : 0, 'workflows started by the refusal': starts });
     expect(fourth.status).toBe(429);
     expect(fourth.body.message).toContain('MAX_INSTANCES_PER_ACCOUNT');
-    expect(await instanceWorkflowCount(stack)).toBe(before);
+    expect(starts).toBe(0);
+    // Temporal's list may lag a moment; once it shows the three, it shows no fourth.
+    for (let i = 0; i < 50 && (await instanceWorkflowCount(stack)) < baseline + 3; i++) await sleep(100);
+    expect(await instanceWorkflowCount(stack)).toBe(baseline + 3);
 
     // Paged listing: two pages of two.
     const first = await fetch(`${stack.api}/instances?pageSize=2`, { headers: { authorization: AUTH } });
@@ -603,5 +608,11 @@ describe('a deployment facing the internet', () => {
     const second = await call(stack, 'GET', `/instances?pageSize=2&nextPage=${next}`, { auth: AUTH });
     expect(second.body).toHaveLength(1);
     for (const id of ids) expect((await call(stack, 'DELETE', `/instances/${id}`, { auth: AUTH })).status).toBe(200);
+
+    // Five creates at once for three places: they see each other, so exactly three get in.
+    const burst = await Promise.all(Array.from({ length: 5 }, (_, i) => call(stack, 'POST', '/instances', { auth: AUTH, json: eventsOff(`burst ${i}`) })));
+    report('concurrent creates', { sent: 5, created: burst.filter((r) => r.status === 200).length, 'refused 429': burst.filter((r) => r.status === 429).length });
+    expect(burst.map((r) => r.status).sort()).toEqual([200, 200, 200, 429, 429]);
+    for (const r of burst.filter((r) => r.status === 200)) expect((await call(stack, 'DELETE', `/instances/${r.body.id}`, { auth: AUTH })).status).toBe(200);
   });
 });
