@@ -23,7 +23,9 @@ const args = process.argv.slice(2);
 const size: Size = args.includes('--size') && args[args.indexOf('--size') + 1] === 'full' ? 'full' : 'quick';
 /** `--name value`, for the options that narrow a run while a bottleneck is being chased. */
 const option = (name: string) => (args.includes(`--${name}`) ? args[args.indexOf(`--${name}`) + 1] : undefined);
-const optionValues = new Set(['size', 'rates', 'seconds', 'systems', 'label', 'records', 'heap-mb', 'instances'].map(option).filter(Boolean));
+const optionValues = new Set(
+  ['size', 'rates', 'seconds', 'systems', 'label', 'records', 'heap-mb', 'instances'].map(option).filter(Boolean),
+);
 const label = option('label');
 const resultsDir = path.join(root, 'bench', 'results', ...(label ? [label] : []));
 const chosen = args.filter((a) => !a.startsWith('--') && !optionValues.has(a));
@@ -97,7 +99,9 @@ class BenchInsightly {
   async start() {
     this.server = createServer((req, res) => {
       const url = new URL(req.url!, 'http://x');
-      const key = Buffer.from((req.headers.authorization ?? '').replace('Basic ', ''), 'base64').toString().replace(/:$/, '');
+      const key = Buffer.from((req.headers.authorization ?? '').replace('Basic ', ''), 'base64')
+        .toString()
+        .replace(/:$/, '');
       const since = url.searchParams.get('updated_after_utc');
       const top = Number(url.searchParams.get('top') ?? 100);
       const skip = Number(url.searchParams.get('skip') ?? 0);
@@ -155,7 +159,11 @@ async function startApp(address: string, env: Record<string, string>, split = fa
 }
 
 async function post(api: string, route: string, body: unknown) {
-  const r = await fetch(`${api}${route}`, { method: 'POST', headers: { authorization: AUTH, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  const r = await fetch(`${api}${route}`, {
+    method: 'POST',
+    headers: { authorization: AUTH, 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
   const json = (await r.json()) as Record<string, unknown>;
   if (!r.ok) throw new Error(`${route}: ${r.status} ${JSON.stringify(json)}`);
   return json;
@@ -190,7 +198,15 @@ interface RateResult {
   latencyMs: ReturnType<typeof summary>;
 }
 
-async function rampRates(name: string, target: string, verifier: string, sink: Sink, rates: number[], seconds: number, pids: Record<string, number>) {
+async function rampRates(
+  name: string,
+  target: string,
+  verifier: string,
+  sink: Sink,
+  rates: number[],
+  seconds: number,
+  pids: Record<string, number>,
+) {
   const results: (RateResult & { usage: unknown })[] = [];
   for (const rate of rates) {
     sink.reset();
@@ -206,11 +222,14 @@ async function rampRates(name: string, target: string, verifier: string, sink: S
       const accepted = run.statuses.map((s, i) => (s === 200 ? i : -1)).filter((i) => i >= 0);
       // Drain: everything accepted must reach the sink; give it up to 60 s after the last send.
       const deadline = Date.now() + 60_000;
-      while (Date.now() < deadline && accepted.some((i) => !sink.firstSeen.has(`${prefix}${i}`))) await new Promise((r) => setTimeout(r, 200));
+      while (Date.now() < deadline && accepted.some((i) => !sink.firstSeen.has(`${prefix}${i}`)))
+        await new Promise((r) => setTimeout(r, 200));
       return { run, accepted };
     });
     const { run, accepted } = result;
-    const latencies = accepted.filter((i) => sink.firstSeen.has(`${prefix}${i}`)).map((i) => sink.firstSeen.get(`${prefix}${i}`)! - run.sentAt[i]!);
+    const latencies = accepted
+      .filter((i) => sink.firstSeen.has(`${prefix}${i}`))
+      .map((i) => sink.firstSeen.get(`${prefix}${i}`)! - run.sentAt[i]!);
     const r: RateResult = {
       rate,
       seconds,
@@ -223,7 +242,9 @@ async function rampRates(name: string, target: string, verifier: string, sink: S
       latencyMs: summary(latencies),
     };
     results.push({ ...r, usage });
-    console.log(`  ${name.padEnd(22)} ${String(rate).padStart(5)}/s  accepted ${r.accepted}/${r.sent}  undelivered ${r.lost}  p50 ${r.latencyMs.p50} ms  p99 ${r.latencyMs.p99} ms`);
+    console.log(
+      `  ${name.padEnd(22)} ${String(rate).padStart(5)}/s  accepted ${r.accepted}/${r.sent}  undelivered ${r.lost}  p50 ${r.latencyMs.p50} ms  p99 ${r.latencyMs.p99} ms`,
+    );
     // Stop climbing at the first loss or refusal, or when latency has clearly left the flat part.
     if (r.lost || r.refused || r.latencyMs.p99 > 5_000) break;
   }
@@ -250,24 +271,44 @@ async function webhookScenario(server: DevServer, bundle: string) {
   // Baseline 2: the bare Temporal floor.
   if (wanted('temporalFloor')) {
     const port = await freePort();
-    const child = runTs('bench/floor/main.ts', { PORT: String(port), BENCH_VERIFIER: 'floor-key', BENCH_SINK_URL: sink.url, TEMPORAL_ADDRESS: server.address });
+    const child = runTs('bench/floor/main.ts', {
+      PORT: String(port),
+      BENCH_VERIFIER: 'floor-key',
+      BENCH_SINK_URL: sink.url,
+      TEMPORAL_ADDRESS: server.address,
+    });
     await new Promise((r) => setTimeout(r, 8000));
-    out.temporalFloor = await rampRates('temporal floor', `http://127.0.0.1:${port}/`, 'floor-key', sink, rates, seconds, { app: child.pid!, temporal: serverPid });
+    out.temporalFloor = await rampRates('temporal floor', `http://127.0.0.1:${port}/`, 'floor-key', sink, rates, seconds, {
+      app: child.pid!,
+      temporal: serverPid,
+    });
     await stop(child);
   }
   // The real thing, with webhooks grouped into signals (after) and one signal per webhook (before).
-  for (const [label, batch, system] of [['element-events', '200', 'ours'], ['element-events, 1/signal', '1', 'oursOneSignalPerWebhook']] as const) {
+  for (const [label, batch, system] of [
+    ['element-events', '200', 'ours'],
+    ['element-events, 1/signal', '1', 'oursOneSignalPerWebhook'],
+  ] as const) {
     if (!wanted(system)) continue;
     const freshbooks = new FakeFreshBooks(FB);
     await freshbooks.start();
-    const app = await startApp(server.address, { FRESHBOOKS_API_URL: freshbooks.url, WORKFLOW_BUNDLE_PATH: bundle, WEBHOOK_SIGNAL_MAX_BATCH: batch });
+    const app = await startApp(server.address, {
+      FRESHBOOKS_API_URL: freshbooks.url,
+      WORKFLOW_BUNDLE_PATH: bundle,
+      WEBHOOK_SIGNAL_MAX_BATCH: batch,
+    });
     const created = await post(app.api, '/instances', {
       element: { key: 'freshbooksv2' },
       providerData: { code: freshbooks.issueCode() },
       configuration: {
-        'oauth.callback.url': FB.redirectUri, 'oauth.api.key': FB.clientId, 'oauth.api.secret': FB.clientSecret,
-        'business.name': 'MyBiz', 'event.notification.enabled': true, 'event.vendor.type': 'webhooks',
-        'event.notification.callback.url': sink.url, 'event.objects': 'invoice',
+        'oauth.callback.url': FB.redirectUri,
+        'oauth.api.key': FB.clientId,
+        'oauth.api.secret': FB.clientSecret,
+        'business.name': 'MyBiz',
+        'event.notification.enabled': true,
+        'event.vendor.type': 'webhooks',
+        'event.notification.callback.url': sink.url,
+        'event.objects': 'invoice',
       },
       name: 'bench',
     });
@@ -287,7 +328,9 @@ async function webhookScenario(server: DevServer, bundle: string) {
 async function pollingScenario(server: DevServer, bundle: string) {
   // The worker's cache before (500, smaller than the instances) and after (the default) at 1,000.
   const runs: { n: number; label: string; env?: Record<string, string> }[] = option('instances')
-    ? option('instances')!.split(',').map((n) => ({ n: Number(n), label: 'as configured' }))
+    ? option('instances')!
+        .split(',')
+        .map((n) => ({ n: Number(n), label: 'as configured' }))
     : size === 'full'
       ? [
           { n: 100, label: 'default cache' },
@@ -313,8 +356,11 @@ async function pollingScenario(server: DevServer, bundle: string) {
           const r = await post(app.api, '/instances', {
             element: { key: 'insightly' },
             configuration: {
-              password: key, 'event.notification.enabled': true, 'event.vendor.type': 'polling',
-              'event.notification.callback.url': sink.url, 'event.poller.refresh_interval': intervalMin,
+              password: key,
+              'event.notification.enabled': true,
+              'event.vendor.type': 'polling',
+              'event.notification.callback.url': sink.url,
+              'event.poller.refresh_interval': intervalMin,
               'event.poller.configuration': { contacts: {} },
             },
             name: `bench ${i}`,
@@ -325,7 +371,10 @@ async function pollingScenario(server: DevServer, bundle: string) {
     );
     insightly.polls = [];
     const t0 = Date.now();
-    const { usage } = await whileSampling({ app: app.pid, temporal: server.process.pid! }, () => new Promise((r) => setTimeout(r, observeMs)));
+    const { usage } = await whileSampling(
+      { app: app.pid, temporal: server.process.pid! },
+      () => new Promise((r) => setTimeout(r, observeMs)),
+    );
     const intervalMs = intervalMin * 60_000;
     const byKey = new Map(created.map((c) => [c.key, c.createdMs]));
     const lags = insightly.polls
@@ -338,9 +387,21 @@ async function pollingScenario(server: DevServer, bundle: string) {
       // A poll that ran early by clock noise counts as on time.
       .map((lag) => Math.max(0, lag));
     const windowS = observeMs / 1000;
-    const step = { label: runLabel, instances: n, intervalMinutes: intervalMin, observedSeconds: windowS, polls: lags.length, pollsPerSecond: +(lags.length / windowS).toFixed(2), expectedPollsPerSecond: +(n / (intervalMs / 1000)).toFixed(2), lagMs: summary(lags), usage };
+    const step = {
+      label: runLabel,
+      instances: n,
+      intervalMinutes: intervalMin,
+      observedSeconds: windowS,
+      polls: lags.length,
+      pollsPerSecond: +(lags.length / windowS).toFixed(2),
+      expectedPollsPerSecond: +(n / (intervalMs / 1000)).toFixed(2),
+      lagMs: summary(lags),
+      usage,
+    };
     steps.push(step);
-    console.log(`  ${String(n).padStart(5)} instances  ${step.pollsPerSecond} polls/s (expected ${step.expectedPollsPerSecond})  lag p50 ${step.lagMs.p50} ms  p99 ${step.lagMs.p99} ms`);
+    console.log(
+      `  ${String(n).padStart(5)} instances  ${step.pollsPerSecond} polls/s (expected ${step.expectedPollsPerSecond})  lag p50 ${step.lagMs.p50} ms  p99 ${step.lagMs.p99} ms`,
+    );
     await app.stop();
     insightly.stop();
     sink.stop();
@@ -375,14 +436,23 @@ async function largePoll(server: DevServer, bundle: string, records: number, lab
   const created = await post(app.api, '/instances', {
     element: { key: 'insightly' },
     configuration: {
-      password: 'large', 'event.notification.enabled': true, 'event.vendor.type': 'polling',
-      'event.notification.callback.url': sink.url, 'event.poller.refresh_interval': 0.1,
+      password: 'large',
+      'event.notification.enabled': true,
+      'event.vendor.type': 'polling',
+      'event.notification.callback.url': sink.url,
+      'event.poller.refresh_interval': 0.1,
       'event.poller.configuration': { contacts: {} },
     },
     name: 'large poll',
   });
   const at = fmt(Date.parse(String(created.createdDate)) + 1000);
-  insightly.records = Array.from({ length: records }, (_, i) => ({ CONTACT_ID: i + 1, DATE_CREATED_UTC: at, DATE_UPDATED_UTC: at, FIRST_NAME: `Contact ${i}`, EMAIL: `c${i}@example.com` }));
+  insightly.records = Array.from({ length: records }, (_, i) => ({
+    CONTACT_ID: i + 1,
+    DATE_CREATED_UTC: at,
+    DATE_UPDATED_UTC: at,
+    FIRST_NAME: `Contact ${i}`,
+    EMAIL: `c${i}@example.com`,
+  }));
   const { seconds, usage } = await whileSampling({ worker: app.pid, api: app.apiPid!, temporal: server.process.pid! }, async () => {
     await waitFor(() => insightly.polls.length > 0, 60_000, 'the poll');
     await waitFor(() => sink.firstSeen.size >= records, 30 * 60_000, 'all records delivered');
@@ -412,7 +482,9 @@ async function largePoll(server: DevServer, bundle: string, records: number, lab
     observedSeconds: +seconds.toFixed(1),
     usage,
   };
-  console.log(`  ${label}: ${records} records: all delivered in ${result.secondsUntilAllDelivered} s, ${result.notificationsPerSecond} notifications/s, peak worker RSS ${result.peakWorkerRssMb} MB (API ${result.peakApiRssMb} MB), largest payload ${largestPayloadBytes} B`);
+  console.log(
+    `  ${label}: ${records} records: all delivered in ${result.secondsUntilAllDelivered} s, ${result.notificationsPerSecond} notifications/s, peak worker RSS ${result.peakWorkerRssMb} MB (API ${result.peakApiRssMb} MB), largest payload ${largestPayloadBytes} B`,
+  );
   await app.stop();
   insightly.stop();
   sink.stop();
@@ -436,7 +508,11 @@ async function largePollScenario(server: DevServer, bundle: string) {
   if (size === 'full') {
     steps.push(await largePoll(server, bundle, 100_000, '100,000 records'));
     // V8 grows its heap lazily towards its default limit; capped, the same poll shows what it needs.
-    steps.push(await largePoll(server, bundle, 100_000, '100,000 records, worker heap capped at 256 MB', { NODE_OPTIONS: '--max-old-space-size=256' }));
+    steps.push(
+      await largePoll(server, bundle, 100_000, '100,000 records, worker heap capped at 256 MB', {
+        NODE_OPTIONS: '--max-old-space-size=256',
+      }),
+    );
   }
   return { steps };
 }
@@ -478,32 +554,73 @@ function report(results: Record<string, unknown>, m: ReturnType<typeof machine>)
       '',
     );
     lines.push('| system | rate /s | accepted | undelivered | p50 ms | p95 ms | p99 ms |', '| --- | --- | --- | --- | --- | --- | --- |');
-    for (const [key, label] of [['naiveRelay', 'naive relay (no Temporal)'], ['temporalFloor', 'bare Temporal (1 signal + 1 activity)'], ['oursOneSignalPerWebhook', 'element-events, 1 webhook a signal (before)'], ['ours', 'element-events (grouped signals)']] as const) {
+    for (const [key, label] of [
+      ['naiveRelay', 'naive relay (no Temporal)'],
+      ['temporalFloor', 'bare Temporal (1 signal + 1 activity)'],
+      ['oursOneSignalPerWebhook', 'element-events, 1 webhook a signal (before)'],
+      ['ours', 'element-events (grouped signals)'],
+    ] as const) {
       for (const s of w[key]?.steps ?? []) {
-        lines.push(`| ${label} | ${s.rate} | ${s.accepted}/${s.sent} | ${s.lost} | ${s.latencyMs.p50} | ${s.latencyMs.p95} | ${s.latencyMs.p99} |`);
+        lines.push(
+          `| ${label} | ${s.rate} | ${s.accepted}/${s.sent} | ${s.lost} | ${s.latencyMs.p50} | ${s.latencyMs.p95} | ${s.latencyMs.p99} |`,
+        );
       }
     }
     lines.push('', '| system | highest sustained rate /s |', '| --- | --- |');
-    for (const key of ['naiveRelay', 'temporalFloor', 'oursOneSignalPerWebhook', 'ours']) lines.push(`| ${key} | ${w[key]?.highestSustainedRate ?? '-'} |`);
+    for (const key of ['naiveRelay', 'temporalFloor', 'oursOneSignalPerWebhook', 'ours'])
+      lines.push(`| ${key} | ${w[key]?.highestSustainedRate ?? '-'} |`);
     const ours = w.ours?.highestSustainedRate ?? 0;
     const naive = w.naiveRelay?.highestSustainedRate ?? 0;
-    if (naive) lines.push('', `element-events sustained ${ours}/s, ${Math.round((ours / naive) * 100)}% of the naive relay's ${naive}/s in the same run.`);
+    if (naive)
+      lines.push(
+        '',
+        `element-events sustained ${ours}/s, ${Math.round((ours / naive) * 100)}% of the naive relay's ${naive}/s in the same run.`,
+      );
     lines.push('');
   }
-  const p = results.polling as { steps: { label?: string; instances: number; pollsPerSecond: number; expectedPollsPerSecond: number; lagMs: { p50: number; p99: number }; intervalMinutes: number; usage: Record<string, { cpuPercent: number; peakRssMb: number }> }[] } | undefined;
+  const p = results.polling as
+    | {
+        steps: {
+          label?: string;
+          instances: number;
+          pollsPerSecond: number;
+          expectedPollsPerSecond: number;
+          lagMs: { p50: number; p99: number };
+          intervalMinutes: number;
+          usage: Record<string, { cpuPercent: number; peakRssMb: number }>;
+        }[];
+      }
+    | undefined;
   if (p) {
-    lines.push('## Polling scale', '', '| run | instances | interval (min) | polls/s (expected) | lag p50 ms | lag p99 ms | app CPU % / RSS MB | Temporal CPU % / RSS MB |', '| --- | --- | --- | --- | --- | --- | --- | --- |');
+    lines.push(
+      '## Polling scale',
+      '',
+      '| run | instances | interval (min) | polls/s (expected) | lag p50 ms | lag p99 ms | app CPU % / RSS MB | Temporal CPU % / RSS MB |',
+      '| --- | --- | --- | --- | --- | --- | --- | --- |',
+    );
     for (const s of p.steps) {
-      lines.push(`| ${s.label ?? '-'} | ${s.instances} | ${s.intervalMinutes} | ${s.pollsPerSecond} (${s.expectedPollsPerSecond}) | ${s.lagMs.p50} | ${s.lagMs.p99} | ${s.usage.app?.cpuPercent} / ${s.usage.app?.peakRssMb} | ${s.usage.temporal?.cpuPercent} / ${s.usage.temporal?.peakRssMb} |`);
+      lines.push(
+        `| ${s.label ?? '-'} | ${s.instances} | ${s.intervalMinutes} | ${s.pollsPerSecond} (${s.expectedPollsPerSecond}) | ${s.lagMs.p50} | ${s.lagMs.p99} | ${s.usage.app?.cpuPercent} / ${s.usage.app?.peakRssMb} | ${s.usage.temporal?.cpuPercent} / ${s.usage.temporal?.peakRssMb} |`,
+      );
     }
     lines.push('');
   }
   const l = results['large-poll'] as { steps: Record<string, number | string>[] } | undefined;
   if (l) {
-    lines.push('## Large poll', '', 'One poll finds every record changed; notifications of 10 events, each delivered by its own notification workflow. The worker and the API run as separate processes here, so the worker\'s memory is its own.', '');
-    lines.push('| run | records | all delivered after (s) | notifications/s | peak worker RSS MB | peak API RSS MB | peak Temporal RSS MB | largest history payload (bytes) |', '| --- | --- | --- | --- | --- | --- | --- | --- |');
+    lines.push(
+      '## Large poll',
+      '',
+      "One poll finds every record changed; notifications of 10 events, each delivered by its own notification workflow. The worker and the API run as separate processes here, so the worker's memory is its own.",
+      '',
+    );
+    lines.push(
+      '| run | records | all delivered after (s) | notifications/s | peak worker RSS MB | peak API RSS MB | peak Temporal RSS MB | largest history payload (bytes) |',
+      '| --- | --- | --- | --- | --- | --- | --- | --- |',
+    );
     for (const r of l.steps) {
-      lines.push(`| ${r.label} | ${r.records} | ${r.secondsUntilAllDelivered} | ${r.notificationsPerSecond} | ${r.peakWorkerRssMb} | ${r.peakApiRssMb ?? '-'} | ${r.temporalPeakRssMb} | ${r.largestHistoryPayloadBytes} |`);
+      lines.push(
+        `| ${r.label} | ${r.records} | ${r.secondsUntilAllDelivered} | ${r.notificationsPerSecond} | ${r.peakWorkerRssMb} | ${r.peakApiRssMb ?? '-'} | ${r.temporalPeakRssMb} | ${r.largestHistoryPayloadBytes} |`,
+      );
     }
     lines.push('');
   }
@@ -511,15 +628,21 @@ function report(results: Record<string, unknown>, m: ReturnType<typeof machine>)
   if (w) {
     const ours = w.ours?.highestSustainedRate ?? 0;
     const naive = w.naiveRelay?.highestSustainedRate ?? 0;
-    lines.push(`| webhooks: ≥ 1,000/s sustained, no loss, p99 < 1 s, ≥ 50% of the naive relay | ${ours}/s sustained (${naive ? Math.round((ours / naive) * 100) : '-'}% of ${naive}/s) |`);
+    lines.push(
+      `| webhooks: ≥ 1,000/s sustained, no loss, p99 < 1 s, ≥ 50% of the naive relay | ${ours}/s sustained (${naive ? Math.round((ours / naive) * 100) : '-'}% of ${naive}/s) |`,
+    );
   }
   if (p) {
     const biggest = p.steps[p.steps.length - 1]!;
-    lines.push(`| polling: 1,000 instances at 1 min, p99 lag < 5 s | ${biggest.instances} instances at ${biggest.intervalMinutes} min: p99 ${biggest.lagMs.p99} ms |`);
+    lines.push(
+      `| polling: 1,000 instances at 1 min, p99 lag < 5 s | ${biggest.instances} instances at ${biggest.intervalMinutes} min: p99 ${biggest.lagMs.p99} ms |`,
+    );
   }
   if (l) {
     const big = l.steps[l.steps.length - 1]!;
-    lines.push(`| large poll: 100,000 records, peak worker memory < 512 MB, no history payload > 256 KB | ${big.records} records in ${big.secondsUntilAllDelivered} s, peak worker RSS ${big.peakWorkerRssMb} MB, largest payload ${big.largestHistoryPayloadBytes} B |`);
+    lines.push(
+      `| large poll: 100,000 records, peak worker memory < 512 MB, no history payload > 256 KB | ${big.records} records in ${big.secondsUntilAllDelivered} s, peak worker RSS ${big.peakWorkerRssMb} MB, largest payload ${big.largestHistoryPayloadBytes} B |`,
+    );
   }
   lines.push('');
   return lines.join('\n');
@@ -531,7 +654,10 @@ function reportOnly() {
   let m: ReturnType<typeof machine> | undefined;
   for (const name of ['webhooks', 'polling', 'large-poll']) {
     try {
-      const saved = JSON.parse(readFileSync(path.join(root, 'bench', 'results', `${name}.json`), 'utf8')) as { machine: ReturnType<typeof machine>; result: unknown };
+      const saved = JSON.parse(readFileSync(path.join(root, 'bench', 'results', `${name}.json`), 'utf8')) as {
+        machine: ReturnType<typeof machine>;
+        result: unknown;
+      };
       results[name] = saved.result;
       m = saved.machine;
     } catch {
@@ -546,7 +672,10 @@ async function main() {
   if (args.includes('--report')) return reportOnly();
   const dir = mkdtempSync(path.join(os.tmpdir(), 'element-events-bench-'));
   const server = await startDevServer({ port: await freePort(), uiPort: 0, headless: true, dataDir: dir, namespace: 'default' });
-  const { code } = await bundleWorkflowCode({ workflowsPath: require.resolve('../src/workflows'), logger: { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error() {} } });
+  const { code } = await bundleWorkflowCode({
+    workflowsPath: require.resolve('../src/workflows'),
+    logger: { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error() {} },
+  });
   const bundle = path.join(dir, 'bundle.js');
   writeFileSync(bundle, code);
   const m = machine();
@@ -556,7 +685,14 @@ async function main() {
   try {
     for (const name of scenarios) {
       console.log(`\n${name}`);
-      const run = name === 'webhooks' ? webhookScenario : name === 'polling' ? pollingScenario : name === 'large-poll' ? largePollScenario : undefined;
+      const run =
+        name === 'webhooks'
+          ? webhookScenario
+          : name === 'polling'
+            ? pollingScenario
+            : name === 'large-poll'
+              ? largePollScenario
+              : undefined;
       if (!run) throw new Error(`unknown scenario ${name}; known: webhooks, polling, large-poll`);
       results[name] = await run(server, bundle);
       writeFileSync(path.join(resultsDir, `${name}.json`), JSON.stringify({ machine: m, result: results[name] }, null, 2));

@@ -6,20 +6,21 @@ export const DEV_ORGANIZATION_SECRET = 'dev-organization-secret';
 
 const positiveNumber = z.coerce.number().positive();
 
-const accountList = z
-  .string()
-  .transform((text, ctx) => {
-    const accounts: { user: string; organization: string }[] = [];
-    for (const pair of text.split(',').map((p) => p.trim()).filter(Boolean)) {
-      const [user, organization, ...rest] = pair.split(':');
-      if (!user || !organization || rest.length) {
-        ctx.addIssue({ code: 'custom', message: 'ELEMENTS_ACCOUNTS entries are user:organization, comma separated' });
-        return z.NEVER;
-      }
-      accounts.push({ user, organization });
+const accountList = z.string().transform((text, ctx) => {
+  const accounts: { user: string; organization: string }[] = [];
+  for (const pair of text
+    .split(',')
+    .map((p) => p.trim())
+    .filter(Boolean)) {
+    const [user, organization, ...rest] = pair.split(':');
+    if (!user || !organization || rest.length) {
+      ctx.addIssue({ code: 'custom', message: 'ELEMENTS_ACCOUNTS entries are user:organization, comma separated' });
+      return z.NEVER;
     }
-    return accounts;
-  });
+    accounts.push({ user, organization });
+  }
+  return accounts;
+});
 
 export const configSchema = z
   .object({

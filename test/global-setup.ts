@@ -6,7 +6,6 @@ import { startDevServer } from '../src/temporal/dev-server';
 import { resolveTemporalTool, TEMPORAL_TEST_SERVER } from '../src/temporal/cli';
 import { freePort } from './fakes/http-server';
 
-
 /** One real Temporal dev server (and one workflow bundle) for the whole run. */
 export default async function globalSetup(): Promise<void> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'element-events-test-'));

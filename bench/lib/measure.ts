@@ -41,7 +41,13 @@ export async function whileSampling<T>(pids: Record<string, number>, fn: () => P
     const usage = Object.fromEntries(
       Object.entries(pids).map(([k, pid]) => {
         const end = processStats(pid);
-        return [k, { cpuPercent: Math.round(((end.cpuSeconds - start[k]!.cpuSeconds) / seconds) * 100), peakRssMb: Math.round(Math.max(peak[k]!, end.rssMb)) }];
+        return [
+          k,
+          {
+            cpuPercent: Math.round(((end.cpuSeconds - start[k]!.cpuSeconds) / seconds) * 100),
+            peakRssMb: Math.round(Math.max(peak[k]!, end.rssMb)),
+          },
+        ];
       }),
     );
     return { result, seconds, usage };
@@ -65,7 +71,12 @@ export async function openLoop(rate: number, seconds: number, send: (i: number) 
     const wait = due - performance.now();
     if (wait > 1) await new Promise((r) => setTimeout(r, wait));
     sentAt[i] = Date.now();
-    inFlight.push(send(i).then((s) => void (statuses[i] = s), () => void (statuses[i] = 0)));
+    inFlight.push(
+      send(i).then(
+        (s) => void (statuses[i] = s),
+        () => void (statuses[i] = 0),
+      ),
+    );
   }
   await Promise.all(inFlight);
   return { sentAt, statuses, elapsedSeconds: (performance.now() - started) / 1000 };

@@ -4,7 +4,6 @@ import { DeliveryStatus, ElementInstanceId, ElementKey, ElementsAccount } from '
 import { deliveryWorkflowId } from '../workflows/ids';
 import type { DeliveryInput, PollInput } from '../workflows/types';
 
-
 /**
  * Hands one notification to its own durable delivery workflow. The workflow id is the eventId, so a
  * retried poll that finds the same changes starts nothing new. Returns false when it already existed.

@@ -5,7 +5,13 @@ import { ProviderError } from '../errors';
 import { secretKeysOf } from '../instances/secret-keys';
 import { chunk } from '../events/notification';
 import { tokensIssuedSignal } from '../workflows/messages';
-import { PROVIDER_REFUSED, type DispatchWebhooksInput, type ProviderCallInput, type RefreshTokensInput, type TokensIssued } from '../workflows/types';
+import {
+  PROVIDER_REFUSED,
+  type DispatchWebhooksInput,
+  type ProviderCallInput,
+  type RefreshTokensInput,
+  type TokensIssued,
+} from '../workflows/types';
 import { handOff, mapLimit } from './dispatch';
 import type { PollDeps } from './poll';
 
@@ -31,7 +37,11 @@ export function createWebhookActivities(deps: PollDeps) {
     /** A verifier the provider refuses fails for good (PROVIDER_REFUSED): the workflow drops it. */
     async confirmCallback(input: ProviderCallInput & { callbackId: string; verifier: string }): Promise<void> {
       try {
-        await webhooksOf(input.elementKey).confirm(ctxFor(input), input.callbackId, deps.sealer.open(input.verifier, { instanceId: input.instanceId, field: 'verifier' }));
+        await webhooksOf(input.elementKey).confirm(
+          ctxFor(input),
+          input.callbackId,
+          deps.sealer.open(input.verifier, { instanceId: input.instanceId, field: 'verifier' }),
+        );
       } catch (err) {
         if (err instanceof ProviderError && err.status === 400) throw ApplicationFailure.nonRetryable(err.message, PROVIDER_REFUSED);
         throw err;

@@ -30,7 +30,10 @@ const headerPattern = /^\s*User\s+([^\s,]+)\s*,\s*(Organization|Element)\s+([^\s
 export function authenticate(header: string | undefined, accounts: readonly Account[]): Caller {
   if (!header) throw unauthorized('Missing Authorization header: expected "User <secret>, Organization <secret>"');
   const m = headerPattern.exec(header);
-  if (!m) throw unauthorized('Malformed Authorization header: expected "User <secret>, Organization <secret>" or "User <secret>, Element <token>"');
+  if (!m)
+    throw unauthorized(
+      'Malformed Authorization header: expected "User <secret>, Organization <secret>" or "User <secret>, Element <token>"',
+    );
   const [, user, kind, value] = m as unknown as [string, string, string, string];
   if (kind.toLowerCase() === 'organization') {
     const account = accounts.find((a) => same(a.user, user) && same(a.organization, value));

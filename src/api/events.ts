@@ -43,7 +43,9 @@ export function eventsRouter({ client, config, log }: { client: Client; config: 
         eventId: eventIdOf(e.execution?.workflowId ?? ''),
         status: payloadValue(e.searchAttributes?.indexedFields?.DeliveryStatus) as string,
         events: payloadValue(e.memo?.fields?.events) as number | undefined,
-        createdDate: e.startTime?.seconds ? new Date(Number(e.startTime.seconds) * 1000 + Math.floor((e.startTime.nanos ?? 0) / 1e6)).toISOString() : undefined,
+        createdDate: e.startTime?.seconds
+          ? new Date(Number(e.startTime.seconds) * 1000 + Math.floor((e.startTime.nanos ?? 0) / 1e6)).toISOString()
+          : undefined,
       }))
       .sort((a, b) => (b.createdDate ?? '').localeCompare(a.createdDate ?? ''));
     const token = page.nextPageToken?.length ? Buffer.from(page.nextPageToken).toString('base64url') : undefined;
@@ -85,10 +87,12 @@ export function eventsRouter({ client, config, log }: { client: Client; config: 
     const handle = await findOwnedInstance(client, caller(req), req.params.id!);
     const q = parseOrThrow(listQuery, req.query, 'query');
     const instanceId = instanceIdOf(handle.workflowId);
-    res.json(await list(instanceId, q.status, q.pageSize, q.nextPage).catch((err) => {
-      if (q.nextPage && /token/i.test(String(err))) throw new HttpError(400, 'nextPage is not a page token from this list');
-      throw err;
-    }));
+    res.json(
+      await list(instanceId, q.status, q.pageSize, q.nextPage).catch((err) => {
+        if (q.nextPage && /token/i.test(String(err))) throw new HttpError(400, 'nextPage is not a page token from this list');
+        throw err;
+      }),
+    );
   });
 
   router.post('/instances/:id/events/redeliver', async (req, res) => {

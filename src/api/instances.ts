@@ -15,13 +15,7 @@ import type { EventsSettings, InstanceSpec, InstanceView } from '../instances/ty
 import { publicView } from '../instances/view';
 import type { Logger } from '../logger';
 import { payloadValue } from '../temporal/payloads';
-import {
-  ElementInstanceId,
-  ElementKey,
-  ElementsAccount,
-  ElementsTokenHash,
-  EventsEnabled,
-} from '../temporal/search-attributes';
+import { ElementInstanceId, ElementKey, ElementsAccount, ElementsTokenHash, EventsEnabled } from '../temporal/search-attributes';
 import { configureUpdate, deleteInstanceUpdate, getInstanceQuery, getSpecQuery, rotateTokenUpdate } from '../workflows/messages';
 import { instanceWorkflow } from '../workflows/instance';
 import { instanceWorkflowId } from '../workflows/ids';
@@ -33,8 +27,7 @@ import { retryAbortedUpdate } from '../temporal/updates';
 const tokenTimes = (provider: ProviderState) =>
   provider.tokens ? { issuedAtMs: provider.tokens.issuedAtMs, expiresAtMs: provider.tokens.expiresAtMs } : undefined;
 
-export const webhookUri = (config: Config, elementKey: string, id: number) =>
-  `${config.PUBLIC_URL}${BASE_PATH}/events/${elementKey}/${id}`;
+export const webhookUri = (config: Config, elementKey: string, id: number) => `${config.PUBLIC_URL}${BASE_PATH}/events/${elementKey}/${id}`;
 
 const PROVIDER_TIMEOUT_MS = 20_000;
 /** The header carrying the next page of `GET /instances`, as Cloud Elements pages its lists. */
@@ -290,11 +283,7 @@ export function instancesRouter({ client, config, log, sealer, callbackPolicy }:
  * provider credentials, take the platform secrets: a leaked token must not redirect the events.
  */
 function refuseTokenChanges(element: Element, keys: string[]): void {
-  const guarded = new Set([
-    'event.notification.callback.url',
-    ...secretKeysOf(element),
-    ...element.credentialKeys,
-  ]);
+  const guarded = new Set(['event.notification.callback.url', ...secretKeysOf(element), ...element.credentialKeys]);
   const refused = keys.filter((k) => guarded.has(k));
   if (refused.length) {
     throw forbidden(`An Element token may not change ${refused.join(', ')}: use "User <secret>, Organization <secret>"`);

@@ -5,13 +5,8 @@ import { instanceWorkflowId } from '../workflows/ids';
 import type { instanceWorkflow } from '../workflows/instance';
 import type { Caller } from './auth';
 
-
 /** The caller's running instance, or 404 whether it is missing, deleted or someone else's. */
-export async function findOwnedInstance(
-  client: Client,
-  who: Caller,
-  rawId: string,
-): Promise<WorkflowHandle<typeof instanceWorkflow>> {
+export async function findOwnedInstance(client: Client, who: Caller, rawId: string): Promise<WorkflowHandle<typeof instanceWorkflow>> {
   if (!/^\d{1,15}$/.test(rawId)) throw notFound(`Instance ${rawId} not found`);
   const handle = client.workflow.getHandle<typeof instanceWorkflow>(instanceWorkflowId(rawId));
   let description;

@@ -117,7 +117,10 @@ export class ReceiverStates {
       const state = await soon(() => handle.query(receiverStateQuery));
       const instanceId = Number(id);
       const verifiers = Object.fromEntries(
-        Object.entries(state.verifiers).map(([event, list]) => [event, list.map((v) => this.sealer.open(v, { instanceId, field: 'verifier' }))]),
+        Object.entries(state.verifiers).map(([event, list]) => [
+          event,
+          list.map((v) => this.sealer.open(v, { instanceId, field: 'verifier' })),
+        ]),
       );
       return {
         at,

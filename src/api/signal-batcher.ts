@@ -46,7 +46,10 @@ export class SignalBatcher {
     // turn its retry into a second event.
     const sending = this.client
       .withDeadline(Date.now() + this.opts.deadlineMs, () =>
-        this.client.workflow.getHandle(workflowId).signal(webhooksSignal, batch.map((w) => w.receipt)),
+        this.client.workflow.getHandle(workflowId).signal(
+          webhooksSignal,
+          batch.map((w) => w.receipt),
+        ),
       )
       .then(
         () => batch.forEach((w) => w.resolve()),

@@ -42,7 +42,12 @@ export function webhooksRouter({ client, config, log, sealer }: { client: Client
   const perCallback = new PerMinute(VERIFICATIONS_PER_CALLBACK_PER_MINUTE);
   const perInstance = new PerMinute(VERIFICATIONS_PER_INSTANCE_PER_MINUTE);
 
-  async function verification(instanceId: string, parsed: ParsedWebhook & { kind: 'verification' }, arrival: number, seen: ReceiverSnapshot) {
+  async function verification(
+    instanceId: string,
+    parsed: ParsedWebhook & { kind: 'verification' },
+    arrival: number,
+    seen: ReceiverSnapshot,
+  ) {
     const { callbackId } = parsed;
     // Verified stays verified: the cached view settles the common repeat (and a flood) at once.
     if (seen.verified.has(callbackId)) return 'already verified';

@@ -69,8 +69,7 @@ export interface ProviderContext {
 }
 
 export type ParsedWebhook =
-  | { kind: 'verification'; callbackId: string; verifier: string }
-  | { kind: 'notification'; event: string; fields: [string, string][] };
+  { kind: 'verification'; callbackId: string; verifier: string } | { kind: 'notification'; event: string; fields: [string, string][] };
 
 export interface StandardizedWebhook {
   objectType: string;

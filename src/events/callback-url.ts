@@ -21,8 +21,8 @@ export const CALLBACK_ADDRESS_REFUSED = 'ECALLBACKADDRESS';
 // Cloud instance metadata services: never a callback, whatever the deployment allows.
 // AWS (IPv4, ECS task metadata, IPv6), Alibaba, Azure wireserver, Oracle, GCP IPv6.
 const METADATA = new Set(
-  ['169.254.169.254', '169.254.170.2', '100.100.100.200', '168.63.129.16', '192.0.0.192', 'fd00:ec2::254', 'fd20:ce::254'].map(
-    (a) => ipaddr.parse(a).toNormalizedString(),
+  ['169.254.169.254', '169.254.170.2', '100.100.100.200', '168.63.129.16', '192.0.0.192', 'fd00:ec2::254', 'fd20:ce::254'].map((a) =>
+    ipaddr.parse(a).toNormalizedString(),
   ),
 );
 
@@ -90,7 +90,8 @@ export function callbackUrlProblem(raw: string, publicOnly: boolean): string | u
   const host = hostOf(url);
   if (ipaddr.isValid(host)) return addressProblem(host, publicOnly);
   const name = host.replace(/\.$/, '');
-  if (publicOnly && (name === 'localhost' || name.endsWith('.localhost'))) return `${clip(host)} is a loopback name, refused for callbacks here`;
+  if (publicOnly && (name === 'localhost' || name.endsWith('.localhost')))
+    return `${clip(host)} is a loopback name, refused for callbacks here`;
   return undefined;
 }
 
@@ -140,7 +141,7 @@ export function callbackDispatcher(policy: CallbackPolicy): Agent {
         }
         const addresses: LookupAddress[] = found
           .map(({ address }) => ({ address, family: isIP(address) }))
-          .filter(({ family }) => wanted !== 4 && wanted !== 6 ? true : family === wanted);
+          .filter(({ family }) => (wanted !== 4 && wanted !== 6 ? true : family === wanted));
         const first = addresses[0];
         if (!first) {
           callback(Object.assign(new Error('callback host has no usable address'), { code: 'ENOTFOUND' }), options.all ? [] : '');
@@ -156,8 +157,25 @@ export function callbackDispatcher(policy: CallbackPolicy): Agent {
   return new Agent({ connect: { lookup } });
 }
 
-const TIMEOUT_CODES = new Set(['ETIMEDOUT', 'ESOCKETTIMEDOUT', 'ERR_SOCKET_CONNECTION_TIMEOUT', 'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']);
-const DNS_CODES = new Set(['ENOTFOUND', 'EAI_AGAIN', 'EAI_FAIL', 'EAI_NONAME', 'EAI_NODATA', 'ENODATA', 'ESERVFAIL', 'ENONAME', 'ETIMEOUT']);
+const TIMEOUT_CODES = new Set([
+  'ETIMEDOUT',
+  'ESOCKETTIMEDOUT',
+  'ERR_SOCKET_CONNECTION_TIMEOUT',
+  'UND_ERR_CONNECT_TIMEOUT',
+  'UND_ERR_HEADERS_TIMEOUT',
+  'UND_ERR_BODY_TIMEOUT',
+]);
+const DNS_CODES = new Set([
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EAI_FAIL',
+  'EAI_NONAME',
+  'EAI_NODATA',
+  'ENODATA',
+  'ESERVFAIL',
+  'ENONAME',
+  'ETIMEOUT',
+]);
 const RESET_CODES = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED', 'UND_ERR_SOCKET', 'UND_ERR_CLOSED']);
 const TLS_CODE = /^(ERR_TLS_|ERR_SSL_|CERT_)|CERT|^UNABLE_TO_|^EPROTO$/;
 

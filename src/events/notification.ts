@@ -47,7 +47,9 @@ export function chunk<T>(items: readonly T[], size: number): T[][] {
  * be mistaken for an already-delivered notification.
  */
 export function eventIdFor(instanceId: number, parts: readonly string[]): string {
-  const h = createHash('sha256').update(JSON.stringify([instanceId, ...parts])).digest('hex');
+  const h = createHash('sha256')
+    .update(JSON.stringify([instanceId, ...parts]))
+    .digest('hex');
   // UUID layout (version 8: custom) so receivers that expect UUIDs accept it.
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-8${h.slice(13, 16)}-${((parseInt(h[16]!, 16) & 0x3) | 0x8).toString(16)}${h.slice(17, 20)}-${h.slice(20, 32)}`;
 }

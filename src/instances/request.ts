@@ -13,14 +13,17 @@ const boolish = z.union([z.boolean(), z.enum(['true', 'false']).transform((v) =>
   error: 'must be true or false',
 });
 
-const numberish = z.union([
-  z.number(),
-  z
-    .string()
-    .trim()
-    .regex(/^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/, 'must be a number')
-    .transform(Number),
-], { error: 'must be a number' });
+const numberish = z.union(
+  [
+    z.number(),
+    z
+      .string()
+      .trim()
+      .regex(/^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/, 'must be a number')
+      .transform(Number),
+  ],
+  { error: 'must be a number' },
+);
 
 export const httpUrl = z
   .string()
@@ -54,23 +57,26 @@ const resourceSchema = z.object({
 });
 
 /** `event.poller.configuration` may be an object or the same object written as a JSON string. */
-const pollerConfiguration = z.preprocess((value, ctx) => {
-  let parsed = value;
-  if (typeof value === 'string') {
-    try {
-      parsed = JSON.parse(value);
-    } catch (err) {
-      ctx.addIssue({ code: 'custom', message: `is not valid JSON: ${(err as Error).message}` });
+const pollerConfiguration = z.preprocess(
+  (value, ctx) => {
+    let parsed = value;
+    if (typeof value === 'string') {
+      try {
+        parsed = JSON.parse(value);
+      } catch (err) {
+        ctx.addIssue({ code: 'custom', message: `is not valid JSON: ${(err as Error).message}` });
+        return z.NEVER;
+      }
+    }
+    // zod's record skips this key without a word, which would put the defaults in its place.
+    if (parsed !== null && typeof parsed === 'object' && Object.hasOwn(parsed, '__proto__')) {
+      ctx.addIssue({ code: 'custom', message: '"__proto__" cannot be a resource name' });
       return z.NEVER;
     }
-  }
-  // zod's record skips this key without a word, which would put the defaults in its place.
-  if (parsed !== null && typeof parsed === 'object' && Object.hasOwn(parsed, '__proto__')) {
-    ctx.addIssue({ code: 'custom', message: '"__proto__" cannot be a resource name' });
-    return z.NEVER;
-  }
-  return parsed;
-}, z.record(z.string().min(1), resourceSchema).refine((r) => Object.keys(r).length <= 100, 'at most 100 resources'));
+    return parsed;
+  },
+  z.record(z.string().min(1), resourceSchema).refine((r) => Object.keys(r).length <= 100, 'at most 100 resources'),
+);
 
 const eventsSchema = z.object({
   'event.notification.enabled': boolish.default(false),
@@ -160,8 +166,9 @@ function resolveResources(
 ): Record<string, PollResource> {
   const polling = element.polling!;
   const errors: FieldError[] = [];
-  const configured: Record<string, z.infer<typeof resourceSchema>> =
-    given && Object.keys(given).length ? given : Object.fromEntries(Object.keys(polling.defaultResources).map((n) => [n, {}]));
+  const configured: Record<string, z.infer<typeof resourceSchema>> = given && Object.keys(given).length
+    ? given
+    : Object.fromEntries(Object.keys(polling.defaultResources).map((n) => [n, {}]));
   const resources: Record<string, PollResource> = {};
   for (const [name, entry] of Object.entries(configured)) {
     const defaults = own(polling.defaultResources, name);
@@ -182,7 +189,10 @@ function resolveResources(
     resources[name] = resource;
   }
   if (objects !== undefined) {
-    const wanted = objects.split(',').map((o) => o.trim()).filter(Boolean);
+    const wanted = objects
+      .split(',')
+      .map((o) => o.trim())
+      .filter(Boolean);
     for (const name of wanted) {
       if (!Object.hasOwn(resources, name) && !errors.some((e) => e.path.endsWith(`.${name}`))) {
         errors.push({ path: 'configuration.event.objects', message: `"${name}" is not a configured resource` });
@@ -197,7 +207,10 @@ function resolveResources(
 }
 
 function webhookEvents(element: Element, objects: string | undefined): string[] {
-  const wanted = objects?.split(',').map((o) => o.trim()).filter(Boolean);
+  const wanted = objects
+    ?.split(',')
+    .map((o) => o.trim())
+    .filter(Boolean);
   const { events, unknown } = element.webhooks!.eventsFor(wanted);
   if (unknown.length || !events.length) {
     throw badRequest(`Invalid configuration: event.objects names no ${element.key} object it can watch: ${unknown.join(', ') || objects}`, [
@@ -269,9 +282,12 @@ export function checkConfiguration(element: Element, configuration: Record<strin
   }
   const sealedLooking = secretKeysOf(element).filter((k) => looksSealed(configuration[k]));
   if (sealedLooking.length) {
-    throw badRequest(`Invalid configuration: ${sealedLooking.join(', ')} may not start with "sealed:"`, sealedLooking.map((k) => ({
-      path: `configuration.${k}`,
-      message: 'may not start with "sealed:" (a value sealed by this service cannot be given back to it)',
-    })));
+    throw badRequest(
+      `Invalid configuration: ${sealedLooking.join(', ')} may not start with "sealed:"`,
+      sealedLooking.map((k) => ({
+        path: `configuration.${k}`,
+        message: 'may not start with "sealed:" (a value sealed by this service cannot be given back to it)',
+      })),
+    );
   }
 }

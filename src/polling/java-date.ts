@@ -196,9 +196,7 @@ export function formatJavaDate(epochMs: number, pattern: string, zone: string): 
   const resolved = resolveZone(zone);
   if (!resolved) throw new Error(`Unknown time zone "${zone}"`);
   const dt = DateTime.fromMillis(epochMs, { zone: resolved.zone, ...LOCALE });
-  return tokenized.tokens
-    .map((t) => (t.kind === 'literal' ? t.text : formatField(dt, t.letter, t.count, resolved)))
-    .join('');
+  return tokenized.tokens.map((t) => (t.kind === 'literal' ? t.text : formatField(dt, t.letter, t.count, resolved))).join('');
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -234,7 +232,10 @@ function escapeRegex(text: string): string {
 
 function alternation(names: string[]): string {
   // Longest first so "June" is not cut to "Jun".
-  return [...new Set(names)].sort((a, b) => b.length - a.length).map(escapeRegex).join('|');
+  return [...new Set(names)]
+    .sort((a, b) => b.length - a.length)
+    .map(escapeRegex)
+    .join('|');
 }
 
 function nameIndex(names: string[], text: string): number {
@@ -249,9 +250,21 @@ const MERIDIEMS = Info.meridiems({ locale: 'en-US' });
 
 // Abbreviations Java's English symbols resolve; they are fixed offsets, not the named zones.
 const ZONE_ABBREVIATIONS: Record<string, number> = {
-  Z: 0, GMT: 0, UTC: 0, UT: 0,
-  EST: -300, EDT: -240, CST: -360, CDT: -300, MST: -420, MDT: -360, PST: -480, PDT: -420,
-  AKST: -540, AKDT: -480, HST: -600,
+  Z: 0,
+  GMT: 0,
+  UTC: 0,
+  UT: 0,
+  EST: -300,
+  EDT: -240,
+  CST: -360,
+  CDT: -300,
+  MST: -420,
+  MDT: -360,
+  PST: -480,
+  PDT: -420,
+  AKST: -540,
+  AKDT: -480,
+  HST: -600,
 };
 
 const NUMERIC_OFFSET = /^([+-])(\d{2}):?(\d{2})?$/;
@@ -265,7 +278,18 @@ function parseZoneText(text: string): Zone | undefined {
 }
 
 const MAX_DIGITS: Partial<Record<FieldLetter, number>> = {
-  y: 4, M: 2, d: 2, H: 2, h: 2, k: 2, K: 2, m: 2, s: 2, S: 3, D: 3, u: 1,
+  y: 4,
+  M: 2,
+  d: 2,
+  H: 2,
+  h: 2,
+  k: 2,
+  K: 2,
+  m: 2,
+  s: 2,
+  S: 3,
+  D: 3,
+  u: 1,
 };
 
 function isNumeric(t: Token | undefined): boolean {

@@ -6,10 +6,7 @@ import { formatJavaDate, isValidZone, validateJavaDatePattern } from './java-dat
 // This project runs as if the server's zone were UTC, so `${date:...}` must not follow the host.
 const SERVER_ZONE = 'UTC';
 
-type Part =
-  | { kind: 'text'; text: string }
-  | { kind: 'date'; zone: string; pattern: string }
-  | { kind: 'epoch'; unit: 'ms' | 's' | 'us' };
+type Part = { kind: 'text'; text: string } | { kind: 'date'; zone: string; pattern: string } | { kind: 'epoch'; unit: 'ms' | 's' | 'us' };
 
 // A zone written as GMT+05:00 has a ':' of its own; without this the "first ':'" rule would take
 // GMT+05 as the zone and silently print a literal "00:" in front of the date.
@@ -85,9 +82,7 @@ function parseTemplate(template: string): { parts: Part[]; problems: string[] } 
         else problems.push(`Placeholder ${placeholder}: unknown epoch unit "${arg}" (use \${epoch}, \${epoch:s} or \${epoch:us})`);
         break;
       default:
-        problems.push(
-          `Unknown placeholder ${placeholder}: kind "${kind}" is not one of gmtDate, date, dateTimeZone, epoch`,
-        );
+        problems.push(`Unknown placeholder ${placeholder}: kind "${kind}" is not one of gmtDate, date, dateTimeZone, epoch`);
     }
   }
   return { parts, problems };

@@ -59,7 +59,9 @@ export class Sealer {
     const colon = rest.indexOf(':');
     const key = this.keys.find((k) => k.id === rest.slice(0, colon));
     if (colon < 0 || !key) {
-      throw new Error(`a sealed secret could not be opened: it was sealed with key ${rest.slice(0, Math.max(colon, 0)).slice(0, 8) || '?'}, which SECRETS_KEY does not list`);
+      throw new Error(
+        `a sealed secret could not be opened: it was sealed with key ${rest.slice(0, Math.max(colon, 0)).slice(0, 8) || '?'}, which SECRETS_KEY does not list`,
+      );
     }
     const raw = Buffer.from(rest.slice(colon + 1), 'base64url');
     const decipher = createDecipheriv('aes-256-gcm', key.bytes, raw.subarray(0, 12));
@@ -68,7 +70,9 @@ export class Sealer {
       decipher.setAuthTag(raw.subarray(12, 28));
       return Buffer.concat([decipher.update(raw.subarray(28)), decipher.final()]).toString('utf8');
     } catch {
-      throw new Error(`a sealed secret could not be opened as ${context.field} of instance ${context.instanceId}: altered, or sealed for another instance or field`);
+      throw new Error(
+        `a sealed secret could not be opened as ${context.field} of instance ${context.instanceId}: altered, or sealed for another instance or field`,
+      );
     }
   }
 
@@ -108,7 +112,12 @@ function parseKey(text: string): Buffer {
 }
 
 /** `SECRETS_KEY`: one key, or several comma separated, the first sealing and all opening. */
-export const parseKeys = (text: string): Buffer[] => text.split(',').map((k) => k.trim()).filter(Boolean).map(parseKey);
+export const parseKeys = (text: string): Buffer[] =>
+  text
+    .split(',')
+    .map((k) => k.trim())
+    .filter(Boolean)
+    .map(parseKey);
 
 /**
  * SECRETS_KEY when set (production: every API and worker process shares it); otherwise a key kept

@@ -25,16 +25,24 @@ export interface DevServer {
 
 export function devServerArgs(opts: DevServerOptions): string[] {
   const args = [
-    'server', 'start-dev',
-    '--ip', '127.0.0.1',
-    '--port', String(opts.port),
-    '--db-filename', path.resolve(opts.dataDir, 'temporal.db'),
+    'server',
+    'start-dev',
+    '--ip',
+    '127.0.0.1',
+    '--port',
+    String(opts.port),
+    '--db-filename',
+    path.resolve(opts.dataDir, 'temporal.db'),
     // WAL lets visibility reads run beside history writes; NORMAL sync is safe with WAL and much faster.
-    '--sqlite-pragma', 'journal_mode=wal',
-    '--sqlite-pragma', 'synchronous=normal',
+    '--sqlite-pragma',
+    'journal_mode=wal',
+    '--sqlite-pragma',
+    'synchronous=normal',
     // Delivery workflows start eagerly on the worker that asks (see activities/dispatch.ts).
-    '--dynamic-config-value', 'system.enableEagerWorkflowStart=true',
-    '--log-level', 'warn',
+    '--dynamic-config-value',
+    'system.enableEagerWorkflowStart=true',
+    '--log-level',
+    'warn',
     ...searchAttributeFlags.flatMap((f) => ['--search-attribute', f]),
   ];
   if (opts.namespace !== 'default') args.push('--namespace', opts.namespace);
@@ -70,7 +78,7 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer>
       await connection.workflowService.getSystemInfo({});
       await connection.close();
       break;
-    } catch (err) {
+    } catch {
       if (Date.now() > deadline) {
         child.kill('SIGKILL');
         throw new Error(`temporal server did not answer on ${address} within the start timeout; see ${logFile}`);

@@ -117,7 +117,13 @@ export async function deliveryWorkflow(input: DeliveryInput): Promise<DeliveryRe
         const failure = failureOf(err);
         if (!failure) throw err;
         const { message, details } = failure;
-        attempts.push({ attempt: attempts.length + 1, at: iso(startedMs), durationMs: Date.now() - startedMs, status: details.status, error: message });
+        attempts.push({
+          attempt: attempts.length + 1,
+          at: iso(startedMs),
+          durationMs: Date.now() - startedMs,
+          status: details.status,
+          error: message,
+        });
         if (details.status === 410) return 'gone';
         if (n === input.maxAttempts - 1) return 'failed';
         const waitMs = details.retryAfterMs ?? input.firstRetrySeconds * 1000 * 4 ** n;

@@ -127,7 +127,8 @@ export async function instanceWorkflow(input: InstanceWorkflowInput): Promise<vo
     // New resources start at the moment they were added; removed ones keep nothing.
     // Own keys only: a resource may be named like an Object.prototype member (`constructor`).
     for (const name of Object.keys(spec.events.resources)) {
-      if (!own(state.watermarks, name)) state.watermarks[name] = { watermark: iso(floorToSecond(state.polls ? Date.now() : Date.parse(spec.createdDate))) };
+      if (!own(state.watermarks, name))
+        state.watermarks[name] = { watermark: iso(floorToSecond(state.polls ? Date.now() : Date.parse(spec.createdDate))) };
     }
     for (const name of Object.keys(state.watermarks)) if (!Object.hasOwn(spec.events.resources, name)) delete state.watermarks[name];
     if (polling()) state.nextPollAtMs ??= Math.max(Date.parse(spec.createdDate), state.polls ? Date.now() : 0) + intervalMs();
@@ -188,7 +189,8 @@ export async function instanceWorkflow(input: InstanceWorkflowInput): Promise<vo
       if (!callback.verified) callback.candidates = withCandidate(callback.candidates, verifier);
     } else {
       const early = own(state.earlyVerifiers, callbackId);
-      if (early || Object.keys(state.earlyVerifiers).length < MAX_EARLY_CALLBACKS) state.earlyVerifiers[callbackId] = withCandidate(early, verifier);
+      if (early || Object.keys(state.earlyVerifiers).length < MAX_EARLY_CALLBACKS)
+        state.earlyVerifiers[callbackId] = withCandidate(early, verifier);
     }
   });
   setHandler(tokensIssuedSignal, ({ provider, issuedAtMs, expiresAtMs }) => {
@@ -309,7 +311,9 @@ export async function instanceWorkflow(input: InstanceWorkflowInput): Promise<vo
           attempt(`registering ${event}`, async () => {
             registering++;
             const { callbackId } = await registerCallback
-              .executeWithOptions({ ...providerOptions, summary: `register ${event}` }, [{ ...providerInput(), event, uri: spec.events.webhookUri! }])
+              .executeWithOptions({ ...providerOptions, summary: `register ${event}` }, [
+                { ...providerInput(), event, uri: spec.events.webhookUri! },
+              ])
               .finally(() => registering--);
             state.callbacks[callbackId] = {
               event,
@@ -325,7 +329,9 @@ export async function instanceWorkflow(input: InstanceWorkflowInput): Promise<vo
         .filter(([, c]) => !wanted.includes(c.event))
         .map(([callbackId, c]) =>
           attempt(`removing ${c.event}`, async () => {
-            await deregisterCallback.executeWithOptions({ ...providerOptions, summary: `remove ${c.event}` }, [{ ...providerInput(), callbackId }]);
+            await deregisterCallback.executeWithOptions({ ...providerOptions, summary: `remove ${c.event}` }, [
+              { ...providerInput(), callbackId },
+            ]);
             delete state.callbacks[callbackId];
           }),
         ),
@@ -348,7 +354,9 @@ export async function instanceWorkflow(input: InstanceWorkflowInput): Promise<vo
             while (!c.verified && c.candidates?.length) {
               const verifier = c.candidates[c.candidates.length - 1]!;
               try {
-                await confirmCallback.executeWithOptions({ ...providerOptions, summary: `verify ${c.event}` }, [{ ...providerInput(), callbackId, verifier }]);
+                await confirmCallback.executeWithOptions({ ...providerOptions, summary: `verify ${c.event}` }, [
+                  { ...providerInput(), callbackId, verifier },
+                ]);
               } catch (err) {
                 if (!refusedByProvider(err)) throw err;
                 log.warn('the provider refused a verifier; dropping it', { callbackId, event: c.event });
@@ -430,8 +438,8 @@ export async function instanceWorkflow(input: InstanceWorkflowInput): Promise<vo
   let retryAtMs = Infinity;
   while (!deleting) {
     const wakeAt = Math.min(
-      polling() ? state.nextPollAtMs ?? Infinity : Infinity,
-      webhooks() ? refreshAtMs() ?? Infinity : Infinity,
+      polling() ? (state.nextPollAtMs ?? Infinity) : Infinity,
+      webhooks() ? (refreshAtMs() ?? Infinity) : Infinity,
       webhooks() ? nextResendAtMs() : Infinity,
       retryAtMs,
     );
@@ -472,4 +480,3 @@ export async function instanceWorkflow(input: InstanceWorkflowInput): Promise<vo
   stopped = true;
   await condition(allHandlersFinished);
 }
-

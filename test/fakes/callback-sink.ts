@@ -48,7 +48,10 @@ export class CallbackSink {
       const answer = this.plan.shift() ?? 200;
       const { status, headers } = typeof answer === 'number' ? { status: answer, headers: {} } : answer;
       this.received.push({ at: Date.now(), headers: req.headers, rawBody: req.body, body: JSON.parse(req.body), answered: status });
-      res.status(status).set(headers).json({ ok: status < 300 });
+      res
+        .status(status)
+        .set(headers)
+        .json({ ok: status < 300 });
     });
     const listening = await listenOnFreePort(app, port);
     this.close = listening.close;

@@ -1,4 +1,4 @@
-import { createHmac, randomBytes, randomUUID } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
 import express from 'express';
 import { DateTime } from 'luxon';
 import { listenOnFreePort } from './http-server';
@@ -125,7 +125,13 @@ function pythonString(s: string): string {
  * separators `", "` and `": "`), keys in the given order.
  */
 export function pythonJsonDumps(pairs: [string, string][]): string {
-  return '{' + dictPairs(pairs).map(([k, v]) => `${pythonString(k)}: ${pythonString(v)}`).join(', ') + '}';
+  return (
+    '{' +
+    dictPairs(pairs)
+      .map(([k, v]) => `${pythonString(k)}: ${pythonString(v)}`)
+      .join(', ') +
+    '}'
+  );
 }
 
 /** base64(HMAC-SHA256(key, pythonJsonDumps(pairs))): the `X-FreshBooks-Hmac-SHA256` value. */
@@ -137,11 +143,7 @@ const formBody = (pairs: [string, string][]) => new URLSearchParams(pairs).toStr
 const token = (bytes = 32) => randomBytes(bytes).toString('hex');
 const updatedAt = () => DateTime.utc().toFormat('yyyy-MM-dd HH:mm:ss');
 
-async function postForm(
-  uri: string,
-  body: string,
-  headers: Record<string, string>,
-): Promise<{ status: number; error?: string }> {
+async function postForm(uri: string, body: string, headers: Record<string, string>): Promise<{ status: number; error?: string }> {
   try {
     const res = await fetch(uri, { method: 'POST', headers, body, signal: AbortSignal.timeout(10_000) });
     await res.arrayBuffer().catch(() => undefined);
@@ -242,9 +244,7 @@ export class FakeFreshBooks {
         const mode = opts.signature ?? 'valid';
         const signature =
           mode === 'missing' ? undefined : freshbooksSignature(fields, mode === 'wrong' ? `wrong-${cb.verifier}` : cb.verifier);
-        const sent = opts.tamper
-          ? fields.map(([k, v]): [string, string] => (k === 'object_id' ? [k, `${v}9`] : [k, v]))
-          : fields;
+        const sent = opts.tamper ? fields.map(([k, v]): [string, string] => (k === 'object_id' ? [k, `${v}9`] : [k, v])) : fields;
         const headers: Record<string, string> = {
           'Content-Type': opts.contentType ?? 'application/x-www-form-urlencoded',
         };

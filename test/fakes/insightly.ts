@@ -124,7 +124,7 @@ export class FakeInsightly {
       if (!Number.isInteger(top) || top < 1 || top > 500 || !Number.isInteger(skip) || skip < 0) {
         return answer(400, { Message: 'top must be 1..500 and skip a non-negative integer' });
       }
-      if (('field_name' in query) !== ('field_value' in query)) {
+      if ('field_name' in query !== 'field_value' in query) {
         return answer(400, { Message: 'field_name and field_value go together' });
       }
       let since: number | undefined;

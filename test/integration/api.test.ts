@@ -39,7 +39,9 @@ describe('instances API: validation, authentication and ownership', () => {
   test('the seed curl as printed gets a 400 naming the JSON error; with the comma fixed it is accepted', async () => {
     const broken = await call(stack, 'POST', '/instances', { raw: SEED_CURL_BODY });
     expect(broken.status).toBe(400);
-    expect(broken.body.message).toMatch(/^Invalid JSON in request body: .*(after property value|Expected ','|Unexpected string).*position \d+/);
+    expect(broken.body.message).toMatch(
+      /^Invalid JSON in request body: .*(after property value|Expected ','|Unexpected string).*position \d+/,
+    );
     expect(broken.body.requestId).toEqual(expect.any(String));
 
     const fixed = SEED_CURL_BODY.replace(`"password": "${SEED_API_KEY}"\n`, `"password": "${SEED_API_KEY}",\n`);
@@ -153,7 +155,7 @@ describe('instances API: validation, authentication and ownership', () => {
     expect(huge.status).toBe(413);
   });
 
-  test("another account gets 404 for an instance; an Element token reaches only its own instance", async () => {
+  test('another account gets 404 for an instance; an Element token reaches only its own instance', async () => {
     const mine = await createInstance(stack, validBody());
     const second = await createInstance(stack, validBody());
 

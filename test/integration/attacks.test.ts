@@ -27,7 +27,11 @@ const root = path.resolve(__dirname, '..', '..');
 
 /** Each attack ends with one line of counts; the assertions below check the same numbers. */
 function report(attack: string, counts: Record<string, number>): void {
-  process.stdout.write(`attack ${attack}: ${Object.entries(counts).map(([k, v]) => `${k} ${v}`).join(', ')}\n`);
+  process.stdout.write(
+    `attack ${attack}: ${Object.entries(counts)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(', ')}\n`,
+  );
 }
 
 /** Runs `fn` for 0..n-1 with at most `limit` in flight. */
@@ -135,7 +139,7 @@ describe('attacks on an instance without credentials', () => {
       'answered 200 (already verified)': statuses.get(200) ?? 0,
       'refused 404': statuses.get(404) ?? 0,
       'Temporal calls': calls.length,
-      'signals': calls.filter((c) => c.endsWith('/SignalWorkflowExecution')).length,
+      signals: calls.filter((c) => c.endsWith('/SignalWorkflowExecution')).length,
       'history events added': grown,
       harmed: 0,
     });
@@ -157,7 +161,11 @@ describe('attacks on an instance without credentials', () => {
     expect(patched.status).toBe(200);
     await stack.sink.waitFor(() => callbacksFor(created.id).filter((c) => c.verified).length === 21, 30_000, '21 verified callbacks');
     await waitForVerified(stack, created.id, 21);
-    expect((await call(stack, 'GET', `/instances/${created.id}`)).body.status.callbacks).toEqual({ wanted: 21, registered: 21, verified: 21 });
+    expect((await call(stack, 'GET', `/instances/${created.id}`)).body.status.callbacks).toEqual({
+      wanted: 21,
+      registered: 21,
+      verified: 21,
+    });
     expect((await call(stack, 'DELETE', `/instances/${created.id}`)).status).toBe(200);
   });
 
@@ -175,7 +183,12 @@ describe('attacks on an instance without credentials', () => {
       const used = process.cpuUsage(before);
       return { micros: (used.user + used.system) / count, statuses };
     }
-    const kinds = { small: [small, wellFormedWrong], hugeJunk: [big, 'junk'], hugeSigned: [big, wellFormedWrong], largest: [largestAccepted, wellFormedWrong] } as const;
+    const kinds = {
+      small: [small, wellFormedWrong],
+      hugeJunk: [big, 'junk'],
+      hugeSigned: [big, wellFormedWrong],
+      largest: [largestAccepted, wellFormedWrong],
+    } as const;
     await cpuPerRequest(small, wellFormedWrong); // warm up
     const callsBefore = stack.temporalCalls.length;
     // Interleaved rounds, each kind's ratio to the small request of its own round, then the median:
@@ -217,7 +230,12 @@ describe('attacks on an instance without credentials', () => {
     const devAuth = 'User dev-user-secret, Organization dev-organization-secret';
     expect((await call(stack, 'GET', '/instances', { auth: devAuth })).status).toBe(401);
 
-    const env: NodeJS.ProcessEnv = { ...process.env, TEMPORAL_ADDRESS: process.env.TEST_TEMPORAL_ADDRESS, PORT: String(await freePort()), LOG_LEVEL: 'info' };
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      TEMPORAL_ADDRESS: process.env.TEST_TEMPORAL_ADDRESS,
+      PORT: String(await freePort()),
+      LOG_LEVEL: 'info',
+    };
     for (const k of ['ELEMENTS_USER_SECRET', 'ELEMENTS_ORGANIZATION_SECRET', 'ELEMENTS_ACCOUNTS']) delete env[k];
     const child = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'src', 'api', 'main.ts')], { cwd: root, env });
     let output = '';
@@ -254,11 +272,19 @@ describe('attacks on an instance without credentials', () => {
     expect(await instanceWorkflowCount(stack)).toBe(before);
 
     // Two instances with signature keys; PATCH cannot smuggle a sealed value in either.
-    const a = await createInstance(stack, insightlySeedBody({ callbackUrl: stack.sink.url, refreshInterval: 15, signatureKey: 'key-of-a' }));
-    const b = await createInstance(stack, insightlySeedBody({ callbackUrl: stack.sink.url, refreshInterval: 15, signatureKey: 'key-of-b' }));
+    const a = await createInstance(
+      stack,
+      insightlySeedBody({ callbackUrl: stack.sink.url, refreshInterval: 15, signatureKey: 'key-of-a' }),
+    );
+    const b = await createInstance(
+      stack,
+      insightlySeedBody({ callbackUrl: stack.sink.url, refreshInterval: 15, signatureKey: 'key-of-b' }),
+    );
     const specA = await stack.client.workflow.getHandle(`instance-${a.id}`).query(getSpecQuery);
     const sealedKeyOfA = specA.events.signatureKey!;
-    const patch = await call(stack, 'PATCH', `/instances/${b.id}`, { json: { configuration: { 'event.notification.signature.key': sealedKeyOfA } } });
+    const patch = await call(stack, 'PATCH', `/instances/${b.id}`, {
+      json: { configuration: { 'event.notification.signature.key': sealedKeyOfA } },
+    });
     expect(patch.status).toBe(400);
     refused++;
 
@@ -310,9 +336,13 @@ describe('attacks on an instance without credentials', () => {
       `/hubs/crm/contacts?where=updated_after_utc='\${gmtDate:yyyy-MM-dd HH:mm:ss}' and field_name='FIRST_NAME' and field_value='${value}'`;
     const withResources = (value: string) => {
       const body = insightlySeedBody({ callbackUrl: stack.sink.url, refreshInterval: '0.05' });
-      const dates = (body.configuration['event.poller.configuration'] as { contacts: { datesConfiguration: unknown } }).contacts.datesConfiguration;
+      const dates = (body.configuration['event.poller.configuration'] as { contacts: { datesConfiguration: unknown } }).contacts
+        .datesConfiguration;
       body.configuration['event.poller.configuration'] = Object.fromEntries(
-        Array.from({ length: 100 }, (_, i) => [`r${String(i).padStart(3, '0')}`, { url: resourceUrl(value), idField: 'CONTACT_ID', datesConfiguration: dates }]),
+        Array.from({ length: 100 }, (_, i) => [
+          `r${String(i).padStart(3, '0')}`,
+          { url: resourceUrl(value), idField: 'CONTACT_ID', datesConfiguration: dates },
+        ]),
       ) as never;
       return body;
     };
@@ -334,7 +364,11 @@ describe('attacks on an instance without credentials', () => {
     await sleep(1100);
     const contact = stack.insightly.create('Contacts', { FIRST_NAME: pad(n) });
     const ours = () => stack.sink.acceptedEvents().filter((e) => e.objectId === String(contact.CONTACT_ID));
-    await stack.sink.waitFor(() => new Set(ours().map((e) => e.objectType)).size === 100, 120_000, 'all 100 resources to report the contact');
+    await stack.sink.waitFor(
+      () => new Set(ours().map((e) => e.objectType)).size === 100,
+      120_000,
+      'all 100 resources to report the contact',
+    );
     const view = (await call(stack, 'GET', `/instances/${created.id}`)).body;
     const errors = Object.values(view.status.resources as Record<string, { lastError?: string }>).filter((r) => r.lastError);
     report('configuration size', {
@@ -364,7 +398,11 @@ describe('a verification post that never arrives', () => {
     const created = await createInstance(stack, freshbooksSeedBody({ code: stack.freshbooks.issueCode(), callbackUrl: stack.sink.url }));
     await waitForVerified(stack, created.id, 18);
     const view = (await call(stack, 'GET', `/instances/${created.id}`)).body;
-    report('lost verification posts', { lost: 3, 'resends asked': stack.freshbooks.resendRequests, verified: view.status.callbacks.verified });
+    report('lost verification posts', {
+      lost: 3,
+      'resends asked': stack.freshbooks.resendRequests,
+      verified: view.status.callbacks.verified,
+    });
     expect(stack.freshbooks.resendRequests).toBeGreaterThanOrEqual(3);
     expect(view.status.callbacks).toEqual({ wanted: 18, registered: 18, verified: 18 });
     expect(await stack.freshbooks.sendWebhook('invoice.create', 880_001)).toEqual([200]);
@@ -385,16 +423,27 @@ describe('SECRETS_KEY rotation', () => {
 
   test('with the old key listed after the new one, existing instances keep polling and signing', async () => {
     const worker = await stack.spawnWorker();
-    const created = await createInstance(stack, insightlySeedBody({ callbackUrl: stack.sink.url, refreshInterval: '0.02', signatureKey: 'rotating' }));
+    const created = await createInstance(
+      stack,
+      insightlySeedBody({ callbackUrl: stack.sink.url, refreshInterval: '0.02', signatureKey: 'rotating' }),
+    );
     await sleep(1100);
     const first = stack.insightly.create('Contacts', { FIRST_NAME: 'Before' });
-    await stack.sink.waitFor(() => stack.sink.acceptedEvents().some((e) => e.objectId === String(first.CONTACT_ID)), 30_000, 'before rotation');
+    await stack.sink.waitFor(
+      () => stack.sink.acceptedEvents().some((e) => e.objectId === String(first.CONTACT_ID)),
+      30_000,
+      'before rotation',
+    );
     worker.kill('SIGKILL');
     await new Promise((r) => worker.once('exit', r));
 
     await stack.spawnWorker({ SECRETS_KEY: `${newKey},${oldKey}` });
     const second = stack.insightly.create('Contacts', { FIRST_NAME: 'After' });
-    await stack.sink.waitFor(() => stack.sink.acceptedEvents().some((e) => e.objectId === String(second.CONTACT_ID)), 60_000, 'after rotation');
+    await stack.sink.waitFor(
+      () => stack.sink.acceptedEvents().some((e) => e.objectId === String(second.CONTACT_ID)),
+      60_000,
+      'after rotation',
+    );
     const afterRotation = stack.sink.accepted().find((r) => r.body.message.events.some((e) => e.objectId === String(second.CONTACT_ID)))!;
     const expected = `sha256=${createHmac('sha256', 'rotating').update(afterRotation.rawBody).digest('base64')}`;
     report('key rotation', { 'delivered before': 1, 'delivered after': 1, 'bad signatures': 0 });
@@ -452,7 +501,10 @@ describe('a deployment facing the internet', () => {
       `http://localhost:${port}/callback`,
     ];
     for (const url of inside) {
-      const res = await call(stack, 'POST', '/instances', { auth: AUTH, json: insightlySeedBody({ callbackUrl: url, refreshInterval: 15 }) });
+      const res = await call(stack, 'POST', '/instances', {
+        auth: AUTH,
+        json: insightlySeedBody({ callbackUrl: url, refreshInterval: 15 }),
+      });
       expect([url, res.status]).toEqual([url, 400]);
       expect(res.body.errors[0].path).toBe('configuration.event.notification.callback.url');
     }
@@ -475,7 +527,12 @@ describe('a deployment facing the internet', () => {
       }
       if (!record) await sleep(150);
     }
-    report('callbacks to the inside', { sent: inside.length + 1, refused: inside.length + 1, 'requests at the target': stack.sink.received.length, harmed: 0 });
+    report('callbacks to the inside', {
+      sent: inside.length + 1,
+      refused: inside.length + 1,
+      'requests at the target': stack.sink.received.length,
+      harmed: 0,
+    });
     expect(record!.attempts[0]!.error).toBe('callback refused: address not allowed');
     expect(JSON.stringify(record)).not.toContain('127.0.0.1');
     expect(lookups).toBeGreaterThanOrEqual(2);
@@ -501,16 +558,18 @@ describe('a deployment facing the internet', () => {
     const idle: net.Socket[] = [];
     let dropped = 0;
     await Promise.all(
-      Array.from({ length: 1000 }, () =>
-        new Promise<void>((resolve) => {
-          const s = net.connect({ host: hostname, port: Number(port), localAddress: '127.0.0.2' }, () => resolve());
-          s.on('error', () => resolve());
-          s.on('close', () => {
-            dropped++;
-            resolve();
-          });
-          idle.push(s);
-        }),
+      Array.from(
+        { length: 1000 },
+        () =>
+          new Promise<void>((resolve) => {
+            const s = net.connect({ host: hostname, port: Number(port), localAddress: '127.0.0.2' }, () => resolve());
+            s.on('error', () => resolve());
+            s.on('close', () => {
+              dropped++;
+              resolve();
+            });
+            idle.push(s);
+          }),
       ),
     );
     await sleep(200);
@@ -559,7 +618,10 @@ describe('a deployment facing the internet', () => {
       refused.push(res.status);
     }
     // It may still manage the events.
-    const managed = await call(stack, 'PATCH', `/instances/${id}`, { auth: asToken(newToken), json: { configuration: { 'event.poller.refresh_interval': 30 } } });
+    const managed = await call(stack, 'PATCH', `/instances/${id}`, {
+      auth: asToken(newToken),
+      json: { configuration: { 'event.poller.refresh_interval': 30 } },
+    });
     expect(managed.status).toBe(200);
     const spec = await stack.client.workflow.getHandle(`instance-${id}`).query(getSpecQuery);
     report('Element tokens', { 'old token answered': oldAnswer, 'token changes refused': refused.length + 1, harmed: 0 });
@@ -571,10 +633,16 @@ describe('a deployment facing the internet', () => {
   test('failed logins are limited per client address', async () => {
     const url = `${stack.api}/instances`;
     const statuses: number[] = [];
-    for (let i = 0; i < 7; i++) statuses.push(await requestFrom('127.0.0.2', url, { authorization: `User ${USER}, Organization wrong-${i}` }));
+    for (let i = 0; i < 7; i++)
+      statuses.push(await requestFrom('127.0.0.2', url, { authorization: `User ${USER}, Organization wrong-${i}` }));
     const sameAddressRight = await requestFrom('127.0.0.2', url, { authorization: AUTH });
     const otherAddressRight = await requestFrom('127.0.0.1', url, { authorization: AUTH });
-    report('login guessing', { sent: 7, 'refused 401': statuses.filter((s) => s === 401).length, 'refused 429': statuses.filter((s) => s === 429).length, harmed: 0 });
+    report('login guessing', {
+      sent: 7,
+      'refused 401': statuses.filter((s) => s === 401).length,
+      'refused 429': statuses.filter((s) => s === 429).length,
+      harmed: 0,
+    });
     expect(statuses).toEqual([401, 401, 401, 401, 401, 429, 429]);
     expect(sameAddressRight).toBe(429);
     expect(otherAddressRight).toBe(200);
@@ -610,9 +678,16 @@ describe('a deployment facing the internet', () => {
     for (const id of ids) expect((await call(stack, 'DELETE', `/instances/${id}`, { auth: AUTH })).status).toBe(200);
 
     // Five creates at once for three places: they see each other, so exactly three get in.
-    const burst = await Promise.all(Array.from({ length: 5 }, (_, i) => call(stack, 'POST', '/instances', { auth: AUTH, json: eventsOff(`burst ${i}`) })));
-    report('concurrent creates', { sent: 5, created: burst.filter((r) => r.status === 200).length, 'refused 429': burst.filter((r) => r.status === 429).length });
+    const burst = await Promise.all(
+      Array.from({ length: 5 }, (_, i) => call(stack, 'POST', '/instances', { auth: AUTH, json: eventsOff(`burst ${i}`) })),
+    );
+    report('concurrent creates', {
+      sent: 5,
+      created: burst.filter((r) => r.status === 200).length,
+      'refused 429': burst.filter((r) => r.status === 429).length,
+    });
     expect(burst.map((r) => r.status).sort()).toEqual([200, 200, 200, 429, 429]);
-    for (const r of burst.filter((r) => r.status === 200)) expect((await call(stack, 'DELETE', `/instances/${r.body.id}`, { auth: AUTH })).status).toBe(200);
+    for (const r of burst.filter((r) => r.status === 200))
+      expect((await call(stack, 'DELETE', `/instances/${r.body.id}`, { auth: AUTH })).status).toBe(200);
   });
 });

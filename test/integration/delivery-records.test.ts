@@ -67,7 +67,11 @@ describe('delivery records, redelivery and response rules', () => {
     const bulk = await call(stack, 'POST', `/instances/${id}/events/redeliver`);
     expect(bulk.status).toBe(200);
     expect(bulk.body.redelivered).toBe(2);
-    await sink.waitFor(() => bulk.body.eventIds.every((e: string) => sink.accepted().some((r) => r.body.message.eventId === e)), 10_000, 'bulk');
+    await sink.waitFor(
+      () => bulk.body.eventIds.every((e: string) => sink.accepted().some((r) => r.body.message.eventId === e)),
+      10_000,
+      'bulk',
+    );
 
     // The list: newest first, paged, filtered by status.
     // Visibility follows the workflows' status a moment later.
@@ -103,58 +107,57 @@ describe('delivery records, redelivery and response rules', () => {
     await call(stack, 'DELETE', `/instances/${other.id}`);
   });
 
-  test('3xx is a failure and is not followed; Retry-After on 429 and 503 is honoured', () => withSink(async (sink) => {
-    const { insightly } = stack;
-    const elsewhere = new CallbackSink();
-    await elsewhere.start();
-    try {
-      const { id } = await instanceWithEvents(sink.url);
-      sink.answerNext(
-        { status: 302, headers: { location: elsewhere.url } },
-        { status: 429, headers: { 'retry-after': '2' } },
-      );
-      insightly.create('Contacts', { N: 1 });
-      await sink.waitFor(() => sink.received.filter((r) => r.body.message.instanceId === id).length >= 3, 20_000, 'three attempts');
-      const attempts = sink.received.filter((r) => r.body.message.instanceId === id);
-      expect(attempts.map((r) => r.answered)).toEqual([302, 429, 200]);
-      expect(elsewhere.received).toHaveLength(0);
-      // The schedule's second gap is 0.8 s; the callback asked for 2 s.
-      expect(attempts[2]!.at - attempts[1]!.at).toBeGreaterThanOrEqual(1900);
-      sink.answerNext({ status: 503, headers: { 'retry-after': '1' } });
-      insightly.create('Contacts', { N: 2 });
-      await sink.waitFor(() => sink.received.filter((r) => r.body.message.instanceId === id).length >= 5, 20_000, '503 then 200');
-      const more = sink.received.filter((r) => r.body.message.instanceId === id).slice(3);
-      expect(more.map((r) => r.answered)).toEqual([503, 200]);
-      expect(more[1]!.at - more[0]!.at).toBeGreaterThanOrEqual(900);
-      await call(stack, 'DELETE', `/instances/${id}`);
-    } finally {
-      await elsewhere.stop();
-    }
-  }));
+  test('3xx is a failure and is not followed; Retry-After on 429 and 503 is honoured', () =>
+    withSink(async (sink) => {
+      const { insightly } = stack;
+      const elsewhere = new CallbackSink();
+      await elsewhere.start();
+      try {
+        const { id } = await instanceWithEvents(sink.url);
+        sink.answerNext({ status: 302, headers: { location: elsewhere.url } }, { status: 429, headers: { 'retry-after': '2' } });
+        insightly.create('Contacts', { N: 1 });
+        await sink.waitFor(() => sink.received.filter((r) => r.body.message.instanceId === id).length >= 3, 20_000, 'three attempts');
+        const attempts = sink.received.filter((r) => r.body.message.instanceId === id);
+        expect(attempts.map((r) => r.answered)).toEqual([302, 429, 200]);
+        expect(elsewhere.received).toHaveLength(0);
+        // The schedule's second gap is 0.8 s; the callback asked for 2 s.
+        expect(attempts[2]!.at - attempts[1]!.at).toBeGreaterThanOrEqual(1900);
+        sink.answerNext({ status: 503, headers: { 'retry-after': '1' } });
+        insightly.create('Contacts', { N: 2 });
+        await sink.waitFor(() => sink.received.filter((r) => r.body.message.instanceId === id).length >= 5, 20_000, '503 then 200');
+        const more = sink.received.filter((r) => r.body.message.instanceId === id).slice(3);
+        expect(more.map((r) => r.answered)).toEqual([503, 200]);
+        expect(more[1]!.at - more[0]!.at).toBeGreaterThanOrEqual(900);
+        await call(stack, 'DELETE', `/instances/${id}`);
+      } finally {
+        await elsewhere.stop();
+      }
+    }));
 
-  test('410 Gone stops retrying and turns the instance\'s events off', () => withSink(async (sink) => {
-    const { insightly } = stack;
-    const { id } = await instanceWithEvents(sink.url);
-    sink.answerNext(410);
-    insightly.create('Contacts', { N: 1 });
-    const view = async () => (await call(stack, 'GET', `/instances/${id}`)).body;
-    for (let i = 0; i < 100 && (await view()).eventsEnabled; i++) await sleep(100);
-    const v = await view();
-    expect(v.eventsEnabled).toBe(false);
-    expect(v.status.eventsDisabled).toMatch(/410 Gone/);
-    expect(v.configuration['event.notification.enabled']).toBe(false);
-    const list = await call(stack, 'GET', `/instances/${id}/events`);
-    expect(list.body.events.map((e: { status: string }) => e.status)).toEqual(['gone']);
-    await sleep(2000);
-    expect(sink.received.filter((r) => r.body.message.instanceId === id)).toHaveLength(1); // no retry
-    const listed = await call(stack, 'GET', '/instances');
-    expect(listed.body.find((i: { id: number }) => i.id === id).eventsEnabled).toBe(false);
-    // Turning events on again clears it.
-    const on = await call(stack, 'PATCH', `/instances/${id}`, { json: { configuration: { 'event.notification.enabled': true } } });
-    expect(on.body.eventsEnabled).toBe(true);
-    expect(on.body.status.eventsDisabled).toBeUndefined();
-    await call(stack, 'DELETE', `/instances/${id}`);
-  }));
+  test("410 Gone stops retrying and turns the instance's events off", () =>
+    withSink(async (sink) => {
+      const { insightly } = stack;
+      const { id } = await instanceWithEvents(sink.url);
+      sink.answerNext(410);
+      insightly.create('Contacts', { N: 1 });
+      const view = async () => (await call(stack, 'GET', `/instances/${id}`)).body;
+      for (let i = 0; i < 100 && (await view()).eventsEnabled; i++) await sleep(100);
+      const v = await view();
+      expect(v.eventsEnabled).toBe(false);
+      expect(v.status.eventsDisabled).toMatch(/410 Gone/);
+      expect(v.configuration['event.notification.enabled']).toBe(false);
+      const list = await call(stack, 'GET', `/instances/${id}/events`);
+      expect(list.body.events.map((e: { status: string }) => e.status)).toEqual(['gone']);
+      await sleep(2000);
+      expect(sink.received.filter((r) => r.body.message.instanceId === id)).toHaveLength(1); // no retry
+      const listed = await call(stack, 'GET', '/instances');
+      expect(listed.body.find((i: { id: number }) => i.id === id).eventsEnabled).toBe(false);
+      // Turning events on again clears it.
+      const on = await call(stack, 'PATCH', `/instances/${id}`, { json: { configuration: { 'event.notification.enabled': true } } });
+      expect(on.body.eventsEnabled).toBe(true);
+      expect(on.body.status.eventsDisabled).toBeUndefined();
+      await call(stack, 'DELETE', `/instances/${id}`);
+    }));
 
   test('Standard Webhooks headers verify with the standardwebhooks package; a tampered body does not', async () => {
     const { insightly, sink } = stack;
@@ -177,7 +180,13 @@ describe('delivery records, redelivery and response rules', () => {
     const view = await call(stack, 'GET', `/instances/${id}`);
     expect(view.body.configuration['event.notification.webhook.secret']).toBe('********');
     const bad = await call(stack, 'POST', '/instances', {
-      json: { ...insightlySeedBody({ callbackUrl: sink.url, refreshInterval: 15 }), configuration: { ...insightlySeedBody({ callbackUrl: sink.url, refreshInterval: 15 }).configuration, 'event.notification.webhook.secret': 'not-whsec' } },
+      json: {
+        ...insightlySeedBody({ callbackUrl: sink.url, refreshInterval: 15 }),
+        configuration: {
+          ...insightlySeedBody({ callbackUrl: sink.url, refreshInterval: 15 }).configuration,
+          'event.notification.webhook.secret': 'not-whsec',
+        },
+      },
     });
     expect(bad.status).toBe(400);
     expect(bad.body.message).toMatch(/webhook.secret/);
@@ -185,7 +194,12 @@ describe('delivery records, redelivery and response rules', () => {
   });
 
   test('callback URLs on link-local and metadata addresses are always refused', async () => {
-    for (const url of ['http://169.254.169.254/latest/meta-data', 'http://[fd00:ec2::254]/', 'http://[::ffff:169.254.169.254]/', 'file:///etc/passwd']) {
+    for (const url of [
+      'http://169.254.169.254/latest/meta-data',
+      'http://[fd00:ec2::254]/',
+      'http://[::ffff:169.254.169.254]/',
+      'file:///etc/passwd',
+    ]) {
       const body = insightlySeedBody({ callbackUrl: url, refreshInterval: 15 });
       const res = await call(stack, 'POST', '/instances', { json: body });
       expect(res.status).toBe(400);
@@ -209,7 +223,9 @@ describe('deployments that face the internet', () => {
       expect(res.status).toBe(400);
       expect(res.body.errors[0].path).toBe('configuration.event.notification.callback.url');
     }
-    const ok = await call(stack, 'POST', '/instances', { json: insightlySeedBody({ callbackUrl: 'https://93.184.215.14/cb', refreshInterval: 15 }) });
+    const ok = await call(stack, 'POST', '/instances', {
+      json: insightlySeedBody({ callbackUrl: 'https://93.184.215.14/cb', refreshInterval: 15 }),
+    });
     expect(ok.status).toBe(200);
     await call(stack, 'DELETE', `/instances/${ok.body.id}`);
   });

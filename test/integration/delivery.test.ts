@@ -49,14 +49,20 @@ describe('delivery: durable retries on a real Temporal', () => {
       // B goes on polling and delivering new changes while A's callback is still failing.
       const second = insightly.create('Opportunities', { OPPORTUNITY_NAME: 'Deal 2' });
       await sink.waitFor(
-        () => forB().flatMap((r) => r.body.message.events).some((e) => e.objectId === String(second.OPPORTUNITY_ID)),
+        () =>
+          forB()
+            .flatMap((r) => r.body.message.events)
+            .some((e) => e.objectId === String(second.OPPORTUNITY_ID)),
         15_000,
         'B delivering a later change',
       );
       expect(down.accepted()).toHaveLength(0);
 
       await down.waitFor(() => down.acceptedEvents().length >= 2, 60_000, 'A catching up');
-      const delivered = down.acceptedEvents().map((e) => e.objectId).sort();
+      const delivered = down
+        .acceptedEvents()
+        .map((e) => e.objectId)
+        .sort();
       expect(delivered).toEqual([String(first.OPPORTUNITY_ID), String(second.OPPORTUNITY_ID)].sort());
       const failedIds = new Set(down.received.filter((r) => r.answered === 503).map((r) => r.body.message.eventId));
       expect([...failedIds].every((eventId) => down.accepted().some((r) => r.body.message.eventId === eventId))).toBe(true);

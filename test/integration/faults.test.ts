@@ -257,7 +257,10 @@ async function postWebhookWithoutTimeout(
   try {
     const res = await fetch(cb.uri, {
       method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-freshbooks-hmac-sha256': freshbooksSignature(fields, cb.verifier) },
+      headers: {
+        'content-type': 'application/x-www-form-urlencoded',
+        'x-freshbooks-hmac-sha256': freshbooksSignature(fields, cb.verifier),
+      },
       body: new URLSearchParams(fields).toString(),
     });
     await res.arrayBuffer();
@@ -566,7 +569,9 @@ describe('a callback down for more than four retries, and a provider answering 5
     await sink.waitFor(() => deliveredCount(sink, id, sent) >= sent.size, 40_000, `all ${sent.size} contacts`);
     await sleep(3000);
     const view = await call(stack, 'GET', `/instances/${id}`);
-    console.log(`provider 500/429: ${insightly.searchCalls('Contacts').length} searches; instance status ${JSON.stringify(view.body?.status)}`);
+    console.log(
+      `provider 500/429: ${insightly.searchCalls('Contacts').length} searches; instance status ${JSON.stringify(view.body?.status)}`,
+    );
     const t = tally('provider 500 and 429', sink, id, sent);
     expectNothingLostOrReIdentified(t);
     expect(t.duplicated).toBe(0);

@@ -1,4 +1,14 @@
-import { call, createInstance, freshbooksSeedBody, historyText, instanceWorkflowCount, sleep, startStack, waitForVerified, type Stack } from './harness';
+import {
+  call,
+  createInstance,
+  freshbooksSeedBody,
+  historyText,
+  instanceWorkflowCount,
+  sleep,
+  startStack,
+  waitForVerified,
+  type Stack,
+} from './harness';
 
 jest.setTimeout(120_000);
 
@@ -18,7 +28,11 @@ describe('FreshBooks webhooks, end to end on a real Temporal', () => {
 
   async function verifiedInstance(body = freshbooksSeedBody({ code: stack.freshbooks.issueCode(), callbackUrl: stack.sink.url })) {
     const created = await createInstance(stack, body);
-    await stack.sink.waitFor(() => callbacksFor(created.id).filter((c) => c.verified).length === DEFAULT_EVENTS.length, 30_000, 'verified callbacks');
+    await stack.sink.waitFor(
+      () => callbacksFor(created.id).filter((c) => c.verified).length === DEFAULT_EVENTS.length,
+      30_000,
+      'verified callbacks',
+    );
     await waitForVerified(stack, created.id, DEFAULT_EVENTS.length);
     return created;
   }
@@ -28,7 +42,11 @@ describe('FreshBooks webhooks, end to end on a real Temporal', () => {
     expect(created).toMatchObject({ name: 'API Instance', element: { key: 'freshbooksv2' }, eventsEnabled: true });
     expect(created.configuration['oauth.api.secret']).toBe('********');
     expect(JSON.stringify(created)).not.toContain('fb-client-secret');
-    expect(callbacksFor(created.id).map((c) => c.event).sort()).toEqual([...DEFAULT_EVENTS].sort());
+    expect(
+      callbacksFor(created.id)
+        .map((c) => c.event)
+        .sort(),
+    ).toEqual([...DEFAULT_EVENTS].sort());
     const view = await call(stack, 'GET', `/instances/${created.id}`);
     expect(view.body.status.callbacks).toEqual({ wanted: 18, registered: 18, verified: 18 });
     expect(JSON.stringify(view.body)).not.toMatch(/accessToken|refreshToken|verifier/);
@@ -45,9 +63,7 @@ describe('FreshBooks webhooks, end to end on a real Temporal', () => {
 
   test('webhooks arrive as CREATED, UPDATED and DELETED notifications with ids, raw and signatures', async () => {
     const { freshbooks, sink } = stack;
-    const created = await verifiedInstance(
-      freshbooksSeedBody({ code: freshbooks.issueCode(), callbackUrl: sink.url, signatureKey: 'k' }),
-    );
+    const created = await verifiedInstance(freshbooksSeedBody({ code: freshbooks.issueCode(), callbackUrl: sink.url, signatureKey: 'k' }));
     expect(await freshbooks.sendWebhook('invoice.create', 1001)).toEqual([200]);
     expect(await freshbooks.sendWebhook('client.update', 2002)).toEqual([200]);
     expect(await freshbooks.sendWebhook('payment.delete', 3003)).toEqual([200]);
@@ -72,16 +88,21 @@ describe('FreshBooks webhooks, end to end on a real Temporal', () => {
 
   test('an action with no standard meaning is UNKNOWN', async () => {
     const { freshbooks, sink } = stack;
-    const created = await verifiedInstance(
-      freshbooksSeedBody({ code: freshbooks.issueCode(), callbackUrl: sink.url }),
-    );
+    const created = await verifiedInstance(freshbooksSeedBody({ code: freshbooks.issueCode(), callbackUrl: sink.url }));
     // Point a webhook for invoice.sendByEmail at the invoice.create callback, signed with its verifier.
     const target = callbacksFor(created.id).find((c) => c.event === 'invoice.create')!;
     const { freshbooksSignature } = await import('../fakes/freshbooks');
-    const fields: [string, string][] = [['name', 'invoice.sendByEmail'], ['object_id', '4004'], ['account_id', '6BApk']];
+    const fields: [string, string][] = [
+      ['name', 'invoice.sendByEmail'],
+      ['object_id', '4004'],
+      ['account_id', '6BApk'],
+    ];
     const res = await fetch(target.uri, {
       method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-freshbooks-hmac-sha256': freshbooksSignature(fields, target.verifier) },
+      headers: {
+        'content-type': 'application/x-www-form-urlencoded',
+        'x-freshbooks-hmac-sha256': freshbooksSignature(fields, target.verifier),
+      },
       body: new URLSearchParams(fields).toString(),
     });
     expect(res.status).toBe(200);
@@ -129,14 +150,17 @@ describe('FreshBooks webhooks, end to end on a real Temporal', () => {
     await sink.waitFor(() => ours().flatMap((r) => r.body.message.events).length >= 100, 30_000, '100 events');
     await sleep(2000);
     const byObject = new Map<string, Set<string>>();
-    for (const r of ours()) for (const e of r.body.message.events) {
-      byObject.set(e.objectId, (byObject.get(e.objectId) ?? new Set()).add(r.body.message.eventId));
-    }
+    for (const r of ours())
+      for (const e of r.body.message.events) {
+        byObject.set(e.objectId, (byObject.get(e.objectId) ?? new Set()).add(r.body.message.eventId));
+      }
     expect(byObject.size).toBe(100);
     expect([...byObject.values()].every((ids) => ids.size === 1)).toBe(true);
     const total = ours().flatMap((r) => r.body.message.events).length;
     const redelivered = total - 100;
-    console.log(`100 concurrent webhooks: delivered ${byObject.size}, notifications ${ours().length}, redelivered with the same eventId ${redelivered}`);
+    console.log(
+      `100 concurrent webhooks: delivered ${byObject.size}, notifications ${ours().length}, redelivered with the same eventId ${redelivered}`,
+    );
     expect(Math.max(...ours().map((r) => r.body.message.events.length))).toBeLessThanOrEqual(20);
     await call(stack, 'DELETE', `/instances/${created.id}`);
   });
@@ -149,7 +173,9 @@ describe('FreshBooks webhooks, end to end on a real Temporal', () => {
     expect(refused.status).toBe(400);
     expect(refused.body.message).toMatch(/FreshBooks refused the authorization code: .*invalid/);
     const used = freshbooks.issueCode();
-    await createInstance(stack, freshbooksSeedBody({ code: used, callbackUrl: sink.url })).then((i) => call(stack, 'DELETE', `/instances/${i.id}`));
+    await createInstance(stack, freshbooksSeedBody({ code: used, callbackUrl: sink.url })).then((i) =>
+      call(stack, 'DELETE', `/instances/${i.id}`),
+    );
     const reused = await call(stack, 'POST', '/instances', { json: freshbooksSeedBody({ code: used, callbackUrl: sink.url }) });
     expect(reused.status).toBe(400);
     const noBiz = await call(stack, 'POST', '/instances', {
@@ -171,13 +197,17 @@ describe('FreshBooks webhooks, end to end on a real Temporal', () => {
   test('events off, then on, then DELETE: callbacks removed, registered again, removed at FreshBooks', async () => {
     const { freshbooks, sink } = stack;
     const created = await verifiedInstance();
-    const off = await call(stack, 'PATCH', `/instances/${created.id}`, { json: { configuration: { 'event.notification.enabled': false } } });
+    const off = await call(stack, 'PATCH', `/instances/${created.id}`, {
+      json: { configuration: { 'event.notification.enabled': false } },
+    });
     expect(off.status).toBe(200);
     expect(off.body.eventsEnabled).toBe(false);
     expect(off.body.status.callbacks).toMatchObject({ wanted: 0, registered: 0 });
     expect(callbacksFor(created.id)).toHaveLength(0);
 
-    const on = await call(stack, 'PATCH', `/instances/${created.id}`, { json: { configuration: { 'event.notification.enabled': 'true' } } });
+    const on = await call(stack, 'PATCH', `/instances/${created.id}`, {
+      json: { configuration: { 'event.notification.enabled': 'true' } },
+    });
     expect(on.status).toBe(200);
     expect(on.body.eventsEnabled).toBe(true);
     await sink.waitFor(() => callbacksFor(created.id).filter((c) => c.verified).length === 18, 30_000, 'callbacks back and verified');
@@ -209,7 +239,9 @@ describe('FreshBooks tokens', () => {
     await sink.waitFor(() => freshbooks.refreshes >= 3, 40_000, 'three refreshes');
     expect(freshbooks.refreshTokenReuses).toBe(0);
     // Calls with the newest token still work: turning events off removes the callbacks at FreshBooks.
-    const off = await call(stack, 'PATCH', `/instances/${created.id}`, { json: { configuration: { 'event.notification.enabled': false } } });
+    const off = await call(stack, 'PATCH', `/instances/${created.id}`, {
+      json: { configuration: { 'event.notification.enabled': false } },
+    });
     expect(off.status).toBe(200);
     expect(cbs()).toHaveLength(0);
     expect(freshbooks.requests.filter((r) => r.status === 401)).toHaveLength(0);

@@ -159,11 +159,14 @@ export async function startStack(
   };
 }
 
+// Bodies are JSON the tests pick apart freely.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
 export interface ApiResponse<T = any> {
   status: number;
   body: T;
 }
 
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
 export async function call<T = any>(
   stack: Pick<Stack, 'api'>,
   method: string,

@@ -102,8 +102,10 @@ const short = (s: string, n = 600) => (s.length > n ? `${s.slice(0, n)}… (${s.
 /** The properties every answer has: no 5xx, no 3xx, and refusals are 4xx JSON with a message. */
 function checkAnswer(res: Answer, what: string, mayAccept: boolean): void {
   if (res.status >= 500) throw new Error(`${what}: server error ${res.status}: ${short(res.text)}`);
-  if (res.status < 200 || (res.status >= 300 && res.status < 400)) throw new Error(`${what}: unexpected status ${res.status}: ${short(res.text)}`);
-  if (!res.contentType.includes('application/json')) throw new Error(`${what}: ${res.status} is not JSON (${res.contentType}): ${short(res.text)}`);
+  if (res.status < 200 || (res.status >= 300 && res.status < 400))
+    throw new Error(`${what}: unexpected status ${res.status}: ${short(res.text)}`);
+  if (!res.contentType.includes('application/json'))
+    throw new Error(`${what}: ${res.status} is not JSON (${res.contentType}): ${short(res.text)}`);
   if (res.status >= 400) {
     const message = (res.json as { message?: unknown } | undefined)?.message;
     if (typeof message !== 'string' || !message) throw new Error(`${what}: ${res.status} without a message string: ${short(res.text)}`);
@@ -133,13 +135,84 @@ const NUMERIC = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
 const PROTO_KEYS = ['__proto__', 'constructor', 'prototype', 'toString', 'hasOwnProperty', 'valueOf', '__defineGetter__'];
 
 const scalarAtoms = fc.constantFrom<unknown>(
-  null, true, false, 0, -0, 1, -1, 15, 1.5, 1e9, -1e9, 1e308, -1e308, 5e-324, 2 ** 53 + 2, 0.001, 0.0009, 525_600, 525_601,
-  '', ' ', '\t', 'NaN', '-NaN', 'Infinity', '-Infinity', '1e309', '-1', '-5', '0', '-0', '0x1F', '1_000', '15 ', ' 15', '+15',
-  '١٥', '１５', '15abc', '1e9', '1e-9', '.5', '5.', 'true', 'false', 'TRUE', 'yes', 'null', 'undefined', '[object Object]',
-  '{}', '[]', '{"a":', 'ftp://x', 'javascript:alert(1)', 'http://', 'http:x', 'http://[::1', 'http://127.0.0.1:1/x',
-  'file:///etc/passwd', 'data:text/plain,x', '\u0000', '\u202e', 'e\u0301', '𝕏𝕏𝕏', '🙂'.repeat(10), "'; DROP TABLE x; --",
-  '${gmtDate:yyyy}', '${', '%', '%E0%A4%A', '../../etc/passwd', 'polling', 'webhooks', 'insightly', 'freshbooksv2',
-  ...PROTO_KEYS, ...LONE_SURROGATES,
+  null,
+  true,
+  false,
+  0,
+  -0,
+  1,
+  -1,
+  15,
+  1.5,
+  1e9,
+  -1e9,
+  1e308,
+  -1e308,
+  5e-324,
+  2 ** 53 + 2,
+  0.001,
+  0.0009,
+  525_600,
+  525_601,
+  '',
+  ' ',
+  '\t',
+  'NaN',
+  '-NaN',
+  'Infinity',
+  '-Infinity',
+  '1e309',
+  '-1',
+  '-5',
+  '0',
+  '-0',
+  '0x1F',
+  '1_000',
+  '15 ',
+  ' 15',
+  '+15',
+  '١٥',
+  '１５',
+  '15abc',
+  '1e9',
+  '1e-9',
+  '.5',
+  '5.',
+  'true',
+  'false',
+  'TRUE',
+  'yes',
+  'null',
+  'undefined',
+  '[object Object]',
+  '{}',
+  '[]',
+  '{"a":',
+  'ftp://x',
+  'javascript:alert(1)',
+  'http://',
+  'http:x',
+  'http://[::1',
+  'http://127.0.0.1:1/x',
+  'file:///etc/passwd',
+  'data:text/plain,x',
+  '\u0000',
+  '\u202e',
+  'e\u0301',
+  '𝕏𝕏𝕏',
+  '🙂'.repeat(10),
+  "'; DROP TABLE x; --",
+  '${gmtDate:yyyy}',
+  '${',
+  '%',
+  '%E0%A4%A',
+  '../../etc/passwd',
+  'polling',
+  'webhooks',
+  'insightly',
+  'freshbooksv2',
+  ...PROTO_KEYS,
+  ...LONE_SURROGATES,
 );
 
 const unicodeString = fc.oneof(
@@ -163,7 +236,10 @@ const deep = (depth: number) => ({ [DEEP]: depth });
 const deepValue = fc.integer({ min: 50, max: 1_500 }).map(deep);
 
 const protoObject = fc
-  .tuple(fc.constantFrom('__proto__', 'constructor', 'prototype'), fc.constantFrom<unknown>({ [PROTO_MARK]: true }, { password: 'x', url: '/x' }, { prototype: { [PROTO_MARK]: 1 } }))
+  .tuple(
+    fc.constantFrom('__proto__', 'constructor', 'prototype'),
+    fc.constantFrom<unknown>({ [PROTO_MARK]: true }, { password: 'x', url: '/x' }, { prototype: { [PROTO_MARK]: 1 } }),
+  )
   .map(([k, v]) => ownKeys([[k, v]]));
 
 const hostileValue: fc.Arbitrary<unknown> = fc.oneof(
@@ -248,7 +324,14 @@ function httpUrl(v: unknown): boolean {
 
 const INSIGHTLY_RESOURCES = ['contacts', 'accounts', 'leads', 'opportunities'];
 const RESOURCE_FIELDS = ['url', 'idField', 'datesConfiguration', 'pageSize', 'pollDelay', 'filterByUpdatedDate', 'createdCheckTolerance'];
-const DATE_FIELDS = ['updatedDateField', 'updatedDateFormat', 'updatedDateTimezone', 'createdDateField', 'createdDateFormat', 'createdDateTimezone'];
+const DATE_FIELDS = [
+  'updatedDateField',
+  'updatedDateFormat',
+  'updatedDateTimezone',
+  'createdDateField',
+  'createdDateFormat',
+  'createdDateTimezone',
+];
 const FB_CODE = '<issued-code>';
 
 function resourceProblems(name: string, r: unknown, polling: boolean): string[] {
@@ -338,7 +421,10 @@ function createProblems(body: unknown): string[] {
   const element = isObj(body.element) ? body.element.key : undefined;
   if (element !== 'insightly' && element !== 'freshbooksv2') return ['unknown element'];
   if (typeof body.name !== 'string' || !body.name.trim() || body.name.trim().length > 200) p.push('name');
-  if (has(body, 'tags') && !(Array.isArray(body.tags) && body.tags.length <= 100 && body.tags.every((t) => typeof t === 'string' && t.length <= 200))) {
+  if (
+    has(body, 'tags') &&
+    !(Array.isArray(body.tags) && body.tags.length <= 100 && body.tags.every((t) => typeof t === 'string' && t.length <= 200))
+  ) {
     p.push('tags');
   }
   if (has(body, 'providerData') && !isObj(body.providerData)) p.push('providerData');
@@ -355,7 +441,10 @@ function patchProblems(body: unknown, current: Obj): { problems: string[]; next?
   const p: string[] = [];
   for (const k of Object.keys(body)) if (!['name', 'tags', 'configuration'].includes(k)) p.push(`unknown key ${k}`);
   if (has(body, 'name') && !(typeof body.name === 'string' && body.name.trim() && body.name.trim().length <= 200)) p.push('name');
-  if (has(body, 'tags') && !(Array.isArray(body.tags) && body.tags.length <= 100 && body.tags.every((t) => typeof t === 'string' && t.length <= 200))) {
+  if (
+    has(body, 'tags') &&
+    !(Array.isArray(body.tags) && body.tags.length <= 100 && body.tags.every((t) => typeof t === 'string' && t.length <= 200))
+  ) {
     p.push('tags');
   }
   if (!has(body, 'configuration')) return { problems: p, next: current };
@@ -376,7 +465,8 @@ type Mutation = { path: readonly string[]; value: unknown } | { path: readonly s
 function applyMutation(body: Obj, m: Mutation): void {
   let target: Obj = body;
   for (const key of m.path.slice(0, -1)) {
-    if (!isObj(target[key]) || !has(target, key)) Object.defineProperty(target, key, { value: {}, enumerable: true, writable: true, configurable: true });
+    if (!isObj(target[key]) || !has(target, key))
+      Object.defineProperty(target, key, { value: {}, enumerable: true, writable: true, configurable: true });
     target = target[key] as Obj;
   }
   const last = m.path[m.path.length - 1]!;
@@ -402,7 +492,31 @@ const configKey = fc.oneof(
 );
 
 const refreshInterval = fc.oneof(
-  fc.constantFrom<unknown>(1e9, '1e9', 1e-9, 0, -0, '0', -15, '-15', 0.0009, 0.001, '0.001', 1, 525_600, 525_601, '525601', 'NaN', 'Infinity', '', ' ', null, [15], { minutes: 15 }, true),
+  fc.constantFrom<unknown>(
+    1e9,
+    '1e9',
+    1e-9,
+    0,
+    -0,
+    '0',
+    -15,
+    '-15',
+    0.0009,
+    0.001,
+    '0.001',
+    1,
+    525_600,
+    525_601,
+    '525601',
+    'NaN',
+    'Infinity',
+    '',
+    ' ',
+    null,
+    [15],
+    { minutes: 15 },
+    true,
+  ),
   fc.double(),
   fc.integer().map(String),
 );
@@ -411,7 +525,23 @@ const templateUrl = fc
   .tuple(
     fc.constantFrom('contacts', 'accounts', 'leads', 'opportunities', 'tasks', 'CONTACTS', ''),
     fc.constantFrom('gmtDate', 'date', 'dateTimeZone', 'epoch', 'yesterday', ''),
-    fc.oneof(fc.constantFrom('yyyy-MM-dd HH:mm:ss', "yyyy-MM-dd'T'HH:mm:ss.SSSXXX", "''", "'", 'QQQ', 'GMT+05:00:HH', 'Europe/Paris:yyyy', 'Nowhere/Zone:yyyy', 's', 'us', ''), fc.string({ maxLength: 30 }), fc.string({ unit: 'binary', maxLength: 12 })),
+    fc.oneof(
+      fc.constantFrom(
+        'yyyy-MM-dd HH:mm:ss',
+        "yyyy-MM-dd'T'HH:mm:ss.SSSXXX",
+        "''",
+        "'",
+        'QQQ',
+        'GMT+05:00:HH',
+        'Europe/Paris:yyyy',
+        'Nowhere/Zone:yyyy',
+        's',
+        'us',
+        '',
+      ),
+      fc.string({ maxLength: 30 }),
+      fc.string({ unit: 'binary', maxLength: 12 }),
+    ),
     fc.constantFrom('updated_after_utc', 'DATE_UPDATED_UTC', 'lastName', 'field_name'),
     fc.constantFrom('=', '>=', '>', ' = ', '<'),
   )
@@ -449,7 +579,9 @@ const pollerConfiguration = fc.oneof(
     arbitrary: fc
       .tuple(fc.nat(), fc.oneof(fc.constant(''), fc.constantFrom(',', '}', '{', '"', '\\', ']', 'x', '\u0000')), fc.boolean())
       .map(([cut, garbage, intact]) => {
-        const text = JSON.stringify(insightlySeedBody({ callbackUrl: 'http://127.0.0.1:1/cb', refreshInterval: 15 }).configuration['event.poller.configuration']);
+        const text = JSON.stringify(
+          insightlySeedBody({ callbackUrl: 'http://127.0.0.1:1/cb', refreshInterval: 15 }).configuration['event.poller.configuration'],
+        );
         if (intact) return text;
         const at = cut % text.length;
         return `${text.slice(0, at)}${garbage}${garbage ? text.slice(at) : ''}`;
@@ -458,7 +590,14 @@ const pollerConfiguration = fc.oneof(
   {
     weight: 2,
     arbitrary: fc
-      .dictionary(fc.oneof(fc.constantFrom(...INSIGHTLY_RESOURCES, ...PROTO_RESOURCE_NAMES, ''), unicodeString.filter((k) => k !== '__proto__')), resourceValue, { maxKeys: 4 })
+      .dictionary(
+        fc.oneof(
+          fc.constantFrom(...INSIGHTLY_RESOURCES, ...PROTO_RESOURCE_NAMES, ''),
+          unicodeString.filter((k) => k !== '__proto__'),
+        ),
+        resourceValue,
+        { maxKeys: 4 },
+      )
       .map((d) => ownKeys(Object.entries(d))),
   },
   { weight: 1, arbitrary: fc.tuple(fc.constantFrom(...PROTO_RESOURCE_NAMES), resourceValue).map(([k, v]) => ownKeys([[k, v]])) },
@@ -476,21 +615,31 @@ const anyMutation: fc.Arbitrary<Mutation> = fc.oneof(
   {
     weight: 3,
     arbitrary: fc.record({
-      path: fc.tuple(fc.constantFrom('contacts', 'accounts', 'leads'), fc.constantFrom(...RESOURCE_FIELDS)).map(([r, f]) => ['configuration', 'event.poller.configuration', r, f]),
+      path: fc
+        .tuple(fc.constantFrom('contacts', 'accounts', 'leads'), fc.constantFrom(...RESOURCE_FIELDS))
+        .map(([r, f]) => ['configuration', 'event.poller.configuration', r, f]),
       value: fc.oneof(templateUrl, hostileValue),
     }),
   },
   {
     weight: 2,
     arbitrary: fc.record({
-      path: fc.constantFrom(...DATE_FIELDS).map((f) => ['configuration', 'event.poller.configuration', 'contacts', 'datesConfiguration', f]),
-      value: fc.oneof(unicodeString, fc.constantFrom('yyyy-QQ', "''''", "'unterminated", 'GGGGG', 'Nowhere/Zone', 'GMT+99:00', 'Etc/GMT+14', ''), hostileValue),
+      path: fc
+        .constantFrom(...DATE_FIELDS)
+        .map((f) => ['configuration', 'event.poller.configuration', 'contacts', 'datesConfiguration', f]),
+      value: fc.oneof(
+        unicodeString,
+        fc.constantFrom('yyyy-QQ', "''''", "'unterminated", 'GGGGG', 'Nowhere/Zone', 'GMT+99:00', 'Etc/GMT+14', ''),
+        hostileValue,
+      ),
     }),
   },
   {
     weight: 2,
     arbitrary: fc.record({
-      path: fc.oneof(fc.constantFrom('element', 'providerData', 'configuration', 'tags', 'name', ...PROTO_KEYS), unicodeString).map((k) => [k]),
+      path: fc
+        .oneof(fc.constantFrom('element', 'providerData', 'configuration', 'tags', 'name', ...PROTO_KEYS), unicodeString)
+        .map((k) => [k]),
       value: hostileValue,
     }),
   },
@@ -498,22 +647,31 @@ const anyMutation: fc.Arbitrary<Mutation> = fc.oneof(
     weight: 2,
     arbitrary: fc.record({
       path: fc.constant(['element', 'key']),
-      value: fc.oneof(fc.constantFrom('Insightly', ' insightly', 'insightly\u0000', 'freshbooks', 'salesforce', ...PROTO_KEYS), hostileValue),
+      value: fc.oneof(
+        fc.constantFrom('Insightly', ' insightly', 'insightly\u0000', 'freshbooks', 'salesforce', ...PROTO_KEYS),
+        hostileValue,
+      ),
     }),
   },
   { weight: 1, arbitrary: fc.record({ path: fc.constant(['providerData', 'code']), value: hostileValue }) },
-  { weight: 1, arbitrary: fc.record({ path: fc.constant(['tags']), value: fc.array(fc.oneof(unicodeString, scalarAtoms), { maxLength: 120 }) }) },
+  {
+    weight: 1,
+    arbitrary: fc.record({ path: fc.constant(['tags']), value: fc.array(fc.oneof(unicodeString, scalarAtoms), { maxLength: 120 }) }),
+  },
 );
 
 const mutation = anyMutation.filter((m) =>
-  'value' in m ? !(m.path[0] === 'configuration' && (m.path.length === 1 ? !withoutOversizedKey(m.value) : m.path.length === 2 && oversizedKey(m.path[1], m.value))) : true,
+  'value' in m
+    ? !(
+        m.path[0] === 'configuration' &&
+        (m.path.length === 1 ? !withoutOversizedKey(m.value) : m.path.length === 2 && oversizedKey(m.path[1], m.value))
+      )
+    : true,
 );
 
 function seedBody(element: 'insightly' | 'freshbooksv2', callbackUrl: string): Obj {
   const body =
-    element === 'insightly'
-      ? insightlySeedBody({ callbackUrl, refreshInterval: 15 })
-      : freshbooksSeedBody({ code: FB_CODE, callbackUrl });
+    element === 'insightly' ? insightlySeedBody({ callbackUrl, refreshInterval: 15 }) : freshbooksSeedBody({ code: FB_CODE, callbackUrl });
   return JSON.parse(JSON.stringify(body)) as Obj;
 }
 
@@ -540,12 +698,19 @@ describe('hostile input: never a 5xx, nothing started or delivered for a refusal
   /** DELETE with a bounded wait; an instance that does not stop in time is terminated. The DELETE's status, 0 when it timed out. */
   async function deleteOrTerminate(id: number, timeoutMs = 10_000): Promise<number> {
     if (await instanceProblem(id)) {
-      await stack.client.workflow.getHandle(`instance-${id}`).terminate('hostile-input test cleanup: broken instance').catch(() => undefined);
+      await stack.client.workflow
+        .getHandle(`instance-${id}`)
+        .terminate('hostile-input test cleanup: broken instance')
+        .catch(() => undefined);
       return 0;
     }
     const answer = await tryHttp(`${stack.api}/instances/${id}`, { method: 'DELETE', headers: auth, timeoutMs });
     const res = typeof answer === 'string' ? undefined : answer;
-    if (res?.status !== 200) await stack.client.workflow.getHandle(`instance-${id}`).terminate('hostile-input test cleanup').catch(() => undefined);
+    if (res?.status !== 200)
+      await stack.client.workflow
+        .getHandle(`instance-${id}`)
+        .terminate('hostile-input test cleanup')
+        .catch(() => undefined);
     return res?.status ?? 0;
   }
 
@@ -563,8 +728,12 @@ describe('hostile input: never a 5xx, nothing started or delivered for a refusal
       if (!task) return undefined;
       if ((task.attempt ?? 1) > 1) {
         const history = await handle.fetchHistory();
-        const failed = [...(history.events ?? [])].reverse().find((e) => e.workflowTaskFailedEventAttributes || e.workflowTaskTimedOutEventAttributes);
-        const why = failed?.workflowTaskFailedEventAttributes?.failure?.message ?? (failed?.workflowTaskTimedOutEventAttributes ? 'the workflow task timed out' : '?');
+        const failed = [...(history.events ?? [])]
+          .reverse()
+          .find((e) => e.workflowTaskFailedEventAttributes || e.workflowTaskTimedOutEventAttributes);
+        const why =
+          failed?.workflowTaskFailedEventAttributes?.failure?.message ??
+          (failed?.workflowTaskTimedOutEventAttributes ? 'the workflow task timed out' : '?');
         return `its workflow task is on attempt ${task.attempt}: ${why}`;
       }
       if (Date.now() > deadline) return 'its workflow task did not complete within 3 s';
@@ -646,7 +815,11 @@ describe('hostile input: never a 5xx, nothing started or delivered for a refusal
     const contentType = 'contentType' in opts ? opts.contentType : 'application/json';
     if (contentType !== undefined) headers['content-type'] = contentType;
     if (opts.contentEncoding !== undefined) headers['content-encoding'] = opts.contentEncoding;
-    const res = await http(`${stack.api}/instances`, { method: 'POST', headers, body: typeof text === 'string' ? Buffer.from(text, 'utf8') : text });
+    const res = await http(`${stack.api}/instances`, {
+      method: 'POST',
+      headers,
+      body: typeof text === 'string' ? Buffer.from(text, 'utf8') : text,
+    });
     tally(prop, res.status);
     if (res.status >= 200 && res.status < 300) {
       const b = res.json as { id?: unknown; token?: unknown; element?: { key?: unknown }; configuration?: Obj };
@@ -655,7 +828,8 @@ describe('hostile input: never a 5xx, nothing started or delivered for a refusal
         acceptedCount++;
       }
       checkAnswer(res, `POST /instances (${prop})`, mayAccept ?? false);
-      if (typeof b?.id !== 'number' || typeof b.token !== 'string') throw new Error(`${prop}: 2xx without id and token: ${short(res.text)}`);
+      if (typeof b?.id !== 'number' || typeof b.token !== 'string')
+        throw new Error(`${prop}: 2xx without id and token: ${short(res.text)}`);
       const secrets = b.element?.key === 'freshbooksv2' ? ['oauth.api.secret'] : ['password'];
       for (const secret of [...secrets, 'event.notification.signature.key']) {
         const v = b.configuration?.[secret];
@@ -667,7 +841,8 @@ describe('hostile input: never a 5xx, nothing started or delivered for a refusal
         // Deleted at once: hundreds of accepted instances polling side by side would slow the rest down.
         accepted.splice(accepted.indexOf(b.id), 1);
         const status = await deleteOrTerminate(b.id);
-        if (status !== 200) throw new Error(`${prop}: the instance was created but DELETE ${status ? `answered ${status}` : 'did not answer within 10 s'}`);
+        if (status !== 200)
+          throw new Error(`${prop}: the instance was created but DELETE ${status ? `answered ${status}` : 'did not answer within 10 s'}`);
       }
     }
     checkAnswer(res, `POST /instances (${prop})`, mayAccept ?? false);
@@ -712,7 +887,9 @@ describe('hostile input: never a 5xx, nothing started or delivered for a refusal
     console.log(
       [
         `hostile-input: ${total} inputs`,
-        ...Object.entries(counts).map(([k, v]) => `  ${k}: ${v.runs} inputs, ${v.accepted} accepted, statuses ${JSON.stringify(v.byStatus)}`),
+        ...Object.entries(counts).map(
+          ([k, v]) => `  ${k}: ${v.runs} inputs, ${v.accepted} accepted, statuses ${JSON.stringify(v.byStatus)}`,
+        ),
         'durations:',
         ...Object.entries(timings).map(([k, v]) => `  ${(v / 1000).toFixed(1)} s  ${k.replace(/^hostile input: [^]*? refusal /, '')}`),
       ].join('\n'),
@@ -721,7 +898,10 @@ describe('hostile input: never a 5xx, nothing started or delivered for a refusal
     for (const id of [insightlyInstance?.id, fbInstance?.id]) if (id) await deleteOrTerminate(id);
     // Anything still running (a broken instance) is terminated, so no API request is left waiting on it.
     for await (const w of stack.client.workflow.list({ query: `TaskQueue = '${stack.taskQueue}' AND ExecutionStatus = 'Running'` })) {
-      await stack.client.workflow.getHandle(w.workflowId).terminate('hostile-input test cleanup').catch(() => undefined);
+      await stack.client.workflow
+        .getHandle(w.workflowId)
+        .terminate('hostile-input test cleanup')
+        .catch(() => undefined);
     }
     await sleep(1_000);
     await stack.stop();
@@ -733,9 +913,12 @@ describe('hostile input: never a 5xx, nothing started or delivered for a refusal
   test('POST /instances: arbitrary JSON values are refused with a 4xx', async () => {
     await withWorkflowAccounting(async () => {
       await fc.assert(
-        fc.asyncProperty(fc.oneof(fc.jsonValue({ maxDepth: 4 }), fc.jsonValue({ maxDepth: 3, stringUnit: 'binary' }), fc.anything({ maxDepth: 3 })), async (value) => {
-          await postInstance('postArbitraryJson', value, { mayAccept: false });
-        }),
+        fc.asyncProperty(
+          fc.oneof(fc.jsonValue({ maxDepth: 4 }), fc.jsonValue({ maxDepth: 3, stringUnit: 'binary' }), fc.anything({ maxDepth: 3 })),
+          async (value) => {
+            await postInstance('postArbitraryJson', value, { mayAccept: false });
+          },
+        ),
         { numRuns: RUNS.postArbitraryJson },
       );
     });
@@ -744,9 +927,17 @@ describe('hostile input: never a 5xx, nothing started or delivered for a refusal
   test('POST /instances: arbitrary bodies shaped like an instance are refused with a 4xx', async () => {
     const shape = fc.record(
       {
-        element: fc.oneof(hostileValue, fc.record({ key: fc.oneof(fc.constantFrom('insightly', 'freshbooksv2'), hostileValue) }, { requiredKeys: [] })),
+        element: fc.oneof(
+          hostileValue,
+          fc.record({ key: fc.oneof(fc.constantFrom('insightly', 'freshbooksv2'), hostileValue) }, { requiredKeys: [] }),
+        ),
         providerData: fc.oneof(hostileValue, fc.record({ code: hostileValue })),
-        configuration: fc.oneof(hostileValue, fc.dictionary(configKey, hostileValue, { maxKeys: 8 }).map((d) => ownKeys(Object.entries(d)))).filter(withoutOversizedKey),
+        configuration: fc
+          .oneof(
+            hostileValue,
+            fc.dictionary(configKey, hostileValue, { maxKeys: 8 }).map((d) => ownKeys(Object.entries(d))),
+          )
+          .filter(withoutOversizedKey),
         tags: hostileValue,
         name: hostileValue,
       },
@@ -805,14 +996,22 @@ describe('hostile input: never a 5xx, nothing started or delivered for a refusal
       fc.uint8Array({ maxLength: 2_000 }),
       fc.string({ unit: 'binary', maxLength: 300 }).map((s) => new TextEncoder().encode(s)),
       fc.json({ maxDepth: 3 }).chain((j) => fc.nat({ max: j.length }).map((n) => new TextEncoder().encode(j.slice(0, n)))),
-      fc.integer({ min: 1_000, max: 200_000 }).chain((d) => fc.constantFrom('[', '{"a":').map((open) => new TextEncoder().encode(open.repeat(d)))),
-      fc.constantFrom('\ufeff{}', '{"name": "x",}', "{'name': 'x'}", '{"a":1}{"a":2}', 'NaN', '"\\ud800"', '{"__proto__": 1}').map((s) => new TextEncoder().encode(s)),
+      fc
+        .integer({ min: 1_000, max: 200_000 })
+        .chain((d) => fc.constantFrom('[', '{"a":').map((open) => new TextEncoder().encode(open.repeat(d)))),
+      fc
+        .constantFrom('\ufeff{}', '{"name": "x",}', "{'name': 'x'}", '{"a":1}{"a":2}', 'NaN', '"\\ud800"', '{"__proto__": 1}')
+        .map((s) => new TextEncoder().encode(s)),
     );
     await withWorkflowAccounting(async () => {
       await fc.assert(
-        fc.asyncProperty(bytes, fc.constantFrom('application/json', 'application/json; charset=utf-8', 'APPLICATION/JSON'), async (raw, contentType) => {
-          await postInstance('postRawBytes', undefined, { raw, contentType, mayAccept: false });
-        }),
+        fc.asyncProperty(
+          bytes,
+          fc.constantFrom('application/json', 'application/json; charset=utf-8', 'APPLICATION/JSON'),
+          async (raw, contentType) => {
+            await postInstance('postRawBytes', undefined, { raw, contentType, mayAccept: false });
+          },
+        ),
         { numRuns: RUNS.postRawBytes },
       );
     });
@@ -892,7 +1091,10 @@ describe('hostile input: never a 5xx, nothing started or delivered for a refusal
     const body = fc.oneof(
       fc.jsonValue({ maxDepth: 4 }),
       fc.jsonValue({ maxDepth: 3, stringUnit: 'binary' }),
-      fc.record({ name: hostileValue, tags: hostileValue, configuration: hostileValue.filter(withoutOversizedKey), extra: hostileValue }, { requiredKeys: [] }),
+      fc.record(
+        { name: hostileValue, tags: hostileValue, configuration: hostileValue.filter(withoutOversizedKey), extra: hostileValue },
+        { requiredKeys: [] },
+      ),
       fc.tuple(fc.constantFrom(...PROTO_KEYS), hostileValue).map(([k, v]) => ownKeys([[k, v]])),
     );
     await fc.assert(
@@ -909,11 +1111,11 @@ describe('hostile input: never a 5xx, nothing started or delivered for a refusal
     const change = fc.oneof(
       {
         weight: 4,
-        arbitrary: fc
-          .dictionary(configKey, fc.oneof(hostileValue, fc.constant(null)), { minKeys: 1, maxKeys: 3 })
-          .map((d) => ({
-            configuration: ownKeys(Object.entries(d).filter(([k, v]) => (k !== 'event.poller.configuration' || noProtoKey(v)) && !oversizedKey(k, v))),
-          })),
+        arbitrary: fc.dictionary(configKey, fc.oneof(hostileValue, fc.constant(null)), { minKeys: 1, maxKeys: 3 }).map((d) => ({
+          configuration: ownKeys(
+            Object.entries(d).filter(([k, v]) => (k !== 'event.poller.configuration' || noProtoKey(v)) && !oversizedKey(k, v)),
+          ),
+        })),
       },
       { weight: 2, arbitrary: fc.record({ configuration: fc.record({ 'event.poller.refresh_interval': refreshInterval }) }) },
       { weight: 3, arbitrary: fc.record({ configuration: fc.record({ 'event.poller.configuration': pollerConfiguration }) }) },
@@ -929,7 +1131,13 @@ describe('hostile input: never a 5xx, nothing started or delivered for a refusal
           ),
         }),
       },
-      { weight: 1, arbitrary: fc.record({ name: hostileValue, tags: fc.oneof(hostileValue, fc.array(unicodeString, { maxLength: 3 })) }, { requiredKeys: [] }) },
+      {
+        weight: 1,
+        arbitrary: fc.record(
+          { name: hostileValue, tags: fc.oneof(hostileValue, fc.array(unicodeString, { maxLength: 3 })) },
+          { requiredKeys: [] },
+        ),
+      },
     );
     await fc.assert(
       fc.asyncProperty(change, async (value) => {
@@ -955,12 +1163,48 @@ describe('hostile input: never a 5xx, nothing started or delivered for a refusal
     fc.string({ unit: headerChars, maxLength: 80 }),
     fc.string({ unit: fc.constantFrom('\t', ...Array.from({ length: 0x60 }, (_, i) => String.fromCharCode(0xa0 + i))), maxLength: 20 }),
     fc.uint8Array({ minLength: 0, maxLength: 64 }).map((b) => Buffer.from(b).toString('base64')),
-    fc.constantFrom('', ' ', '=', '==', 'sha256=', 'A'.repeat(8_000), Buffer.alloc(32).toString('base64'), Buffer.alloc(32, 255).toString('base64url')),
+    fc.constantFrom(
+      '',
+      ' ',
+      '=',
+      '==',
+      'sha256=',
+      'A'.repeat(8_000),
+      Buffer.alloc(32).toString('base64'),
+      Buffer.alloc(32, 255).toString('base64url'),
+    ),
   );
-  const FORM_KEYS = ['name', 'object_id', 'account_id', 'business_id', 'identity_id', 'user_id', 'callback_id', 'callbackid', 'system', '__proto__', 'constructor'];
-  const formKey = fc.oneof({ weight: 4, arbitrary: fc.constantFrom(...FORM_KEYS) }, { weight: 1, arbitrary: unicodeString }).filter((k) => k !== 'verifier');
+  const FORM_KEYS = [
+    'name',
+    'object_id',
+    'account_id',
+    'business_id',
+    'identity_id',
+    'user_id',
+    'callback_id',
+    'callbackid',
+    'system',
+    '__proto__',
+    'constructor',
+  ];
+  const formKey = fc
+    .oneof({ weight: 4, arbitrary: fc.constantFrom(...FORM_KEYS) }, { weight: 1, arbitrary: unicodeString })
+    .filter((k) => k !== 'verifier');
   const formValue = fc.oneof(
-    fc.constantFrom('invoice.create', 'invoice.update', 'client.delete', 'callback.verify', 'invoice.sendByEmail', 'x.y', '1', '0', '-1', '6BApk', '', 'a'.repeat(5_000)),
+    fc.constantFrom(
+      'invoice.create',
+      'invoice.update',
+      'client.delete',
+      'callback.verify',
+      'invoice.sendByEmail',
+      'x.y',
+      '1',
+      '0',
+      '-1',
+      '6BApk',
+      '',
+      'a'.repeat(5_000),
+    ),
     unicodeString,
   );
   const formBody = fc.array(fc.tuple(formKey, formValue), { maxLength: 8 }).map((pairs) => new URLSearchParams(pairs).toString());
@@ -969,7 +1213,12 @@ describe('hostile input: never a 5xx, nothing started or delivered for a refusal
     { weight: 2, arbitrary: fc.uint8Array({ maxLength: 2_000 }) },
     { weight: 1, arbitrary: fc.string({ unit: 'binary', maxLength: 200 }).map((s) => new TextEncoder().encode(s)) },
     { weight: 1, arbitrary: fc.jsonValue({ maxDepth: 2 }).map((j) => new TextEncoder().encode(JSON.stringify(j))) },
-    { weight: 1, arbitrary: fc.integer({ min: 1, max: 300_000 }).map((n) => new TextEncoder().encode(`name=invoice.update&object_id=${'9'.repeat(n)}`)) },
+    {
+      weight: 1,
+      arbitrary: fc
+        .integer({ min: 1, max: 300_000 })
+        .map((n) => new TextEncoder().encode(`name=invoice.update&object_id=${'9'.repeat(n)}`)),
+    },
   );
   const webhookContentType = fc.oneof(
     { weight: 4, arbitrary: fc.constant('application/x-www-form-urlencoded') },
@@ -991,27 +1240,55 @@ describe('hostile input: never a 5xx, nothing started or delivered for a refusal
     { weight: 1, arbitrary: fc.string({ unit: headerChars, maxLength: 60 }) },
   );
   // Content-Encoding has a property of its own below.
-  const SAFE_HEADER_NAMES = ['x-freshbooks-hmac-sha256', 'X-FreshBooks-Hmac-SHA256', 'authorization', 'accept', 'accept-encoding', 'x-forwarded-for', 'x-request-id', 'user-agent', 'cookie'];
-  const extraHeaders = fc.dictionary(fc.oneof(fc.constantFrom(...SAFE_HEADER_NAMES), fc.stringMatching(/^x-[a-z0-9-]{1,20}$/)), headerValue, { maxKeys: 4 });
+  const SAFE_HEADER_NAMES = [
+    'x-freshbooks-hmac-sha256',
+    'X-FreshBooks-Hmac-SHA256',
+    'authorization',
+    'accept',
+    'accept-encoding',
+    'x-forwarded-for',
+    'x-request-id',
+    'user-agent',
+    'cookie',
+  ];
+  const extraHeaders = fc.dictionary(
+    fc.oneof(fc.constantFrom(...SAFE_HEADER_NAMES), fc.stringMatching(/^x-[a-z0-9-]{1,20}$/)),
+    headerValue,
+    { maxKeys: 4 },
+  );
   const pathId = fc.oneof(
     { weight: 8, arbitrary: fc.constant('real') },
-    { weight: 1, arbitrary: fc.oneof(fc.nat().map(String), fc.constantFrom('0', '-1', '1e3', '9'.repeat(16), '%00', '..', '%2e%2e', '__proto__'), unicodeString.map(percentEncode)) },
+    {
+      weight: 1,
+      arbitrary: fc.oneof(
+        fc.nat().map(String),
+        fc.constantFrom('0', '-1', '1e3', '9'.repeat(16), '%00', '..', '%2e%2e', '__proto__'),
+        unicodeString.map(percentEncode),
+      ),
+    },
   );
 
   test('webhook receiver: random forms, bytes, headers, signatures and content types are refused; nothing is recorded or delivered', async () => {
     const sinkBefore = stack.sink.received.length;
     const viewBefore = await fbView();
     await fc.assert(
-      fc.asyncProperty(webhookBody, webhookContentType, fc.option(headerValue, { nil: undefined }), extraHeaders, pathId, async (body, contentType, signature, headers, id) => {
-        const sent: Record<string, string> = { ...headers };
-        if (contentType !== '') sent['content-type'] = contentType;
-        if (signature !== undefined) sent['x-freshbooks-hmac-sha256'] = signature;
-        const url = id === 'real' ? receiver() : `${stack.api}/events/freshbooksv2/${id}`;
-        const res = await http(url, { method: 'POST', headers: sent, body });
-        tally('webhookRandom', res.status);
-        checkAnswer(res, `POST webhook ${short(Buffer.from(body).toString('latin1'), 200)}`, false);
-        checkNoPollution('webhookRandom');
-      }),
+      fc.asyncProperty(
+        webhookBody,
+        webhookContentType,
+        fc.option(headerValue, { nil: undefined }),
+        extraHeaders,
+        pathId,
+        async (body, contentType, signature, headers, id) => {
+          const sent: Record<string, string> = { ...headers };
+          if (contentType !== '') sent['content-type'] = contentType;
+          if (signature !== undefined) sent['x-freshbooks-hmac-sha256'] = signature;
+          const url = id === 'real' ? receiver() : `${stack.api}/events/freshbooksv2/${id}`;
+          const res = await http(url, { method: 'POST', headers: sent, body });
+          tally('webhookRandom', res.status);
+          checkAnswer(res, `POST webhook ${short(Buffer.from(body).toString('latin1'), 200)}`, false);
+          checkNoPollution('webhookRandom');
+        },
+      ),
       { numRuns: RUNS.webhookRandom },
     );
     await sleep(1_500);
@@ -1027,10 +1304,17 @@ describe('hostile input: never a 5xx, nothing started or delivered for a refusal
     await fc.assert(
       fc.asyncProperty(
         fc.constantFrom('invoice.create', 'client.update', 'payment.delete', 'item.sendByEmail'),
-        fc.oneof(fc.nat().map(String), unicodeString.filter((s) => s !== '')),
+        fc.oneof(
+          fc.nat().map(String),
+          unicodeString.filter((s) => s !== ''),
+        ),
         fc.string({ maxLength: 40 }).filter((k) => !verifiers.has(k)),
         async (event, objectId, key) => {
-          const fields: [string, string][] = [['name', event], ['object_id', objectId], ['account_id', '6BApk']];
+          const fields: [string, string][] = [
+            ['name', event],
+            ['object_id', objectId],
+            ['account_id', '6BApk'],
+          ];
           const res = await http(receiver(), {
             method: 'POST',
             headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-freshbooks-hmac-sha256': freshbooksSignature(fields, key) },
@@ -1052,13 +1336,22 @@ describe('hostile input: never a 5xx, nothing started or delivered for a refusal
     const ours = new Set(stack.freshbooks.callbacks().map((c) => String(c.callbackid)));
     await fc.assert(
       fc.asyncProperty(
-        fc.oneof(fc.nat().map(String), unicodeString.filter((s) => s !== '')).filter((id) => !ours.has(id)),
+        fc
+          .oneof(
+            fc.nat().map(String),
+            unicodeString.filter((s) => s !== ''),
+          )
+          .filter((id) => !ours.has(id)),
         fc.string({ maxLength: 40 }),
         async (callbackId, verifier) => {
           const res = await http(receiver(), {
             method: 'POST',
             headers: { 'content-type': 'application/x-www-form-urlencoded' },
-            body: new URLSearchParams([['name', 'callback.verify'], ['object_id', callbackId], ['verifier', verifier]]).toString(),
+            body: new URLSearchParams([
+              ['name', 'callback.verify'],
+              ['object_id', callbackId],
+              ['verifier', verifier],
+            ]).toString(),
           });
           tally('webhookVerificationUnknownIds', res.status);
           checkAnswer(res, 'verification post for an unknown callback', true);
@@ -1090,19 +1383,34 @@ describe('hostile input: never a 5xx, nothing started or delivered for a refusal
           const verification = await http(url, {
             method: 'POST',
             headers: { 'content-type': 'application/x-www-form-urlencoded' },
-            body: new URLSearchParams([['name', 'callback.verify'], ['object_id', String(cb.callbackid)], ['verifier', attackerVerifier]]).toString(),
+            body: new URLSearchParams([
+              ['name', 'callback.verify'],
+              ['object_id', String(cb.callbackid)],
+              ['verifier', attackerVerifier],
+            ]).toString(),
           });
           checkAnswer(verification, 'forged verification', true);
           await sleep(1_200); // past the receiver's forced verifier refresh
           // ...but a webhook signed with the verifier it named must still be refused.
-          const fields: [string, string][] = [['name', cb.event], ['object_id', `forged-${objectId}`], ['account_id', '6BApk']];
+          const fields: [string, string][] = [
+            ['name', cb.event],
+            ['object_id', `forged-${objectId}`],
+            ['account_id', '6BApk'],
+          ];
           const forged = await http(url, {
             method: 'POST',
-            headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-freshbooks-hmac-sha256': freshbooksSignature(fields, attackerVerifier) },
+            headers: {
+              'content-type': 'application/x-www-form-urlencoded',
+              'x-freshbooks-hmac-sha256': freshbooksSignature(fields, attackerVerifier),
+            },
             body: new URLSearchParams(fields).toString(),
           });
           tally('webhookHijack', forged.status);
-          checkAnswer(forged, `webhook signed with the forged verifier ${JSON.stringify(attackerVerifier)} for callback ${cb.callbackid} (${cb.event})`, false);
+          checkAnswer(
+            forged,
+            `webhook signed with the forged verifier ${JSON.stringify(attackerVerifier)} for callback ${cb.callbackid} (${cb.event})`,
+            false,
+          );
         }),
         { numRuns: RUNS.webhookHijack },
       );
@@ -1110,7 +1418,9 @@ describe('hostile input: never a 5xx, nothing started or delivered for a refusal
       await sleep(1_000);
       const delivered = stack.sink.received.filter((r) => r.body.message.instanceId === target.id).length - sinkBefore;
       const status = await deleteOrTerminate(target.id, 5_000);
-      console.log(`attacked instance ${target.id}: forged notifications delivered to the callback: ${delivered}; DELETE answered ${status || 'nothing within 5 s'}`);
+      console.log(
+        `attacked instance ${target.id}: forged notifications delivered to the callback: ${delivered}; DELETE answered ${status || 'nothing within 5 s'}`,
+      );
     }
   });
 
@@ -1141,7 +1451,11 @@ describe('hostile input: never a 5xx, nothing started or delivered for a refusal
           }
           const res = await http(receiver(), {
             method: 'POST',
-            headers: { 'content-type': 'application/x-www-form-urlencoded', 'content-encoding': encoding, 'x-freshbooks-hmac-sha256': 'AAAA' },
+            headers: {
+              'content-type': 'application/x-www-form-urlencoded',
+              'content-encoding': encoding,
+              'x-freshbooks-hmac-sha256': 'AAAA',
+            },
             body,
           });
           tally('contentEncoding', res.status);
@@ -1187,7 +1501,9 @@ describe('hostile input: never a 5xx, nothing started or delivered for a refusal
     const body = seedBody('insightly', stack.sink.url);
     const conf = body.configuration as Obj;
     conf['event.poller.refresh_interval'] = 0.005; // polls every 0.3 s
-    const resource = withUrl ? { url: "/hubs/crm/contacts?where=updated_after_utc='${gmtDate:yyyy-MM-dd HH:mm:ss}'", idField: 'CONTACT_ID' } : {};
+    const resource = withUrl
+      ? { url: "/hubs/crm/contacts?where=updated_after_utc='${gmtDate:yyyy-MM-dd HH:mm:ss}'", idField: 'CONTACT_ID' }
+      : {};
     const poller = ownKeys([[name, resource]]);
     conf['event.poller.configuration'] = asString ? toJsonText(poller) : poller;
     return body;
@@ -1199,13 +1515,18 @@ describe('hostile input: never a 5xx, nothing started or delivered for a refusal
       await fc.assert(
         fc.asyncProperty(input, async ({ withUrl, asString }) => {
           // Without url and idField a resource with no defaults is refused (README); with them it is polled.
-          const res = await postInstance('protoResource', oneResourceBody('__proto__', withUrl, asString), { mayAccept: withUrl, keep: true });
+          const res = await postInstance('protoResource', oneResourceBody('__proto__', withUrl, asString), {
+            mayAccept: withUrl,
+            keep: true,
+          });
           if (res.status !== 200) return;
           const id = (res.json as { id: number }).id;
           await sleep(1_500);
           const resources = ((await get(`/instances/${id}`)).json as { status?: { resources?: Obj } }).status?.resources ?? {};
           if (!has(resources, '__proto__')) {
-            throw new Error(`a poller configuration of only "__proto__" was accepted, and the instance polls ${JSON.stringify(Object.keys(resources))} instead`);
+            throw new Error(
+              `a poller configuration of only "__proto__" was accepted, and the instance polls ${JSON.stringify(Object.keys(resources))} instead`,
+            );
           }
         }),
         { numRuns: RUNS.protoResource },
@@ -1226,10 +1547,16 @@ describe('hostile input: never a 5xx, nothing started or delivered for a refusal
           if (res.status !== 200) return;
           const id = (res.json as { id: number }).id;
           await sleep(1_500);
-          const status = ((await get(`/instances/${id}`)).json as { status?: { polls?: number; resources?: Record<string, { watermark?: string; lastError?: string; lastPollAt?: string }> } }).status;
+          const status = (
+            (await get(`/instances/${id}`)).json as {
+              status?: { polls?: number; resources?: Record<string, { watermark?: string; lastError?: string; lastPollAt?: string }> };
+            }
+          ).status;
           const mine = status?.resources && has(status.resources, name) ? status.resources[name] : undefined;
           if (!status?.polls || !mine?.lastPollAt || mine.lastError || Number.isNaN(Date.parse(mine.watermark ?? ''))) {
-            throw new Error(`resource "${name}" was accepted, but after 1.5 s of polls due every 0.3 s the instance's status is ${short(JSON.stringify(status))}`);
+            throw new Error(
+              `resource "${name}" was accepted, but after 1.5 s of polls due every 0.3 s the instance's status is ${short(JSON.stringify(status))}`,
+            );
           }
         }),
         { numRuns: RUNS.protoNamedResources },
@@ -1261,10 +1588,14 @@ describe('hostile input: never a 5xx, nothing started or delivered for a refusal
           checkAnswer(res, `PATCH with a value nested ${depth} deep`, true);
           if (res.status !== 200) return;
           const problem = await instanceProblem(id);
-          if (problem) throw new Error(`PATCH with a value nested ${depth} deep was accepted, but then the instance does not work: ${problem}`);
+          if (problem)
+            throw new Error(`PATCH with a value nested ${depth} deep was accepted, but then the instance does not work: ${problem}`);
           accepted.splice(accepted.indexOf(id), 1);
           const status = await deleteOrTerminate(id, 5_000);
-          if (status !== 200) throw new Error(`PATCH with a value nested ${depth} deep was accepted, but DELETE ${status ? `answered ${status}` : 'did not answer within 5 s'}`);
+          if (status !== 200)
+            throw new Error(
+              `PATCH with a value nested ${depth} deep was accepted, but DELETE ${status ? `answered ${status}` : 'did not answer within 5 s'}`,
+            );
         }),
         { numRuns: RUNS.deepNesting },
       );

@@ -86,7 +86,11 @@ describe('Insightly polling, end to end on a real Temporal', () => {
       armed = false;
       for (let i = 12; i < 25; i++) ids.push(insightly.create('Contacts', { N: i }, c.at).CONTACT_ID as number);
     };
-    const ours = () => sink.acceptedEvents().slice(before).filter((e) => ids.includes(Number(e.objectId)));
+    const ours = () =>
+      sink
+        .acceptedEvents()
+        .slice(before)
+        .filter((e) => ids.includes(Number(e.objectId)));
     await sink.waitFor(() => ours().length >= 25, 30_000, '25 boundary events');
     await sleep(4000); // three more polls cover that second again; none may repeat an event
     insightly.beforeSearch = insightly.afterSearch = undefined;
@@ -118,7 +122,10 @@ describe('Insightly polling, end to end on a real Temporal', () => {
       expect(r.body.message.raw.objects?.map((o) => String(o.LEAD_ID))).toEqual(r.body.message.events.map((e) => e.objectId));
     }
     // Every page was read: the poll that found them asked for skip 0, 500 and 1000.
-    const skips = insightly.calls.slice(firstCall).filter((c) => c.object === 'Leads' && c.status === 200).map((c) => c.query.skip);
+    const skips = insightly.calls
+      .slice(firstCall)
+      .filter((c) => c.object === 'Leads' && c.status === 200)
+      .map((c) => c.query.skip);
     expect(skips).toEqual(expect.arrayContaining(['0', '500', '1000']));
     await call(stack, 'DELETE', `/instances/${id}`);
   });

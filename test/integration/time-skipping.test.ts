@@ -73,25 +73,28 @@ describe('long sleeps, with time skipping', () => {
       ...sealedSettings(element, body.configuration, parseEventsSettings(element, body.configuration, 1), sealer, 4242),
     };
     const contact = insightly.create('Contacts', { FIRST_NAME: 'Katherine' }, createdMs + 60_000);
-    const handle = await env.client.workflow.start('instanceWorkflow', { taskQueue, workflowId: `instance-ts-${randomUUID()}`, args: [{ spec }] });
+    const handle = await env.client.workflow.start('instanceWorkflow', {
+      taskQueue,
+      workflowId: `instance-ts-${randomUUID()}`,
+      args: [{ spec }],
+    });
     try {
+      await env.sleep('14 minutes');
+      expect(insightly.calls).toHaveLength(0); // asleep for the interval
 
-    await env.sleep('14 minutes');
-    expect(insightly.calls).toHaveLength(0); // asleep for the interval
+      await env.sleep('2 minutes');
+      await sink.waitFor(() => sink.acceptedEvents().length >= 1, 30_000, 'the first poll delivering');
+      const firstPoll = insightly.searchCalls('Contacts');
+      expect(firstPoll).toHaveLength(1);
+      expect(firstPoll[0]!.query.updated_after_utc).toBe(insightlyDate(createdMs));
+      expect(sink.acceptedEvents()).toEqual([
+        expect.objectContaining({ eventType: 'CREATED', objectType: 'contacts', objectId: String(contact.CONTACT_ID) }),
+      ]);
 
-    await env.sleep('2 minutes');
-    await sink.waitFor(() => sink.acceptedEvents().length >= 1, 30_000, 'the first poll delivering');
-    const firstPoll = insightly.searchCalls('Contacts');
-    expect(firstPoll).toHaveLength(1);
-    expect(firstPoll[0]!.query.updated_after_utc).toBe(insightlyDate(createdMs));
-    expect(sink.acceptedEvents()).toEqual([
-      expect.objectContaining({ eventType: 'CREATED', objectType: 'contacts', objectId: String(contact.CONTACT_ID) }),
-    ]);
-
-    await env.sleep('15 minutes');
-    await sink.waitFor(() => insightly.searchCalls('Contacts').length >= 2, 30_000, 'the second poll');
-    // The second window starts where the first ended: 15 minutes after creation.
-    expect(insightly.searchCalls('Contacts')[1]!.query.updated_after_utc).toBe(insightlyDate(createdMs + 15 * 60_000));
+      await env.sleep('15 minutes');
+      await sink.waitFor(() => insightly.searchCalls('Contacts').length >= 2, 30_000, 'the second poll');
+      // The second window starts where the first ended: 15 minutes after creation.
+      expect(insightly.searchCalls('Contacts')[1]!.query.updated_after_utc).toBe(insightlyDate(createdMs + 15 * 60_000));
     } finally {
       await handle.terminate('test over');
     }
@@ -146,14 +149,14 @@ describe('long sleeps, with time skipping', () => {
 
   test('a callback that recovers after three failures gets the notification on the fourth attempt', () =>
     withSink(async (sink) => {
-    const eventId = randomUUID();
-    sink.answerNext(503, 500, 502);
-    const result = await env.client.workflow.execute('deliveryWorkflow', {
-      taskQueue,
-      workflowId: `delivery-${eventId}`,
-      args: [delivery(eventId, sink.url)],
-    });
-    expect(result).toMatchObject({ status: 'delivered', eventId, httpStatus: 200 });
-    expect(sink.received.filter((r) => r.body.message.eventId === eventId).map((r) => r.answered)).toEqual([503, 500, 502, 200]);
+      const eventId = randomUUID();
+      sink.answerNext(503, 500, 502);
+      const result = await env.client.workflow.execute('deliveryWorkflow', {
+        taskQueue,
+        workflowId: `delivery-${eventId}`,
+        args: [delivery(eventId, sink.url)],
+      });
+      expect(result).toMatchObject({ status: 'delivered', eventId, httpStatus: 200 });
+      expect(sink.received.filter((r) => r.body.message.eventId === eventId).map((r) => r.answered)).toEqual([503, 500, 502, 200]);
     }));
 });

@@ -19,7 +19,11 @@ describe('a worker killed in the middle of a poll', () => {
     // that must report them, and it is the one killed (it is also the only poll that reads page 4).
     const body = insightlySeedBody({ callbackUrl: sink.url, refreshInterval: '0.1' });
     body.configuration['event.poller.configuration'] = {
-      contacts: { url: "/hubs/crm/contacts?where=updated_after_utc='${gmtDate:yyyy-MM-dd HH:mm:ss}'", idField: 'CONTACT_ID', pageSize: 100 },
+      contacts: {
+        url: "/hubs/crm/contacts?where=updated_after_utc='${gmtDate:yyyy-MM-dd HH:mm:ss}'",
+        idField: 'CONTACT_ID',
+        pageSize: 100,
+      },
     } as never;
     const { id } = await createInstance(stack, body);
     const workerPid = worker.pid!;
@@ -56,8 +60,10 @@ describe('a worker killed in the middle of a poll', () => {
     const lost = [...expected].filter((o) => !eventIdsByObject.has(o)).length;
     const reportedTwice = [...eventIdsByObject.values()].filter((ids) => ids.size > 1).length;
     const sentAgain = ours().length - expected.size;
-    console.log(`worker kill: sent ${expected.size}, delivered ${eventIdsByObject.size}, lost ${lost}, ` +
-      `redelivered with the same eventId ${sentAgain}, reported under a second eventId ${reportedTwice}`);
+    console.log(
+      `worker kill: sent ${expected.size}, delivered ${eventIdsByObject.size}, lost ${lost}, ` +
+        `redelivered with the same eventId ${sentAgain}, reported under a second eventId ${reportedTwice}`,
+    );
     expect(lost).toBe(0);
     expect(reportedTwice).toBe(0);
     await call(stack, 'DELETE', `/instances/${id}`);

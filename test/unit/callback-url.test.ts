@@ -131,7 +131,9 @@ describe('callback URL checks', () => {
     const problem = await resolvedCallbackProblem('https://meta.test/cb', { publicOnly: false, lookup: meta });
     expect(problem).toBe('meta.test resolves to a cloud metadata address');
     expect(problem).not.toMatch(/169/); // the resolved address stays out of the message
-    expect(await resolvedCallbackProblem('https://ok.test/cb', { publicOnly: true, lookup: answers('93.184.216.34', '2606:4700::1111') })).toBeUndefined();
+    expect(
+      await resolvedCallbackProblem('https://ok.test/cb', { publicOnly: true, lookup: answers('93.184.216.34', '2606:4700::1111') }),
+    ).toBeUndefined();
   });
 
   test('a name that does not resolve (yet) is no problem; the syntactic check still applies', async () => {

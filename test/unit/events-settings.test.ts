@@ -1,11 +1,6 @@
 import { findElement, type Element } from '../../src/elements';
 import { HttpError } from '../../src/errors';
-import {
-  DEFAULT_REFRESH_INTERVAL_MINUTES,
-  createInstanceSchema,
-  parseEventsSettings,
-  parseOrThrow,
-} from '../../src/instances/request';
+import { DEFAULT_REFRESH_INTERVAL_MINUTES, createInstanceSchema, parseEventsSettings, parseOrThrow } from '../../src/instances/request';
 import { redactConfiguration } from '../../src/instances/secret-keys';
 
 const insightly = findElement('insightly') as Element;
@@ -48,7 +43,7 @@ describe('parseEventsSettings (insightly)', () => {
     expect(s.resources).toEqual(defaults);
   });
 
-  test('{} for one resource takes that resource\'s defaults, and only that resource', () => {
+  test("{} for one resource takes that resource's defaults, and only that resource", () => {
     const s = parseEventsSettings(insightly, { 'event.poller.configuration': { leads: {}, opportunities: {} } }, 1);
     expect(Object.keys(s.resources).sort()).toEqual(['leads', 'opportunities']);
     expect(s.resources.leads).toEqual(defaults.leads);
@@ -77,7 +72,7 @@ describe('parseEventsSettings (insightly)', () => {
     expect(defaults.contacts!.pageSize).toBeUndefined();
   });
 
-  test('the seed\'s full poller configuration is accepted as given', () => {
+  test("the seed's full poller configuration is accepted as given", () => {
     const seed = {
       contacts: {
         url: "/hubs/crm/contacts?where=updated_after_utc='${gmtDate:yyyy-MM-dd HH:mm:ss}'",
@@ -119,9 +114,7 @@ describe('parseEventsSettings (insightly)', () => {
   });
 
   test('an invalid JSON string is a 400 that names event.poller.configuration and says it is not JSON', () => {
-    const err = httpErrorOf(() =>
-      parseEventsSettings(insightly, { 'event.poller.configuration': '{"contacts": {"pageSize": 10,}' }, 1),
-    );
+    const err = httpErrorOf(() => parseEventsSettings(insightly, { 'event.poller.configuration': '{"contacts": {"pageSize": 10,}' }, 1));
     expect(err.status).toBe(400);
     expect(paths(err)).toEqual(['configuration.event.poller.configuration']);
     expect(err.errors[0]!.message).toMatch(/not valid JSON/);
@@ -180,11 +173,7 @@ describe('parseEventsSettings (insightly)', () => {
     [true, true],
     [false, false],
   ])('event.notification.enabled %j reads as %s', (given, expected) => {
-    const s = parseEventsSettings(
-      insightly,
-      { 'event.notification.enabled': given, 'event.notification.callback.url': CALLBACK },
-      1,
-    );
+    const s = parseEventsSettings(insightly, { 'event.notification.enabled': given, 'event.notification.callback.url': CALLBACK }, 1);
     expect(s.enabled).toBe(expected);
   });
 
@@ -265,10 +254,7 @@ describe('parseEventsSettings (insightly)', () => {
     const err = httpErrorOf(() =>
       parseEventsSettings(insightly, { 'event.notification.enabled': true, 'event.poller.refresh_interval': '0.5' }, 1),
     );
-    expect(paths(err).sort()).toEqual([
-      'configuration.event.notification.callback.url',
-      'configuration.event.poller.refresh_interval',
-    ]);
+    expect(paths(err).sort()).toEqual(['configuration.event.notification.callback.url', 'configuration.event.poller.refresh_interval']);
   });
 
   test('the signature key is kept', () => {

@@ -116,7 +116,13 @@ describe('FakeFreshBooks end to end', () => {
   test('OAuth, identity, callbacks and signed notifications', async () => {
     // Code exchange (form-encoded); a code works once.
     const code = fb.issueCode();
-    const codeGrant = { grant_type: 'authorization_code', client_id: 'cid', client_secret: 'secret', redirect_uri: 'https://app.example/cb', code };
+    const codeGrant = {
+      grant_type: 'authorization_code',
+      client_id: 'cid',
+      client_secret: 'secret',
+      redirect_uri: 'https://app.example/cb',
+      code,
+    };
     const first = await tokenCall(codeGrant, true);
     expect(first.status).toBe(200);
     const tokens = (await first.json()) as Record<string, unknown>;
@@ -138,7 +144,12 @@ describe('FakeFreshBooks end to end', () => {
     expect(await bad.json()).toEqual({ error: 'invalid_client' });
 
     // Refresh once OK (JSON), reuse rejected.
-    const refreshGrant = { grant_type: 'refresh_token', client_id: 'cid', client_secret: 'secret', refresh_token: tokens.refresh_token as string };
+    const refreshGrant = {
+      grant_type: 'refresh_token',
+      client_id: 'cid',
+      client_secret: 'secret',
+      refresh_token: tokens.refresh_token as string,
+    };
     const refreshed = await tokenCall(refreshGrant);
     expect(refreshed.status).toBe(200);
     const tokens2 = (await refreshed.json()) as Record<string, string>;
@@ -173,9 +184,19 @@ describe('FakeFreshBooks end to end', () => {
     });
     expect(created.status).toBe(200);
     const cb = ((await created.json()) as { response: { result: { callback: Record<string, unknown> } } }).response.result.callback;
-    expect(cb).toEqual({ callbackid: expect.any(Number), event: 'invoice.create', uri: sink.url, verified: false, updated_at: expect.any(String) });
-    expect((await api('POST', '/events/account/nope/events/callbacks', access, { callback: { event: 'invoice.create', uri: sink.url } })).status).toBe(404);
-    expect((await api('POST', '/events/account/6BApk/events/callbacks', access, { callback: { event: 'invoice', uri: sink.url } })).status).toBe(422);
+    expect(cb).toEqual({
+      callbackid: expect.any(Number),
+      event: 'invoice.create',
+      uri: sink.url,
+      verified: false,
+      updated_at: expect.any(String),
+    });
+    expect(
+      (await api('POST', '/events/account/nope/events/callbacks', access, { callback: { event: 'invoice.create', uri: sink.url } })).status,
+    ).toBe(404);
+    expect(
+      (await api('POST', '/events/account/6BApk/events/callbacks', access, { callback: { event: 'invoice', uri: sink.url } })).status,
+    ).toBe(422);
 
     await fb.idle();
     expect(sink.got).toHaveLength(1);
@@ -194,7 +215,9 @@ describe('FakeFreshBooks end to end', () => {
     expect(await wrong.json()).toEqual({ message: 'invalid verifier' });
     const put = await api('PUT', path, access, { callback: { verifier: vf.verifier } });
     expect(put.status).toBe(200);
-    expect(((await put.json()) as { response: { result: { callback: { verified: boolean } } } }).response.result.callback.verified).toBe(true);
+    expect(((await put.json()) as { response: { result: { callback: { verified: boolean } } } }).response.result.callback.verified).toBe(
+      true,
+    );
 
     // List.
     const list = (await (await api('GET', '/events/account/6BApk/events/callbacks', access)).json()) as {

@@ -73,12 +73,16 @@ describe('fetchWithRetry against a real local server', () => {
   test('503 twice, then 200: answers 200 after 3 requests, with a retry report for each failure', async () => {
     server = await scriptedServer((n, _req, res) => (n <= 2 ? reply(res, 503) : reply(res, 200, {}, 'ok')));
     const retries: { attempt: number; reason: string }[] = [];
-    const response = await fetchWithRetry(server.url, {}, {
-      retries: 3,
-      maxWaitMs: 5000,
-      baseDelayMs: 10,
-      onRetry: ({ attempt, reason }) => retries.push({ attempt, reason }),
-    });
+    const response = await fetchWithRetry(
+      server.url,
+      {},
+      {
+        retries: 3,
+        maxWaitMs: 5000,
+        baseDelayMs: 10,
+        onRetry: ({ attempt, reason }) => retries.push({ attempt, reason }),
+      },
+    );
     expect(response.status).toBe(200);
     expect(await response.text()).toBe('ok');
     expect(server.hits).toHaveLength(3);
@@ -91,12 +95,16 @@ describe('fetchWithRetry against a real local server', () => {
   test('the exponential backoff grows from baseDelayMs', async () => {
     server = await scriptedServer((n, _req, res) => (n <= 3 ? reply(res, 500) : reply(res, 200)));
     const waits: number[] = [];
-    const response = await fetchWithRetry(server.url, {}, {
-      retries: 3,
-      maxWaitMs: 5000,
-      baseDelayMs: 20,
-      onRetry: ({ waitMs }) => waits.push(waitMs),
-    });
+    const response = await fetchWithRetry(
+      server.url,
+      {},
+      {
+        retries: 3,
+        maxWaitMs: 5000,
+        baseDelayMs: 20,
+        onRetry: ({ waitMs }) => waits.push(waitMs),
+      },
+    );
     expect(response.status).toBe(200);
     expect(waits).toEqual([20, 40, 80]);
     expect(server.hits[3]!.at - server.hits[0]!.at).toBeGreaterThanOrEqual(130);
@@ -105,12 +113,16 @@ describe('fetchWithRetry against a real local server', () => {
   test('429 with Retry-After: 1 waits about a second before the next request', async () => {
     server = await scriptedServer((n, _req, res) => (n === 1 ? reply(res, 429, { 'retry-after': '1' }) : reply(res, 200)));
     const waits: number[] = [];
-    const response = await fetchWithRetry(server.url, {}, {
-      retries: 2,
-      maxWaitMs: 5000,
-      baseDelayMs: 10,
-      onRetry: ({ waitMs }) => waits.push(waitMs),
-    });
+    const response = await fetchWithRetry(
+      server.url,
+      {},
+      {
+        retries: 2,
+        maxWaitMs: 5000,
+        baseDelayMs: 10,
+        onRetry: ({ waitMs }) => waits.push(waitMs),
+      },
+    );
     expect(response.status).toBe(200);
     expect(server.hits).toHaveLength(2);
     expect(waits).toEqual([1000]);

@@ -50,10 +50,11 @@ afterEach(async () => {
   sockets = [];
   const s = server;
   server = undefined;
-  if (s) await new Promise<void>((resolve) => {
-    s.close(() => resolve());
-    s.closeAllConnections();
-  });
+  if (s)
+    await new Promise<void>((resolve) => {
+      s.close(() => resolve());
+      s.closeAllConnections();
+    });
 });
 
 test('a client that sends half a request head and then nothing is answered 408 and disconnected', async () => {

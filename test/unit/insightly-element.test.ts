@@ -130,7 +130,7 @@ describe('insightly.polling.fetchChanges against the fake Insightly', () => {
     expect(fake.calls[1]!.at - fake.calls[0]!.at).toBeGreaterThanOrEqual(900);
   });
 
-  test('the fake\'s own per-second rate limit is ridden out across pages', async () => {
+  test("the fake's own per-second rate limit is ridden out across pages", async () => {
     fake.rateLimitPerSecond = 2;
     for (let i = 0; i < 5; i++) fake.create('Contacts', {}, SINCE + 1000);
     const pages = await collect(args({ resource: { ...polling.defaultResources.contacts!, pageSize: 2 } }));
@@ -160,14 +160,19 @@ describe('insightly.polling.fetchChanges against the fake Insightly', () => {
 
 describe('insightly.connect (the credentials check)', () => {
   test('resolves with the right key', async () => {
-    await expect(insightly.connect({ urls: { insightly: fake.url, freshbooks: '' }, configuration: { password: KEY } })).resolves.toEqual({});
+    await expect(insightly.connect({ urls: { insightly: fake.url, freshbooks: '' }, configuration: { password: KEY } })).resolves.toEqual(
+      {},
+    );
     expect(fake.calls).toHaveLength(1);
   });
 
   test('a wrong key rejects with status 400 (a ProviderError that does not echo the key)', async () => {
     const err = await insightly
       .connect({ urls: { insightly: `${fake.url}/`, freshbooks: '' }, configuration: { password: 'not-the-key' } })
-      .then(() => undefined, (e: unknown) => e);
+      .then(
+        () => undefined,
+        (e: unknown) => e,
+      );
     expect(err).toBeInstanceOf(ProviderError);
     expect(err).toBeInstanceOf(HttpError);
     expect((err as HttpError).status).toBe(400);
@@ -176,9 +181,10 @@ describe('insightly.connect (the credentials check)', () => {
 
   test('a provider that keeps failing is a 502', async () => {
     fake.failNext(5, 503);
-    const err = await insightly
-      .connect({ urls: { insightly: fake.url, freshbooks: '' }, configuration: { password: KEY } })
-      .then(() => undefined, (e: unknown) => e);
+    const err = await insightly.connect({ urls: { insightly: fake.url, freshbooks: '' }, configuration: { password: KEY } }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(err).toBeInstanceOf(ProviderError);
     expect((err as HttpError).status).toBe(502);
   });

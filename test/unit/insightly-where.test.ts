@@ -58,10 +58,7 @@ describe('translateHubUrl', () => {
     });
   });
 
-  test.each([
-    ["field_name='LAST_NAME'"],
-    ["field_value='Smith'"],
-  ])('%s without its partner is a problem', (clause) => {
+  test.each([["field_name='LAST_NAME'"], ["field_value='Smith'"]])('%s without its partner is a problem', (clause) => {
     const p = problems(translateHubUrl(`/hubs/crm/contacts?where=updated_after_utc='${TEMPLATE}' and ${clause}`));
     expect(p.join('\n')).toMatch(/field_name and field_value/);
   });
@@ -102,7 +99,7 @@ describe('translateHubUrl', () => {
     expect(encoded).toContain('%27');
     expect(search(translateHubUrl(encoded))).toEqual({ object: 'Contacts', params: { updated_after_utc: TEMPLATE } });
 
-    const partly = "/hubs/crm/contacts?where=updated_after_utc%20%3E%3D%20%27${gmtDate:yyyy-MM-dd HH:mm:ss}%27";
+    const partly = '/hubs/crm/contacts?where=updated_after_utc%20%3E%3D%20%27${gmtDate:yyyy-MM-dd HH:mm:ss}%27';
     expect(search(translateHubUrl(partly)).params).toEqual({ updated_after_utc: TEMPLATE });
   });
 
@@ -113,12 +110,12 @@ describe('translateHubUrl', () => {
       updated_after_utc: '2026-01-01T00:00:00+05:00',
     });
     // %2B decodes to a plus as well.
-    expect(search(translateHubUrl("/hubs/crm/contacts?where=updated_after_utc%3D%272026-01-01T00:00:00%2B05:00%27")).params).toEqual({
+    expect(search(translateHubUrl('/hubs/crm/contacts?where=updated_after_utc%3D%272026-01-01T00:00:00%2B05:00%27')).params).toEqual({
       updated_after_utc: '2026-01-01T00:00:00+05:00',
     });
   });
 
-  test('a value holding a quote (a Java pattern literal such as \'T\') is reported, not mis-read', () => {
+  test("a value holding a quote (a Java pattern literal such as 'T') is reported, not mis-read", () => {
     const tpl = "${gmtDate:yyyy-MM-dd'T'HH:mm:ss}";
     expect(problems(translateHubUrl(`/hubs/crm/contacts?where=updated_after_utc='${tpl}'`)).length).toBeGreaterThan(0);
   });

@@ -1,10 +1,4 @@
-import {
-  formatJavaDate,
-  isValidZone,
-  luxonZone,
-  parseJavaDate,
-  validateJavaDatePattern,
-} from '../../src/polling/java-date';
+import { formatJavaDate, isValidZone, luxonZone, parseJavaDate, validateJavaDatePattern } from '../../src/polling/java-date';
 
 const INSIGHTLY = 'yyyy-MM-dd HH:mm:ss';
 const ISO_MS = "yyyy-MM-dd'T'HH:mm:ss.SSSXXX";
@@ -110,16 +104,10 @@ describe('parseJavaDate', () => {
     expect(parseJavaDate('2026-11-23T04:14:58.123-05:00', ISO_MS, 'UTC')).toBe(expected);
     expect(parseJavaDate('2026-11-23T14:44:58.123+05:30', ISO_MS, 'UTC')).toBe(expected);
     expect(parseJavaDate('Mon, 23 Nov 2026 04:14:58 -0500', RFC_1123, 'UTC')).toBe(Date.UTC(2026, 10, 23, 9, 14, 58));
-    expect(parseJavaDate('Mon, 23 Nov 2026 09:14:58 +0000', RFC_1123, 'America/New_York')).toBe(
-      Date.UTC(2026, 10, 23, 9, 14, 58),
-    );
+    expect(parseJavaDate('Mon, 23 Nov 2026 09:14:58 +0000', RFC_1123, 'America/New_York')).toBe(Date.UTC(2026, 10, 23, 9, 14, 58));
     expect(parseJavaDate('2024-07-04 12:00:00 EDT', 'yyyy-MM-dd HH:mm:ss z', 'UTC')).toBe(Date.UTC(2024, 6, 4, 16));
-    expect(parseJavaDate('2024-07-04 12:00:00 GMT+05:30', 'yyyy-MM-dd HH:mm:ss z', 'UTC')).toBe(
-      Date.UTC(2024, 6, 4, 6, 30),
-    );
-    expect(parseJavaDate('2024-07-04 12:00:00 America/Chicago', 'yyyy-MM-dd HH:mm:ss z', 'UTC')).toBe(
-      Date.UTC(2024, 6, 4, 17),
-    );
+    expect(parseJavaDate('2024-07-04 12:00:00 GMT+05:30', 'yyyy-MM-dd HH:mm:ss z', 'UTC')).toBe(Date.UTC(2024, 6, 4, 6, 30));
+    expect(parseJavaDate('2024-07-04 12:00:00 America/Chicago', 'yyyy-MM-dd HH:mm:ss z', 'UTC')).toBe(Date.UTC(2024, 6, 4, 17));
   });
 
   test('the other letters', () => {
@@ -204,7 +192,7 @@ describe('validateJavaDatePattern', () => {
   test('bad patterns name the problem', () => {
     expect(validateJavaDatePattern('yyyy-MM-dd HH:mm:ss Q')).toMatch(/'Q'/);
     expect(validateJavaDatePattern('YYYY-MM-dd')).toMatch(/'Y'/);
-    expect(validateJavaDatePattern("yyyy-MM-ddTHH:mm:ss")).toMatch(/'T'/);
+    expect(validateJavaDatePattern('yyyy-MM-ddTHH:mm:ss')).toMatch(/'T'/);
     expect(validateJavaDatePattern('yyyy-MM-dd G')).toMatch(/'G'/);
     expect(validateJavaDatePattern("yyyy 'unclosed")).toMatch(/Unterminated quote/);
     expect(validateJavaDatePattern('HH:mm XXXX')).toMatch(/'X'/);

@@ -60,7 +60,12 @@ describe('chunk', () => {
   });
 
   test('exact multiples leave no empty piece; an empty list gives no piece; a short list gives one', () => {
-    expect(chunk(Array.from({ length: 40 }, (_, i) => i), MAX_EVENTS_WEBHOOKS).map((p) => p.length)).toEqual([20, 20]);
+    expect(
+      chunk(
+        Array.from({ length: 40 }, (_, i) => i),
+        MAX_EVENTS_WEBHOOKS,
+      ).map((p) => p.length),
+    ).toEqual([20, 20]);
     expect(chunk([], 10)).toEqual([]);
     expect(chunk(['a', 'b'], 10)).toEqual([['a', 'b']]);
     expect(chunk([1, 2, 3], 1)).toEqual([[1], [2], [3]]);
@@ -79,7 +84,7 @@ describe('chunk', () => {
 });
 
 describe('buildNotification', () => {
-  test('has exactly the shape of DESIGN.md\'s notification', () => {
+  test("has exactly the shape of DESIGN.md's notification", () => {
     const events: StandardEvent[] = [
       { eventType: 'CREATED', objectType: 'contacts', objectId: '1001', elementKey: 'insightly', date: '2026-11-23T09:14:58.000Z' },
     ];

@@ -104,7 +104,9 @@ describe('Standard Webhooks headers', () => {
     const now = Date.now();
     const headers = standardWebhookHeaders('msg_1', body, secret, now);
     expect(new Webhook(secret).verify(body, headers)).toEqual(JSON.parse(body));
-    const expected = createHmac('sha256', Buffer.alloc(24, 5)).update(`msg_1.${Math.floor(now / 1000)}.${body}`).digest('base64');
+    const expected = createHmac('sha256', Buffer.alloc(24, 5))
+      .update(`msg_1.${Math.floor(now / 1000)}.${body}`)
+      .digest('base64');
     expect(headers['webhook-signature']).toBe(`v1,${expected}`);
   });
 

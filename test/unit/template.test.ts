@@ -22,19 +22,16 @@ describe('expandTemplate', () => {
   test('several placeholders in one template', () => {
     const template =
       '/x?ms=${epoch}&s=${epoch:s}&us=${epoch:us}&d=${date:yyyy-MM-dd}' +
-      '&ny=${dateTimeZone:America/New_York:yyyy-MM-dd HH:mm:ss}&g=${gmtDate:HH:mm}&iso=${gmtDate:yyyy-MM-dd\'T\'HH:mm:ss.SSSXXX}';
+      "&ny=${dateTimeZone:America/New_York:yyyy-MM-dd HH:mm:ss}&g=${gmtDate:HH:mm}&iso=${gmtDate:yyyy-MM-dd'T'HH:mm:ss.SSSXXX}";
     expect(templateProblems(template)).toEqual([]);
     expect(expandTemplate(template, SINCE)).toBe(
-      '/x?ms=1795425298999&s=1795425298&us=1795425298999000&d=2026-11-23' +
-        '&ny=2026-11-23 04:14:58&g=09:14&iso=2026-11-23T09:14:58.999Z',
+      '/x?ms=1795425298999&s=1795425298&us=1795425298999000&d=2026-11-23' + '&ny=2026-11-23 04:14:58&g=09:14&iso=2026-11-23T09:14:58.999Z',
     );
   });
 
   test('dateTimeZone with IANA zones (incl. DST) and GMT offsets', () => {
     const summer = Date.UTC(2024, 6, 4, 16, 0, 0);
-    expect(expandTemplate('${dateTimeZone:America/New_York:yyyy-MM-dd HH:mm:ss Z}', summer)).toBe(
-      '2024-07-04 12:00:00 -0400',
-    );
+    expect(expandTemplate('${dateTimeZone:America/New_York:yyyy-MM-dd HH:mm:ss Z}', summer)).toBe('2024-07-04 12:00:00 -0400');
     expect(expandTemplate('${dateTimeZone:GMT-0800:HH:mm}', summer)).toBe('08:00');
     expect(expandTemplate('${dateTimeZone:GMT+05:HH:mm}', summer)).toBe('21:00');
     // The offset's own ':' is part of the zone, not the start of the format.

@@ -21,20 +21,28 @@ describe('updates aborted with their workflow task', () => {
 
   test('are given up after three tries', async () => {
     let calls = 0;
-    await expect(retryAbortedUpdate(async () => {
-      calls++;
-      throw aborted();
-    })).rejects.toBeInstanceOf(ServiceError);
+    await expect(
+      retryAbortedUpdate(async () => {
+        calls++;
+        throw aborted();
+      }),
+    ).rejects.toBeInstanceOf(ServiceError);
     expect(calls).toBe(3);
   });
 
   test('other failures, other FAILED_PRECONDITIONs included, are not retried', async () => {
-    for (const err of [new Error('boom'), new ServiceError('x', { cause: grpcError(9, 'workflow execution already completed') }), new ServiceError('x', { cause: grpcError(14, 'unexpected workflow task failure') })]) {
+    for (const err of [
+      new Error('boom'),
+      new ServiceError('x', { cause: grpcError(9, 'workflow execution already completed') }),
+      new ServiceError('x', { cause: grpcError(14, 'unexpected workflow task failure') }),
+    ]) {
       let calls = 0;
-      await expect(retryAbortedUpdate(async () => {
-        calls++;
-        throw err;
-      })).rejects.toBe(err);
+      await expect(
+        retryAbortedUpdate(async () => {
+          calls++;
+          throw err;
+        }),
+      ).rejects.toBe(err);
       expect(calls).toBe(1);
     }
   });

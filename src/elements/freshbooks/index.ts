@@ -8,7 +8,14 @@ import { freshbooksSignatureChecker } from './signature';
 const DEFAULT_OBJECTS = ['client', 'invoice', 'estimate', 'expense', 'payment', 'item'];
 const KNOWN_OBJECTS = new Set([
   ...DEFAULT_OBJECTS,
-  'project', 'time_entry', 'bill', 'bill_vendor', 'credit_note', 'category', 'service', 'tax',
+  'project',
+  'time_entry',
+  'bill',
+  'bill_vendor',
+  'credit_note',
+  'category',
+  'service',
+  'tax',
 ]);
 const ACTIONS = ['create', 'update', 'delete'];
 /** FreshBooks' verifiers are short codes; a long one is not theirs and would only bloat history. */
@@ -70,7 +77,10 @@ async function reason(response: Response): Promise<string> {
   return `HTTP ${response.status}`;
 }
 
-async function tokenRequest(ctx: { urls: ProviderContext['urls']; configuration: Record<string, unknown>; signal?: AbortSignal }, grant: Record<string, string>): Promise<OAuthTokens> {
+async function tokenRequest(
+  ctx: { urls: ProviderContext['urls']; configuration: Record<string, unknown>; signal?: AbortSignal },
+  grant: Record<string, string>,
+): Promise<OAuthTokens> {
   const c = ctx.configuration;
   const response = await providerCall(
     `${base(ctx.urls.freshbooks)}/auth/oauth/token`,
@@ -89,7 +99,10 @@ async function tokenRequest(ctx: { urls: ProviderContext['urls']; configuration:
   );
   if (!response.ok) {
     const why = await reason(response);
-    throw new ProviderError(response.status >= 500 ? 502 : 400, `FreshBooks refused the ${grant.grant_type === 'refresh_token' ? 'token refresh' : 'authorization code'}: ${why}`);
+    throw new ProviderError(
+      response.status >= 500 ? 502 : 400,
+      `FreshBooks refused the ${grant.grant_type === 'refresh_token' ? 'token refresh' : 'authorization code'}: ${why}`,
+    );
   }
   const body = tokenResponse.parse(await response.json());
   const issuedMs = body.created_at ? body.created_at * 1000 : Date.now();
@@ -182,14 +195,24 @@ export const freshbooks: Element = {
     },
 
     async register(ctx, event, uri) {
-      const response = await authorized(ctx, callbacksUrl(ctx), { method: 'POST', body: JSON.stringify({ callback: { event, uri } }) }, 'a callback registration');
+      const response = await authorized(
+        ctx,
+        callbacksUrl(ctx),
+        { method: 'POST', body: JSON.stringify({ callback: { event, uri } }) },
+        'a callback registration',
+      );
       if (!response.ok) throw new ProviderError(502, `FreshBooks refused to register ${event}: ${await reason(response)}`);
       const body = callbackResponse.parse(await response.json());
       return { callbackId: String(body.response.result.callback.callbackid) };
     },
 
     async confirm(ctx, callbackId, verifier) {
-      const response = await authorized(ctx, callbacksUrl(ctx, callbackId), { method: 'PUT', body: JSON.stringify({ callback: { verifier } }) }, 'a callback verification');
+      const response = await authorized(
+        ctx,
+        callbacksUrl(ctx, callbackId),
+        { method: 'PUT', body: JSON.stringify({ callback: { verifier } }) },
+        'a callback verification',
+      );
       if (!response.ok) {
         // A 4xx other than auth or rate limits is FreshBooks saying the verifier is wrong: final.
         const refused = response.status >= 400 && response.status < 500 && ![401, 408, 429].includes(response.status);
@@ -199,9 +222,15 @@ export const freshbooks: Element = {
     },
 
     async requestVerification(ctx, callbackId) {
-      const response = await authorized(ctx, callbacksUrl(ctx, callbackId), { method: 'PUT', body: JSON.stringify({ callback: { resend: true } }) }, 'a verification resend');
+      const response = await authorized(
+        ctx,
+        callbacksUrl(ctx, callbackId),
+        { method: 'PUT', body: JSON.stringify({ callback: { resend: true } }) },
+        'a verification resend',
+      );
       await response.body?.cancel();
-      if (!response.ok) throw new ProviderError(502, `FreshBooks refused to resend the verification of callback ${callbackId}: HTTP ${response.status}`);
+      if (!response.ok)
+        throw new ProviderError(502, `FreshBooks refused to resend the verification of callback ${callbackId}: HTTP ${response.status}`);
     },
 
     async deregister(ctx, callbackId) {
@@ -224,8 +253,9 @@ export const freshbooks: Element = {
       if (verifier !== undefined) {
         const callbackId = get('object_id') ?? get('callback_id') ?? get('callbackid');
         if (!callbackId) return 'a verification needs object_id';
-        if (!/^\d{1,20}$/.test(callbackId)) return 'a verification\'s object_id must be a callback id (digits)';
-        if (!verifier || verifier.length > MAX_VERIFIER_CHARS) return `a verification's verifier must be 1 to ${MAX_VERIFIER_CHARS} characters`;
+        if (!/^\d{1,20}$/.test(callbackId)) return "a verification's object_id must be a callback id (digits)";
+        if (!verifier || verifier.length > MAX_VERIFIER_CHARS)
+          return `a verification's verifier must be 1 to ${MAX_VERIFIER_CHARS} characters`;
         return { kind: 'verification', callbackId, verifier };
       }
       const name = get('name');

@@ -6,8 +6,7 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
  * ASCII escaped as a lowercase \uXXXX per UTF-16 unit.
  */
 export function pythonJsonDumps(pairs: readonly [string, string][]): string {
-  const str = (s: string) =>
-    JSON.stringify(s).replace(/[^\x20-\x7e]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  const str = (s: string) => JSON.stringify(s).replace(/[^\x20-\x7e]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
   return `{${pairs.map(([k, v]) => `${str(k)}: ${str(v)}`).join(', ')}}`;
 }
 

@@ -66,7 +66,7 @@ function translateWhere(where: string, params: Record<string, string>, problems:
       );
     }
   }
-  if (('field_name' in params) !== ('field_value' in params)) {
+  if ('field_name' in params !== 'field_value' in params) {
     problems.push('field_name and field_value must be given together');
   }
 }
