@@ -12,10 +12,16 @@ const redact = [
   'signatureKey',
 ];
 
-export const logger = pino({
-  level: process.env.LOG_LEVEL ?? 'info',
-  base: { service: 'element-events' },
-  redact: { paths: redact, censor: '[redacted]' },
-});
+/** Under the test suite (test/quiet-environment.js) lines are held per test, and shown only if it fails. */
+const captured = (globalThis as { __capturedLogs?: string[] }).__capturedLogs;
+
+export const logger = pino(
+  {
+    level: process.env.LOG_LEVEL ?? 'info',
+    base: { service: 'element-events' },
+    redact: { paths: redact, censor: '[redacted]' },
+  },
+  Array.isArray(captured) ? { write: (line: string) => void captured.push(line) } : undefined,
+);
 
 export type Logger = typeof logger;

@@ -19,5 +19,7 @@ export function installTemporalLogger(logger: Logger): void {
     logger: new DefaultLogger('INFO', ({ level, message, meta }) => {
       logger[levels[level]]({ ...(meta as LogMetadata) }, message);
     }),
+    // The SDK's native side (connection retries and the like) logs through pino too, not to the console.
+    telemetryOptions: { logging: { filter: { core: 'WARN', other: 'ERROR' }, forward: {} } },
   });
 }
