@@ -124,11 +124,13 @@ describe('instances API: validation, authentication and ownership', () => {
 
   test.each(badCases)('%s is refused and leaves no workflow behind', async (_name, mutate, status, message) => {
     const before = await instanceWorkflowCount(stack);
+    const calls = stack.temporalCalls.length;
     const res = await call(stack, 'POST', '/instances', { json: mutate(validBody()) });
     expect(res.status).toBe(status);
     expect(res.body.message).toMatch(message);
     expect(JSON.stringify(res.body)).not.toContain(SEED_API_KEY);
-    await sleep(300); // give visibility time to show a workflow, were one started
+    // Refused before any workflow was started: no start call reached Temporal.
+    expect(stack.temporalCalls.slice(calls).filter((c) => c.endsWith('/StartWorkflowExecution'))).toEqual([]);
     expect(await instanceWorkflowCount(stack)).toBe(before);
   });
 

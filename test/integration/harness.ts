@@ -243,6 +243,18 @@ export async function instanceWorkflowCount(stack: Stack): Promise<number> {
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
+ * Notifications the callback received more than once (a retry after a lost answer): how many, after
+ * checking that each repeat carried the very bytes of the first, as receivers that dedupe rely on.
+ */
+export function repeatsAreIdentical(received: readonly { rawBody: string; body: { message: { eventId: string } } }[]): number {
+  const bodies = new Map<string, Set<string>>();
+  for (const r of received) bodies.set(r.body.message.eventId, (bodies.get(r.body.message.eventId) ?? new Set()).add(r.rawBody));
+  const differing = [...bodies.entries()].filter(([, b]) => b.size > 1).map(([eventId]) => eventId);
+  if (differing.length) throw new Error(`notifications sent again with other bytes under the same eventId: ${differing.join(', ')}`);
+  return received.length - bodies.size;
+}
+
+/**
  * Waits until the instance itself counts `verified` confirmed callbacks. FreshBooks marks a callback
  * verified a moment before the instance records it; webhooks signed meanwhile would be refused.
  */

@@ -23,7 +23,7 @@ const paths = (err: HttpError) => err.errors.map((e) => e.path);
 
 describe('parseEventsSettings (insightly)', () => {
   test('the element is registered and polls contacts, accounts, leads and opportunities by default', () => {
-    expect(insightly).toBeDefined();
+    expect(insightly.key).toBe('insightly');
     expect(Object.keys(defaults).sort()).toEqual(['accounts', 'contacts', 'leads', 'opportunities']);
   });
 
