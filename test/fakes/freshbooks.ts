@@ -165,6 +165,8 @@ export class FakeFreshBooks {
   loseVerificationPosts = 0;
   /** Resend requests received (`PUT …/callbacks/{id}` with `{"callback": {"resend": true}}`). */
   resendRequests = 0;
+  /** Registrations still to accept and then answer 500, as if the answer were lost on the way back. */
+  loseRegistrationAnswers = 0;
 
   /** Successful refresh_token grants. */
   refreshes = 0;
@@ -379,15 +381,25 @@ export class FakeFreshBooks {
         updatedAt: updatedAt(),
       };
       this.store.set(stored.callbackid, stored);
-      res.json({ response: { result: { callback: view(stored) } } });
+      if (this.loseRegistrationAnswers > 0) {
+        this.loseRegistrationAnswers--;
+        res.status(500).json({ message: 'the answer was lost (fault injected after the callback was stored)' });
+      } else {
+        res.json({ response: { result: { callback: view(stored) } } });
+      }
       this.scheduleVerification(stored);
     });
 
     api.get(CALLBACKS, (req, res) => {
       const accountId = String(req.params.accountId);
       if (!accountOk(accountId)) return notFound(res, `account ${accountId}`);
+      // Paged as FreshBooks pages its lists: page from 1, per_page 15 unless asked (at most 100).
       const list = [...this.store.values()].filter((c) => c.accountId === accountId).map(view);
-      res.json({ response: { result: { callbacks: list, page: 1, pages: 1, per_page: 100, total: list.length } } });
+      const perPage = Math.min(Math.max(Number(req.query.per_page) || 15, 1), 100);
+      const page = Math.max(Number(req.query.page) || 1, 1);
+      const pages = Math.max(Math.ceil(list.length / perPage), 1);
+      const callbacks = list.slice((page - 1) * perPage, page * perPage);
+      res.json({ response: { result: { callbacks, page, pages, per_page: perPage, total: list.length } } });
     });
 
     api.put(`${CALLBACKS}/:id`, (req, res) => {

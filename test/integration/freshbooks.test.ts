@@ -198,6 +198,18 @@ describe('FreshBooks webhooks, end to end on a real Temporal', () => {
     expect(freshbooks.callbacks().length).toBe(callbacks);
   });
 
+  test('a registration FreshBooks accepted but whose answer was lost is retried without a second callback', async () => {
+    const { freshbooks } = stack;
+    freshbooks.loseRegistrationAnswers = 2;
+    const created = await verifiedInstance();
+    const events = callbacksFor(created.id).map((c) => c.event);
+    console.log(`lost registration answers: 2; callbacks at FreshBooks ${events.length}, distinct events ${new Set(events).size}`);
+    expect(freshbooks.loseRegistrationAnswers).toBe(0); // both faults were hit
+    expect(events.sort()).toEqual([...DEFAULT_EVENTS].sort());
+    expect((await call(stack, 'DELETE', `/instances/${created.id}`)).status).toBe(200);
+    expect(callbacksFor(created.id)).toHaveLength(0);
+  });
+
   test('events off, then on, then DELETE: callbacks removed, registered again, removed at FreshBooks', async () => {
     const { freshbooks, sink } = stack;
     const created = await verifiedInstance();

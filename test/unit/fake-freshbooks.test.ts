@@ -188,7 +188,7 @@ describe('FakeFreshBooks end to end', () => {
     const list = (await (await api('GET', '/events/account/6BApk/events/callbacks', access)).json()) as {
       response: { result: { callbacks: unknown[]; page: number; pages: number; per_page: number; total: number } };
     };
-    expect(list.response.result).toMatchObject({ page: 1, pages: 1, per_page: 100, total: 1 });
+    expect(list.response.result).toMatchObject({ page: 1, pages: 1, per_page: 15, total: 1 });
 
     // A signed notification whose signature recomputes on the receiving side.
     expect(await fb.sendWebhook('invoice.create', 1234567, { extra: 'é "x"' })).toEqual([200]);

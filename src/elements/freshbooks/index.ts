@@ -43,6 +43,18 @@ const identityResponse = z.object({
   }),
 });
 
+const callbackListResponse = z.object({
+  response: z.object({
+    result: z.object({
+      callbacks: z.array(z.object({ callbackid: z.coerce.number(), event: z.string(), uri: z.string() })).default([]),
+      page: z.coerce.number().default(1),
+      pages: z.coerce.number().default(1),
+    }),
+  }),
+});
+/** Pages of the account's callbacks read at most, 100 each: far more than any account registers. */
+const MAX_CALLBACK_PAGES = 50;
+
 const callbackResponse = z.object({
   response: z.object({ result: z.object({ callback: z.object({ callbackid: z.coerce.number() }) }) }),
 });
@@ -56,9 +68,13 @@ interface FreshBooksState {
 const base = (url: string) => url.replace(/\/+$/, '');
 const TWELVE_HOURS_S = 12 * 3600;
 
-async function providerCall(url: string, init: RequestInit, what: string, signal?: AbortSignal): Promise<Response> {
+/**
+ * A FreshBooks call, retried on 429 and 5xx unless `once`: a request that creates something is sent
+ * once, and its caller looks before it sends again (a 5xx may come after FreshBooks acted on it).
+ */
+async function providerCall(url: string, init: RequestInit, what: string, signal?: AbortSignal, once = false): Promise<Response> {
   try {
-    return await fetchWithRetry(url, init, { retries: 3, maxWaitMs: 30_000, signal });
+    return await fetchWithRetry(url, init, { retries: once ? 0 : 3, maxWaitMs: 30_000, signal });
   } catch (err) {
     throw new ProviderError(502, `FreshBooks could not be reached for ${what}: ${(err as Error).message}`);
   }
@@ -123,7 +139,7 @@ function callbacksUrl(ctx: ProviderContext, id?: string): string {
   return `${base(ctx.urls.freshbooks)}/events/account/${encodeURIComponent(accountId)}/events/callbacks${id ? `/${encodeURIComponent(id)}` : ''}`;
 }
 
-async function authorized(ctx: ProviderContext, url: string, init: RequestInit, what: string): Promise<Response> {
+async function authorized(ctx: ProviderContext, url: string, init: RequestInit, what: string, once = false): Promise<Response> {
   const response = await providerCall(
     url,
     {
@@ -136,8 +152,22 @@ async function authorized(ctx: ProviderContext, url: string, init: RequestInit, 
     },
     what,
     ctx.signal,
+    once,
   );
   return response;
+}
+
+/** The id of the account's callback for `event` at `uri`, if FreshBooks has one. */
+async function findCallback(ctx: ProviderContext, event: string, uri: string): Promise<string | undefined> {
+  for (let page = 1; page <= MAX_CALLBACK_PAGES; page++) {
+    const response = await authorized(ctx, `${callbacksUrl(ctx)}?page=${page}&per_page=100`, { method: 'GET' }, 'the callback list');
+    if (!response.ok) throw new ProviderError(502, `FreshBooks refused to list callbacks: ${await reason(response)}`);
+    const { result } = callbackListResponse.parse(await response.json()).response;
+    const found = result.callbacks.find((c) => c.event === event && c.uri === uri);
+    if (found) return String(found.callbackid);
+    if (page >= result.pages) return undefined;
+  }
+  return undefined;
 }
 
 const plural = (object: string) =>
@@ -195,11 +225,16 @@ export const freshbooks: Element = {
     },
 
     async register(ctx, event, uri) {
+      // A registration FreshBooks accepted but whose answer was lost is retried: adopt the callback it
+      // made rather than register a second one for the same event.
+      const existing = await findCallback(ctx, event, uri);
+      if (existing) return { callbackId: existing };
       const response = await authorized(
         ctx,
         callbacksUrl(ctx),
         { method: 'POST', body: JSON.stringify({ callback: { event, uri } }) },
         'a callback registration',
+        true,
       );
       if (!response.ok) throw new ProviderError(502, `FreshBooks refused to register ${event}: ${await reason(response)}`);
       const body = callbackResponse.parse(await response.json());
