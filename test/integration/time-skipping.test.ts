@@ -7,6 +7,8 @@ import { sealedSettings } from '../../src/instances/spec';
 import type { InstanceSpec } from '../../src/instances/types';
 import { findElement } from '../../src/elements';
 import { Sealer } from '../../src/secrets/sealer';
+import { logger } from '../../src/logger';
+import { installTemporalLogger } from '../../src/temporal/logging';
 import { registerSearchAttributes } from '../../src/temporal/register-search-attributes';
 import { getDeliveryQuery, redeliverUpdate } from '../../src/workflows/messages';
 import type { DeliveryInput } from '../../src/workflows/types';
@@ -27,6 +29,8 @@ describe('long sleeps, with time skipping', () => {
   const sealer = new Sealer(Buffer.alloc(32, 1));
 
   beforeAll(async () => {
+    // Its worker's logs go through the app's logger (held per test), like every other worker's.
+    installTemporalLogger(logger);
     env = await TestWorkflowEnvironment.createTimeSkipping({
       server: { executable: { type: 'existing-path', path: process.env.TEMPORAL_TEST_SERVER_BIN! } },
     });
