@@ -1419,9 +1419,9 @@ describe('hostile input: never a 5xx, nothing started or delivered for a refusal
     } finally {
       await sleep(1_000);
       delivered = stack.sink.received.filter((r) => r.body.message.instanceId === target.id).length - sinkBefore;
-      deleteStatus = await deleteOrTerminate(target.id, 5_000);
+      deleteStatus = await deleteOrTerminate(target.id, 30_000);
       console.log(
-        `attacked instance ${target.id}: forged notifications delivered to the callback: ${delivered}; DELETE answered ${deleteStatus || 'nothing within 5 s'}`,
+        `attacked instance ${target.id}: forged notifications delivered to the callback: ${delivered}; DELETE answered ${deleteStatus || 'nothing within 30 s'}`,
       );
     }
     // After the property (whose own failure, if any, is the one reported).
@@ -1589,10 +1589,10 @@ describe('hostile input: never a 5xx, nothing started or delivered for a refusal
           if (problem)
             throw new Error(`PATCH with a value nested ${depth} deep was refused, but then the instance does not work: ${problem}`);
           accepted.splice(accepted.indexOf(id), 1);
-          const status = await deleteOrTerminate(id, 5_000);
+          const status = await deleteOrTerminate(id, 30_000);
           if (status !== 200)
             throw new Error(
-              `PATCH with a value nested ${depth} deep was refused, but DELETE ${status ? `answered ${status}` : 'did not answer within 5 s'}`,
+              `PATCH with a value nested ${depth} deep was refused, but DELETE ${status ? `answered ${status}` : 'did not answer within 30 s'}`,
             );
         }),
         { numRuns: RUNS.deepNesting },
