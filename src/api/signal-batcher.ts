@@ -5,6 +5,8 @@ import type { WebhookReceipt } from '../workflows/types';
 
 interface Waiting {
   receipt: WebhookReceipt;
+  /** When its sender must have an answer (epoch ms): past it, the webhook is not sent at all. */
+  deadlineAtMs: number;
   resolve(): void;
   reject(err: unknown): void;
 }
@@ -23,11 +25,12 @@ export class SignalBatcher {
     private readonly opts = { maxBatch: 200, lingerMs: 2, deadlineMs: 5_000 },
   ) {}
 
-  add(workflowId: string, fields: Record<string, string>): Promise<WebhookReceipt> {
+  /** `deadlineAtMs`: when the request arrived plus the deadline (the time it already waited counts). */
+  add(workflowId: string, fields: Record<string, string>, deadlineAtMs = Date.now() + this.opts.deadlineMs): Promise<WebhookReceipt> {
     const receipt: WebhookReceipt = { id: randomUUID(), receivedAt: new Date().toISOString(), fields };
     return new Promise<WebhookReceipt>((resolve, reject) => {
       const queue = this.queues.get(workflowId) ?? [];
-      queue.push({ receipt, resolve: () => resolve(receipt), reject });
+      queue.push({ receipt, deadlineAtMs, resolve: () => resolve(receipt), reject });
       this.queues.set(workflowId, queue);
       if (queue.length === 1) setTimeout(() => void this.flush(workflowId), this.opts.lingerMs);
       else if (queue.length >= this.opts.maxBatch) void this.flush(workflowId);
@@ -39,13 +42,20 @@ export class SignalBatcher {
     await this.inFlight.get(workflowId);
     const queue = this.queues.get(workflowId);
     if (!queue?.length || this.inFlight.has(workflowId)) return;
-    const batch = queue.splice(0, this.opts.maxBatch);
-    if (!queue.length) this.queues.delete(workflowId);
-    // A deadline well inside the provider's own timeout: when Temporal is away we answer 503 (and the
-    // provider retries) rather than have the signal land after the provider gave up, which would
-    // turn its retry into a second event.
+    // A webhook that waited out its deadline behind an earlier signal is answered 503 unsent: sent
+    // now, it could land after the provider gave up, and the provider's retry would be a second event.
+    const now = Date.now();
+    for (const w of queue.filter((w) => w.deadlineAtMs <= now))
+      w.reject(new Error('the webhook could not be recorded within its deadline'));
+    const live = queue.filter((w) => w.deadlineAtMs > now);
+    const batch = live.splice(0, this.opts.maxBatch);
+    if (live.length) this.queues.set(workflowId, live);
+    else this.queues.delete(workflowId);
+    if (!batch.length) return;
+    // The earliest deadline in the batch, well inside the provider's own timeout: when Temporal is
+    // away we answer 503 (and the provider retries) rather than a late 200.
     const sending = this.client
-      .withDeadline(Date.now() + this.opts.deadlineMs, () =>
+      .withDeadline(Math.min(...batch.map((w) => w.deadlineAtMs)), () =>
         this.client.workflow.getHandle(workflowId).signal(
           webhooksSignal,
           batch.map((w) => w.receipt),

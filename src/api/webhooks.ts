@@ -78,6 +78,7 @@ export function webhooksRouter({ client, config, log, sealer }: { client: Client
     express.text({ type: () => true, limit: WEBHOOK_BODY_LIMIT_BYTES }),
     async (req, res) => {
       const arrival = now();
+      const answerBy = Date.now() + TEMPORAL_DEADLINE_MS;
       const { elementKey, instanceId } = req.params as { elementKey: string; instanceId: string };
       const element = findElement(elementKey);
       const webhooks = element?.webhooks;
@@ -123,7 +124,7 @@ export function webhooksRouter({ client, config, log, sealer }: { client: Client
           log.warn({ instanceId: Number(instanceId), event: parsed.event }, 'webhook refused: bad signature');
           throw unauthorized('Invalid webhook signature');
         }
-        await batcher.add(instanceWorkflowId(instanceId), Object.fromEntries(parsed.fields));
+        await batcher.add(instanceWorkflowId(instanceId), Object.fromEntries(parsed.fields), answerBy);
         res.json({ received: true });
       } catch (err) {
         if (err instanceof HttpError) throw err;
