@@ -21,8 +21,7 @@ export interface ReceiverSnapshot {
 interface Entry {
   snapshot?: ReceiverSnapshot;
   loading?: Promise<ReceiverSnapshot>;
-  /** When the read in flight starts (or started). */
-  loadingAt?: number;
+  /** When the latest read starts (or started): the one in flight, while `loading` is set. */
   lastStart: number;
 }
 
@@ -83,7 +82,7 @@ export class ReceiverStates {
     for (;;) {
       if (entry.snapshot && entry.snapshot.at >= since) return entry.snapshot;
       if (!entry.loading) this.schedule(id, entry);
-      else if (entry.loadingAt! >= since) return await entry.loading;
+      else if (entry.lastStart >= since) return await entry.loading;
       // The read in flight started before this caller arrived: the next one is for it.
       else await entry.loading.catch(() => undefined);
     }
@@ -92,7 +91,6 @@ export class ReceiverStates {
   private schedule(id: string, entry: Entry): void {
     if (!entry.snapshot?.running) this.takeUnknownRead();
     const startAt = Math.max(now(), entry.lastStart + MIN_GAP_MS);
-    entry.loadingAt = startAt;
     entry.lastStart = startAt;
     entry.loading = sleep(startAt - now())
       .then(() => this.read(id))
@@ -102,7 +100,6 @@ export class ReceiverStates {
       })
       .finally(() => {
         entry.loading = undefined;
-        entry.loadingAt = undefined;
       });
   }
 
