@@ -8,6 +8,7 @@ import type { Logger } from '../logger';
 import type { Sealer } from '../secrets/sealer';
 import { instanceWorkflowId } from '../workflows/ids';
 import { callbackVerificationSignal } from '../workflows/messages';
+import { MinuteCounts } from './minute-counts';
 import { now, ReceiverBusy, ReceiverStates, type ReceiverSnapshot } from './receiver-state';
 import { SignalBatcher } from './signal-batcher';
 
@@ -39,8 +40,7 @@ export function webhooksRouter({ client, config, log, sealer }: { client: Client
     deadlineMs: TEMPORAL_DEADLINE_MS,
   });
   const states = new ReceiverStates(client, sealer, TEMPORAL_DEADLINE_MS);
-  const perCallback = new PerMinute(VERIFICATIONS_PER_CALLBACK_PER_MINUTE);
-  const perInstance = new PerMinute(VERIFICATIONS_PER_INSTANCE_PER_MINUTE);
+  const verifications = new MinuteCounts();
 
   async function verification(
     instanceId: string,
@@ -57,12 +57,18 @@ export function webhooksRouter({ client, config, log, sealer }: { client: Client
     if (snapshot.verified.has(callbackId)) return 'already verified';
     const expected = snapshot.awaiting.has(callbackId) || snapshot.registering;
     if (!expected) throw notFound(`No callback ${callbackId} of instance ${instanceId} awaits verification`);
-    if (!perInstance.take(instanceId) || !perCallback.take(`${instanceId}/${callbackId}`)) {
+    const callbackKey = `${instanceId}/${callbackId}`;
+    if (
+      verifications.count(instanceId) >= VERIFICATIONS_PER_INSTANCE_PER_MINUTE ||
+      verifications.count(callbackKey) >= VERIFICATIONS_PER_CALLBACK_PER_MINUTE
+    ) {
       throw tooMany(
         `Too many verification posts for instance ${instanceId}: at most ${VERIFICATIONS_PER_CALLBACK_PER_MINUTE} a minute per callback and ${VERIFICATIONS_PER_INSTANCE_PER_MINUTE} per instance`,
-        60,
+        Math.max(verifications.secondsLeft(instanceId), verifications.secondsLeft(callbackKey)),
       );
     }
+    verifications.add(instanceId);
+    verifications.add(callbackKey);
     await client.withDeadline(Date.now() + TEMPORAL_DEADLINE_MS, () =>
       client.workflow.getHandle(instanceWorkflowId(instanceId)).signal(callbackVerificationSignal, {
         callbackId,
@@ -151,23 +157,3 @@ const refuseDeclaredOversize: express.RequestHandler = (req, res, next) => {
   }
   next();
 };
-
-/** A per-key allowance that refills each minute; keys are forgotten with their minute. */
-class PerMinute {
-  private minute = 0;
-  private used = new Map<string, number>();
-
-  constructor(private readonly limit: number) {}
-
-  take(key: string): boolean {
-    const minute = Math.floor(Date.now() / 60_000);
-    if (minute !== this.minute) {
-      this.minute = minute;
-      this.used = new Map();
-    }
-    const n = this.used.get(key) ?? 0;
-    if (n >= this.limit) return false;
-    this.used.set(key, n + 1);
-    return true;
-  }
-}
