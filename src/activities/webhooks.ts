@@ -92,7 +92,7 @@ export function createWebhookActivities(deps: PollDeps) {
           events: batch.map((r) => ({ ...element.standardize(r.fields), elementKey: input.instance.elementKey, date: r.receivedAt })),
           // One webhook: its form fields, as Cloud Elements sends them; several: those objects in event order.
           raw: batch.length === 1 ? batch[0]!.fields : batch.map((r) => r.fields),
-          identity: ['webhooks', ...batch.map((r) => r.id)],
+          identity: ['webhooks', ...batch.map((r) => r.id ?? r.key ?? '')],
         }),
       );
       return { notifications: batches.length };

@@ -165,6 +165,7 @@ export function instancesRouter({ client, config, log, sealer, callbackPolicy }:
                 state: { provider: sealer.sealJson(provider, { instanceId: id, field: 'provider' }), tokenTimes: tokenTimes(provider) },
                 maxHistoryEvents: config.INSTANCE_MAX_HISTORY_EVENTS,
                 verificationResendSeconds: config.VERIFICATION_RESEND_SECONDS,
+                webhookRepeatWindowSeconds: config.WEBHOOK_REPEAT_WINDOW_SECONDS,
               },
             ],
             // Ids of deleted instances are never handed out again.

@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import type { Client } from '@temporalio/client';
 import { webhooksSignal } from '../workflows/messages';
 import type { WebhookReceipt } from '../workflows/types';
@@ -25,9 +24,17 @@ export class SignalBatcher {
     private readonly opts = { maxBatch: 200, lingerMs: 2, deadlineMs: 5_000 },
   ) {}
 
-  /** `deadlineAtMs`: when the request arrived plus the deadline (the time it already waited counts). */
-  add(workflowId: string, fields: Record<string, string>, deadlineAtMs = Date.now() + this.opts.deadlineMs): Promise<WebhookReceipt> {
-    const receipt: WebhookReceipt = { id: randomUUID(), receivedAt: new Date().toISOString(), fields };
+  /**
+   * `key`: the webhook's delivery key digest (the instance drops a repeat of it). `deadlineAtMs`: when
+   * the request arrived plus the deadline (the time it already waited counts).
+   */
+  add(
+    workflowId: string,
+    key: string,
+    fields: Record<string, string>,
+    deadlineAtMs = Date.now() + this.opts.deadlineMs,
+  ): Promise<WebhookReceipt> {
+    const receipt: WebhookReceipt = { key, receivedAt: new Date().toISOString(), fields };
     return new Promise<WebhookReceipt>((resolve, reject) => {
       const queue = this.queues.get(workflowId) ?? [];
       queue.push({ receipt, deadlineAtMs, resolve: () => resolve(receipt), reject });

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import express, { Router } from 'express';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { Config } from '../config';
@@ -130,7 +131,10 @@ export function webhooksRouter({ client, config, log, sealer }: { client: Client
           log.warn({ instanceId: Number(instanceId), event: parsed.event }, 'webhook refused: bad signature');
           throw unauthorized('Invalid webhook signature');
         }
-        await batcher.add(instanceWorkflowId(instanceId), Object.fromEntries(parsed.fields), answerBy);
+        // The same webhook sent again (the provider retrying, or anyone replaying a signed post) has
+        // the same key: the instance acknowledges it and makes nothing of it.
+        const key = webhookKey(instanceId, webhooks.deliveryKey(parsed));
+        await batcher.add(instanceWorkflowId(instanceId), key, Object.fromEntries(parsed.fields), answerBy);
         res.json({ received: true });
       } catch (err) {
         if (err instanceof HttpError) throw err;
@@ -144,6 +148,10 @@ export function webhooksRouter({ client, config, log, sealer }: { client: Client
   );
   return router;
 }
+
+/** 128 bits of SHA-256 over the instance and the element's delivery key: no webhook content in history. */
+export const webhookKey = (instanceId: string, deliveryKey: string) =>
+  createHash('sha256').update(`${instanceId}\n${deliveryKey}`).digest('base64url').slice(0, 22);
 
 /**
  * A body declared larger than the limit is refused before a byte of it is read, and the connection is

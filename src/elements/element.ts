@@ -99,6 +99,12 @@ export interface WebhookElement {
     signature: string,
   ): ((verifier: string) => boolean) | undefined;
   signatureHeader: string;
+  /**
+   * What tells one delivery of a webhook from another: the provider's own delivery id where it sends
+   * one, otherwise everything it signed. A post with the key of one received within the repeat
+   * window is the provider sending the same webhook again (a retry, a replay), and produces nothing.
+   */
+  deliveryKey(webhook: ParsedWebhook & { kind: 'notification' }): string;
   standardize(fields: Record<string, string>): StandardizedWebhook;
   /** The state with fresh OAuth tokens; absent for elements whose credentials do not expire. */
   refreshTokens?(ctx: ProviderContext): Promise<OAuthTokens>;

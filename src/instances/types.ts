@@ -56,7 +56,7 @@ export interface InstanceView {
     nextPollAt?: string;
     resources: Record<string, ResourceStatus>;
     callbacks?: { wanted: number; registered: number; verified: number };
-    webhooks?: { received: number; pending: number };
+    webhooks?: { received: number; pending: number; repeats: number };
     tokensExpireAt?: string;
     lastError?: string;
     /** Why events were turned off by the system (a callback that answered 410 Gone). */

@@ -31,6 +31,7 @@ import {
   tokensIssuedSignal,
   webhooksSignal,
 } from './messages';
+import { RecentKeys } from './recent-keys';
 import { PROVIDER_REFUSED, type CallbackState, type InstanceState, type InstanceWorkflowInput, type ProviderCallInput } from './types';
 
 const pollOptions: ActivityOptions = {
@@ -67,6 +68,13 @@ const MAX_EARLY_CALLBACKS = 100;
 /** Times the provider is asked to send a lost verification again, each wait twice the one before. */
 const MAX_RESENDS = 5;
 const DEFAULT_VERIFICATION_RESEND_SECONDS = 120;
+/**
+ * How long a webhook's key is remembered, and how many keys at most. A provider that sends no delivery
+ * id (FreshBooks) makes a retry and a genuine second identical change look alike: within the window
+ * they are one event, after it two. Ten minutes covers a retry of a post whose answer was lost.
+ */
+const DEFAULT_WEBHOOK_REPEAT_WINDOW_SECONDS = 600;
+const MAX_RECENT_WEBHOOKS = 10_000;
 const withCandidate = (list: string[] | undefined, verifier: string) => [...(list ?? []), verifier].slice(-MAX_CANDIDATES);
 const refusedByProvider = (err: unknown) =>
   err instanceof ActivityFailure && err.cause instanceof ApplicationFailure && err.cause.type === PROVIDER_REFUSED;
@@ -107,6 +115,11 @@ export async function instanceWorkflow(input: InstanceWorkflowInput): Promise<vo
     const t = tokens();
     return t ? t.expiresAtMs - Math.min(10 * 60_000, (t.expiresAtMs - t.issuedAtMs) / 5) : undefined;
   };
+  const recentWebhooks = new RecentKeys(
+    state.recentWebhooks ?? [],
+    (input.webhookRepeatWindowSeconds ?? DEFAULT_WEBHOOK_REPEAT_WINDOW_SECONDS) * 1000,
+    MAX_RECENT_WEBHOOKS,
+  );
   const resendDelayMs = (input.verificationResendSeconds ?? DEFAULT_VERIFICATION_RESEND_SECONDS) * 1000;
   /** When to ask the provider to send a callback's verification again: it waited long enough with nothing to try. */
   const resendDueAtMs = (c: CallbackState) =>
@@ -151,7 +164,11 @@ export async function instanceWorkflow(input: InstanceWorkflowInput): Promise<vo
                 registered: callbacks.length,
                 verified: callbacks.filter((c) => c.verified).length,
               },
-              webhooks: { received: state.webhooksReceived, pending: state.pendingWebhooks.length },
+              webhooks: {
+                received: state.webhooksReceived,
+                pending: state.pendingWebhooks.length,
+                repeats: state.webhooksRepeated ?? 0,
+              },
               tokensExpireAt: tokens() ? iso(tokens()!.expiresAtMs) : undefined,
             }
           : {}),
@@ -179,8 +196,17 @@ export async function instanceWorkflow(input: InstanceWorkflowInput): Promise<vo
     upsertSearchAttributes([{ key: ElementsTokenHash, value: tokenHash }]);
   });
   setHandler(webhooksSignal, (receipts) => {
-    state.pendingWebhooks.push(...receipts);
-    state.webhooksReceived += receipts.length;
+    // Workflow time: the same on replay, so the ids (and the eventIds made from them) are too.
+    const nowMs = Date.now();
+    for (const receipt of receipts) {
+      if (receipt.key !== undefined && !recentWebhooks.firstSighting(receipt.key, nowMs)) {
+        state.webhooksRepeated = (state.webhooksRepeated ?? 0) + 1;
+        continue;
+      }
+      // A first sighting's id: its key and when, so the same webhook after the window is a new event.
+      state.pendingWebhooks.push(receipt.key === undefined ? receipt : { ...receipt, id: `${receipt.key}.${nowMs}` });
+      state.webhooksReceived++;
+    }
   });
   setHandler(callbackVerificationSignal, ({ callbackId, verifier }) => {
     // A candidate until FreshBooks accepts it: the post is unsigned, so it may be anyone's.
@@ -469,7 +495,8 @@ export async function instanceWorkflow(input: InstanceWorkflowInput): Promise<vo
 
     if (!deleting && historyFull()) {
       await condition(allHandlersFinished);
-      if (!deleting) await continueAsNew<typeof instanceWorkflow>({ ...input, spec, state });
+      if (!deleting)
+        await continueAsNew<typeof instanceWorkflow>({ ...input, spec, state: { ...state, recentWebhooks: recentWebhooks.toJSON() } });
     }
   }
 

@@ -79,9 +79,14 @@ export interface PollResult {
   skipped: number;
 }
 
-/** A provider webhook as the receiver accepted it; `id` is assigned on receipt. */
+/**
+ * A provider webhook as the receiver accepted it. `key` (a digest of the element's delivery key) is
+ * set by the receiver; the instance assigns `id`, which the eventId is derived from, on first
+ * sighting. (Receipts signalled before keys existed carry a random `id` and no key.)
+ */
 export interface WebhookReceipt {
-  id: string;
+  id?: string;
+  key?: string;
   receivedAt: string;
   fields: Record<string, string>;
 }
@@ -129,6 +134,10 @@ export interface InstanceState {
   earlyVerifiers: Record<string, string[]>;
   pendingWebhooks: WebhookReceipt[];
   webhooksReceived: number;
+  /** Webhook keys first seen within the repeat window, with when (workflow time), oldest first. */
+  recentWebhooks?: [string, number][];
+  /** Webhooks acknowledged as repeats of one already received, and dropped. */
+  webhooksRepeated?: number;
   lastError?: string;
   eventsDisabled?: string;
 }
@@ -175,4 +184,6 @@ export interface InstanceWorkflowInput {
   maxHistoryEvents?: number;
   /** How long a callback waits for its verification post before the provider is asked to resend it. */
   verificationResendSeconds?: number;
+  /** How long a webhook's key is remembered: the same webhook again within it is a repeat. */
+  webhookRepeatWindowSeconds?: number;
 }

@@ -228,7 +228,13 @@ export class FakeFreshBooks {
     event: string,
     objectId: string | number,
     extra: Record<string, string> = {},
-    opts: { signature?: 'valid' | 'wrong' | 'missing'; tamper?: boolean; contentType?: string } = {},
+    opts: {
+      signature?: 'valid' | 'wrong' | 'missing';
+      tamper?: boolean;
+      contentType?: string;
+      /** Where the post goes instead of the callback's uri (another replica of the receiver). */
+      to?: (uri: string) => string;
+    } = {},
   ): Promise<number[]> {
     const targets = [...this.store.values()].filter((c) => c.verified && c.event === event);
     return Promise.all(
@@ -252,11 +258,24 @@ export class FakeFreshBooks {
         };
         if (signature !== undefined) headers['X-FreshBooks-Hmac-SHA256'] = signature;
         const body = formBody(sent);
-        const result = await postForm(cb.uri, body, headers);
-        this.deliveries.push({ callbackid: cb.callbackid, uri: cb.uri, event, body, signature, ...result, at: Date.now() });
+        const uri = opts.to?.(cb.uri) ?? cb.uri;
+        const result = await postForm(uri, body, headers);
+        this.deliveries.push({ callbackid: cb.callbackid, uri, event, body, signature, ...result, at: Date.now() });
         return result.status;
       }),
     );
+  }
+
+  /**
+   * Sends a notification again exactly as it was sent (FreshBooks retrying a post it got no 2xx
+   * for), to its callback or to `uri`; records and returns the status.
+   */
+  async resend(delivery: WebhookDelivery, uri = delivery.uri): Promise<number> {
+    const headers: Record<string, string> = { 'Content-Type': 'application/x-www-form-urlencoded' };
+    if (delivery.signature !== undefined) headers['X-FreshBooks-Hmac-SHA256'] = delivery.signature;
+    const result = await postForm(uri, delivery.body, headers);
+    this.deliveries.push({ ...delivery, uri, ...result, at: Date.now() });
+    return result.status;
   }
 
   async start(port = 0): Promise<string> {

@@ -149,8 +149,20 @@ describe('FreshBooks webhooks, end to end on a real Temporal', () => {
   test('100 webhooks sent concurrently: 100 events delivered, none twice', async () => {
     const { freshbooks, sink } = stack;
     const created = await verifiedInstance();
-    const statuses = await Promise.all(Array.from({ length: 100 }, (_, i) => freshbooks.sendWebhook('item.update', 7000 + i)));
-    expect(statuses.flat().every((s) => s === 200)).toBe(true);
+    const sentBefore = freshbooks.deliveries.length;
+    const statuses = (await Promise.all(Array.from({ length: 100 }, (_, i) => freshbooks.sendWebhook('item.update', 7000 + i)))).flat();
+    // A busy machine may answer some 503 (not recorded in time): FreshBooks sends those again, and a
+    // retry of one that did land is a repeat, not a second event.
+    let retried = 0;
+    for (const unanswered of freshbooks.deliveries.slice(sentBefore).filter((d) => d.status !== 200)) {
+      for (let tries = 0; (await freshbooks.resend(unanswered)) !== 200; tries++) {
+        expect(tries).toBeLessThan(5);
+        await sleep(1000);
+      }
+      retried++;
+    }
+    expect(statuses).toHaveLength(100);
+    expect(statuses.filter((s) => s !== 200)).toHaveLength(retried);
     const ours = () => sink.accepted().filter((r) => r.body.message.instanceId === created.id);
     await sink.waitFor(() => ours().flatMap((r) => r.body.message.events).length >= 100, 30_000, '100 events');
     await sleep(2000);
@@ -163,7 +175,7 @@ describe('FreshBooks webhooks, end to end on a real Temporal', () => {
     expect([...byObject.values()].every((ids) => ids.size === 1)).toBe(true);
     const redelivered = repeatsAreIdentical(ours());
     console.log(
-      `100 concurrent webhooks: delivered ${byObject.size}, notifications ${ours().length}, redelivered with the same eventId ${redelivered}`,
+      `100 concurrent webhooks: delivered ${byObject.size}, retried by the sender ${retried}, notifications ${ours().length}, redelivered with the same eventId ${redelivered}`,
     );
     expect(Math.max(...ours().map((r) => r.body.message.events.length))).toBeLessThanOrEqual(20);
     await call(stack, 'DELETE', `/instances/${created.id}`);

@@ -35,6 +35,8 @@ export interface Stack {
   freshbooks: FakeFreshBooks;
   sink: CallbackSink;
   taskQueue: string;
+  /** The environment the API and workers run with (spawned processes get it too). */
+  env: Record<string, string>;
   /** The gRPC methods the stack's client called, in order (the API's calls and the test's own). */
   temporalCalls: string[];
   /** Starts the worker in a child process (so a test can SIGKILL it); returns the process. */
@@ -136,6 +138,7 @@ export async function startStack(
     freshbooks,
     sink,
     taskQueue,
+    env: env as Record<string, string>,
     temporalCalls,
     async spawnWorker(extraEnv: Record<string, string> = {}) {
       // node itself (with tsx as a loader), not the tsx CLI: a SIGKILL must reach the worker, not a wrapper.

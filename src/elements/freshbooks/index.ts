@@ -303,6 +303,11 @@ export const freshbooks: Element = {
       return freshbooksSignatureChecker(webhook.fields, rawBody, signature);
     },
 
+    // FreshBooks sends no delivery id and no time: identical signed fields are the same webhook.
+    deliveryKey(webhook) {
+      return JSON.stringify(webhook.fields);
+    },
+
     standardize(fields) {
       const [object = '', action = ''] = (fields.name ?? '').split('.');
       return { objectType: plural(object), eventType: eventTypes[action] ?? 'UNKNOWN', objectId: String(fields.object_id ?? '') };
