@@ -81,8 +81,8 @@ export function advance(
     if (known === undefined || updatedMs > known) latest.set(objectId, updatedMs);
   }
   let seen = [...latest].filter(([, updatedMs]) => updatedMs >= keepFromMs).sort(oldestFirst);
-  // Over the cap the oldest go. A dropped change, read again, is reported again: a repeat (receivers
-  // dedupe), never a loss, because the re-read still starts where it would have.
+  // Over the cap the oldest go. A dropped change, read again, is reported again (by a later poll, so
+  // under another eventId): a repeat, never a loss, because the re-read still starts where it would have.
   if (seen.length > cap) seen = seen.slice(seen.length - cap);
   return { fromMs: Math.max(state.fromMs, keepFromMs), seen };
 }

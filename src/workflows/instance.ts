@@ -275,13 +275,8 @@ export async function instanceWorkflow(input: InstanceWorkflowInput): Promise<vo
       ]);
       state.watermarks[name] = { watermark: iso(windowEndMs), lastPollAt: iso(startedMs), lastEvents: result.events };
       // Results recorded before overlaps existed carry no `seen`.
-      state.overlaps![name] = advance(
-        overlap,
-        result.seen ?? [],
-        windowEndMs,
-        overlapMs,
-        seenCap(Object.keys(spec.events.resources).length),
-      );
+      const cap = seenCap(Object.keys(spec.events.resources).length);
+      state.overlaps![name] = advance(overlap, result.seen ?? [], windowEndMs, overlapMs, cap);
     } catch (err) {
       if (isCancellation(err)) throw err;
       // The window stays where it was, so the next poll catches up on everything this one missed.
