@@ -6,6 +6,7 @@ import type { CallbackPolicy } from '../events/callback-url';
 import type { Sealer } from '../secrets/sealer';
 import { chunk, MAX_EVENTS_POLLING } from '../events/notification';
 import { classify, getByPath } from '../polling/classify';
+import { alreadyReported, overlapMsOf, toRemember } from '../polling/overlap';
 import type { PollInput, PollResult } from '../workflows/types';
 import { handOff, mapLimit, type DeliveryStarter } from './dispatch';
 
@@ -28,7 +29,9 @@ export interface PollDeps extends DeliveryStarter {
 export function createPollActivities(deps: PollDeps) {
   /**
    * Reads one resource's changes in the poll window, classifies them and hands them to delivery in
-   * notifications of at most ten events. Only counts come back, so a large poll stays out of history.
+   * notifications of at most ten events. The window reaches back over the overlap, where changes
+   * reported already are skipped. Counts come back, and the reported changes the next re-read covers
+   * (no more), so a large poll stays out of history.
    */
   async function pollResource(input: PollInput): Promise<PollResult> {
     const ctx = Context.current();
@@ -38,6 +41,9 @@ export function createPollActivities(deps: PollDeps) {
       throw ApplicationFailure.nonRetryable(`element ${instance.elementKey} does not poll`, 'UnknownElement');
     }
     const idField = resource.idField ?? '';
+    // The overlap re-read: from before the watermark, where the provider may show late records.
+    const readFromMs = input.overlapStartMs ?? input.windowStartMs;
+    const seen = new Map(input.seen ?? []);
     const found = new Map<string, Found>();
     let pages = 0;
     let records = 0;
@@ -47,7 +53,7 @@ export function createPollActivities(deps: PollDeps) {
       configuration: deps.sealer.openKeys(input.credentials, secretKeysOf(element), instance.id),
       resourceName,
       resource,
-      sinceMs: input.windowStartMs,
+      sinceMs: readFromMs,
       signal: ctx.cancellationSignal,
       progress: (p) => ctx.heartbeat({ phase: 'reading', ...p }),
     })) {
@@ -56,7 +62,7 @@ export function createPollActivities(deps: PollDeps) {
         records++;
         const result = classify(record, {
           dates: resource.datesConfiguration ?? {},
-          windowStartMs: input.windowStartMs,
+          windowStartMs: readFromMs,
           windowEndMs: input.windowEndMs,
           createdCheckToleranceSeconds: resource.createdCheckTolerance,
           filterByUpdatedDate: resource.filterByUpdatedDate,
@@ -75,8 +81,12 @@ export function createPollActivities(deps: PollDeps) {
       }
     }
 
+    // Suppressed by what the input says was reported, so a retried poll suppresses the same changes.
+    const fresh = [...found.values()].filter((f) => !alreadyReported(seen, f.objectId, f.updatedMs));
+    const suppressed = found.size - fresh.length;
+    const late = fresh.filter((f) => f.updatedMs !== undefined && f.updatedMs < input.windowStartMs).length;
     // A stable order makes a retried poll form the same notifications, hence the same eventIds.
-    const ordered = [...found.values()].sort(
+    const ordered = fresh.sort(
       (a, b) => (a.updatedMs ?? 0) - (b.updatedMs ?? 0) || a.objectId.localeCompare(b.objectId, 'en', { numeric: true }),
     );
     const batches = chunk(ordered, MAX_EVENTS_POLLING);
@@ -102,8 +112,25 @@ export function createPollActivities(deps: PollDeps) {
       ctx.heartbeat({ phase: 'dispatching', notifications: ++dispatched, of: batches.length });
     });
 
-    ctx.log.info('poll finished', { resource: resourceName, pages, records, events: ordered.length, notifications: batches.length });
-    return { pages, records, events: ordered.length, notifications: batches.length, skipped };
+    ctx.log.info('poll finished', {
+      resource: resourceName,
+      pages,
+      records,
+      events: ordered.length,
+      late,
+      suppressed,
+      notifications: batches.length,
+    });
+    return {
+      pages,
+      records,
+      events: ordered.length,
+      notifications: batches.length,
+      skipped,
+      late,
+      suppressed,
+      seen: toRemember(ordered, input.windowEndMs, overlapMsOf(resource)),
+    };
   }
 
   return { pollResource };

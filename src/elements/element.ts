@@ -10,6 +10,8 @@ export interface PollResource {
   datesConfiguration?: DatesConfiguration;
   pageSize?: number;
   pollDelay?: number;
+  /** Seconds re-read behind the watermark each poll, for records the provider's search shows late. */
+  pollOverlap?: number;
   filterByUpdatedDate?: boolean;
   createdCheckTolerance?: number;
 }
@@ -34,6 +36,8 @@ export interface FetchChangesArgs {
 
 export interface PollingElement {
   defaultResources: Record<string, PollResource>;
+  /** The element's `pollOverlap` (seconds) for every resource that sets none, its own ones included. */
+  defaultPollOverlap?: number;
   /** Problems with a resource, found at creation so they are a 400 rather than a failing poll later. */
   resourceProblems(name: string, resource: PollResource): string[];
   /** Reads every page of records changed since `sinceMs`, one page at a time. */

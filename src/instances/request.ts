@@ -52,6 +52,8 @@ const resourceSchema = z.object({
   datesConfiguration: datesSchema.optional(),
   pageSize: numberish.pipe(z.number().int().min(1).max(10_000)).optional(),
   pollDelay: numberish.pipe(z.number().min(0).max(86_400)).optional(),
+  // At most an hour: every poll reads the overlap again, and remembers what it reported within it.
+  pollOverlap: numberish.pipe(z.number().min(0).max(3_600)).optional(),
   filterByUpdatedDate: boolish.optional(),
   createdCheckTolerance: numberish.pipe(z.number().min(0).max(86_400)).optional(),
 });
@@ -173,6 +175,7 @@ function resolveResources(
   for (const [name, entry] of Object.entries(configured)) {
     const defaults = own(polling.defaultResources, name);
     const merged = {
+      pollOverlap: polling.defaultPollOverlap,
       ...defaults,
       ...entry,
       datesConfiguration: { ...defaults?.datesConfiguration, ...entry.datesConfiguration },

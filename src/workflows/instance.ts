@@ -18,6 +18,7 @@ import type { Activities } from '../activities';
 import type { InstanceView, ResourceStatus } from '../instances/types';
 import { publicView } from '../instances/view';
 import { own } from '../own';
+import { advance, initialOverlap, overlapMsOf, rereadStartMs, seenCap } from '../polling/overlap';
 import { ElementsTokenHash, EventsEnabled } from '../temporal/search-attributes';
 import {
   callbackGoneSignal,
@@ -144,6 +145,9 @@ export async function instanceWorkflow(input: InstanceWorkflowInput): Promise<vo
         state.watermarks[name] = { watermark: iso(floorToSecond(state.polls ? Date.now() : Date.parse(spec.createdDate))) };
     }
     for (const name of Object.keys(state.watermarks)) if (!Object.hasOwn(spec.events.resources, name)) delete state.watermarks[name];
+    // A resource added again starts afresh: nothing from its earlier life is re-read.
+    const overlaps = (state.overlaps ??= {});
+    for (const name of Object.keys(overlaps)) if (!Object.hasOwn(spec.events.resources, name)) delete overlaps[name];
     if (polling()) state.nextPollAtMs ??= Math.max(Date.parse(spec.createdDate), state.polls ? Date.now() : 0) + intervalMs();
     else state.nextPollAtMs = undefined;
   }
@@ -253,6 +257,8 @@ export async function instanceWorkflow(input: InstanceWorkflowInput): Promise<vo
     if (enabledChanged && spec.events.enabled) {
       // Events were off: changes made meanwhile are not reported; watching starts now.
       for (const name of Object.keys(state.watermarks)) state.watermarks[name] = { watermark: iso(floorToSecond(Date.now())) };
+      // Nor are they found by re-reading the overlap: each resource's re-read starts at its new watermark.
+      state.overlaps = {};
       state.nextPollAtMs = undefined;
     }
     if (intervalChanged && state.nextPollAtMs !== undefined) state.nextPollAtMs = Date.now() + intervalMs();
@@ -272,6 +278,9 @@ export async function instanceWorkflow(input: InstanceWorkflowInput): Promise<vo
     const windowStartMs = Date.parse(previous.watermark);
     const windowEndMs = floorToSecond(startedMs - (resource.pollDelay ?? 0) * 1000);
     if (windowEndMs <= windowStartMs) return;
+    // None yet when the resource (re)started watching at its watermark, or in state from before overlaps.
+    const overlap = own((state.overlaps ??= {}), name) ?? initialOverlap(windowStartMs);
+    const overlapMs = overlapMsOf(resource);
     try {
       // Only what this poll needs: the whole configuration in each of up to 100 parallel polls could
       // exceed what one workflow task may carry.
@@ -286,9 +295,14 @@ export async function instanceWorkflow(input: InstanceWorkflowInput): Promise<vo
           resource,
           windowStartMs,
           windowEndMs,
+          overlapStartMs: rereadStartMs(overlap, windowStartMs, overlapMs),
+          seen: overlap.seen,
         },
       ]);
       state.watermarks[name] = { watermark: iso(windowEndMs), lastPollAt: iso(startedMs), lastEvents: result.events };
+      // Results recorded before overlaps existed carry no `seen`.
+      const cap = seenCap(Object.keys(spec.events.resources).length);
+      state.overlaps![name] = advance(overlap, result.seen ?? [], windowEndMs, overlapMs, cap);
     } catch (err) {
       if (isCancellation(err)) throw err;
       // The window stays where it was, so the next poll catches up on everything this one missed.

@@ -1,5 +1,6 @@
 import type { OAuthTokens, PollResource } from '../elements/element';
 import type { InstanceSpec, ResourceStatus } from '../instances/types';
+import type { OverlapState, SeenEntry } from '../polling/overlap';
 
 export interface DeliveryInput {
   eventId: string;
@@ -67,8 +68,13 @@ export interface PollInput {
   webhookSecret?: string;
   resourceName: string;
   resource: PollResource;
+  /** The watermark: where the new part of the window starts (epoch ms). */
   windowStartMs: number;
   windowEndMs: number;
+  /** Where reading starts, at or before windowStartMs: the overlap re-read. Absent: windowStartMs. */
+  overlapStartMs?: number;
+  /** Changes reported already whose dates the re-read covers: read again, they are skipped. */
+  seen?: SeenEntry[];
 }
 
 export interface PollResult {
@@ -77,6 +83,12 @@ export interface PollResult {
   events: number;
   notifications: number;
   skipped: number;
+  /** Of the events, those dated before the watermark: found only by the overlap re-read. */
+  late?: number;
+  /** Records read again that were reported already (same id and updated date). */
+  suppressed?: number;
+  /** The reported changes a later poll's re-read will cover, to be skipped then. */
+  seen?: SeenEntry[];
 }
 
 /**
@@ -122,6 +134,11 @@ export const PROVIDER_REFUSED = 'ProviderRefused';
 /** Carried across continue-as-new. */
 export interface InstanceState {
   watermarks: Record<string, ResourceStatus>;
+  /**
+   * Per resource, what its overlap re-read must not report again. Apart from `watermarks`, so the
+   * API's view of the resources stays small; absent in state carried from runs before it existed.
+   */
+  overlaps?: Record<string, OverlapState>;
   polls: number;
   nextPollAtMs?: number;
   /** The element's provider state (account ids, OAuth tokens), sealed. */

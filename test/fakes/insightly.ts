@@ -6,7 +6,8 @@ import { listenOnFreePort } from './http-server';
  * A fake Insightly v3.1 that follows providers.md: Basic auth with the API key as user name,
  * `/{Object}/Search` with updated_after_utc (at or after; `yyyy-MM-dd HH:mm:ss` or ISO 8601),
  * field_name/field_value, top (default 100, at most 500), skip, count_total, rate-limit headers,
- * and 429 with Retry-After past about ten requests a second.
+ * and 429 with Retry-After past about ten requests a second. With `indexLagMs`, Search works from a
+ * lagging index, as the real one does: each write shows there only that long after it was made.
  */
 export const objects = {
   Contacts: 'CONTACT_ID',
@@ -49,11 +50,23 @@ export class FakeInsightly {
   dailyQuota = 100_000;
   /** Delay before each Search answer, to hold a poll in flight. */
   latencyMs = 0;
+  /**
+   * How long after a write (wall time, whatever the record's dates say) Search shows it. Until then
+   * Search shows the record as it was before that write, or not at all if it was just created.
+   */
+  indexLagMs = 0;
   /** Runs before a Search is answered: tests use it to change data mid-poll. */
   beforeSearch?: (call: SearchCall) => void | Promise<void>;
   afterSearch?: (call: SearchCall) => void | Promise<void>;
   private failures: { status: number; headers: Record<string, string> }[] = [];
   private nextId = 1000;
+  /** Every written state of every record, oldest first, with the wall time it was written. */
+  private writes: Record<InsightlyObject, Map<number, { record: InsightlyRecord; writtenAt: number }[]>> = {
+    Contacts: new Map(),
+    Organisations: new Map(),
+    Leads: new Map(),
+    Opportunities: new Map(),
+  };
   private window: number[] = [];
   private close?: () => Promise<void>;
 
@@ -73,6 +86,7 @@ export class FakeInsightly {
       DATE_UPDATED_UTC: insightlyDate(atMs),
     };
     this.records[object].set(id, record);
+    this.writes[object].set(id, [{ record, writtenAt: Date.now() }]);
     return record;
   }
 
@@ -81,7 +95,18 @@ export class FakeInsightly {
     if (!existing) throw new Error(`no ${object} ${id}`);
     const record = { ...existing, ...fields, DATE_UPDATED_UTC: insightlyDate(atMs) };
     this.records[object].set(id, record);
+    this.writes[object].get(id)!.push({ record, writtenAt: Date.now() });
     return record;
+  }
+
+  /** What Search shows of an object now: the latest state of each record that the index has caught up with. */
+  private indexed(object: InsightlyObject): InsightlyRecord[] {
+    if (!this.indexLagMs) return [...this.records[object].values()];
+    const visibleBefore = Date.now() - this.indexLagMs;
+    return [...this.writes[object].values()].flatMap((states) => {
+      const shown = states.filter((s) => s.writtenAt <= visibleBefore).at(-1);
+      return shown ? [shown.record] : [];
+    });
   }
 
   searchCalls(object?: InsightlyObject): SearchCall[] {
@@ -135,7 +160,7 @@ export class FakeInsightly {
 
       await this.beforeSearch?.(call);
       if (this.latencyMs) await new Promise((r) => setTimeout(r, this.latencyMs));
-      const matching = [...this.records[object].values()]
+      const matching = this.indexed(object)
         .filter((r) => since === undefined || parseUpdatedAfter(String(r.DATE_UPDATED_UTC))! >= since)
         .filter((r) => !query.field_name || String(r[query.field_name]) === query.field_value)
         .sort((a, b) => Number(a[objects[object]]) - Number(b[objects[object]]));

@@ -51,6 +51,20 @@ describe('parseEventsSettings (insightly)', () => {
     expect(s.resources.leads!.idField).toBe('LEAD_ID');
   });
 
+  test('pollOverlap: 60 s for every Insightly resource that sets none (its own ones too), 0 to 3,600 when given', () => {
+    const own = { url: defaults.contacts!.url.replace('contacts', 'leads'), idField: 'LEAD_ID' };
+    const s = parseEventsSettings(insightly, { 'event.poller.configuration': { contacts: {}, mine: own, leads: { pollOverlap: '0' } } }, 1);
+    expect(s.resources.contacts!.pollOverlap).toBe(60);
+    expect(s.resources.mine!.pollOverlap).toBe(60);
+    expect(s.resources.leads!.pollOverlap).toBe(0);
+    for (const bad of [-1, 3601, 'soon']) {
+      const err = httpErrorOf(() =>
+        parseEventsSettings(insightly, { 'event.poller.configuration': { contacts: { pollOverlap: bad } } }, 1),
+      );
+      expect(paths(err)).toEqual(['configuration.event.poller.configuration.contacts.pollOverlap']);
+    }
+  });
+
   test('a partial resource is merged over the defaults, datesConfiguration key by key', () => {
     const s = parseEventsSettings(
       insightly,

@@ -6,6 +6,9 @@ import { fetchWithRetry } from '../http';
 import { hubObjects, translateHubUrl } from './where';
 
 const MAX_TOP = 500; // Insightly's largest page
+// Insightly's search shows a change some seconds after its DATE_UPDATED_UTC (the index lags, clocks
+// differ): every poll reads the last minute again, and reports only what it had not reported yet.
+const POLL_OVERLAP_SECONDS = 60;
 
 const configurationSchema = z.looseObject({
   username: z.string().optional(),
@@ -30,6 +33,7 @@ const defaultResources: Record<string, PollResource> = Object.fromEntries(
     {
       url: `/hubs/crm/${name}?where=updated_after_utc='\${gmtDate:yyyy-MM-dd HH:mm:ss}'`,
       idField,
+      pollOverlap: POLL_OVERLAP_SECONDS,
       datesConfiguration: {
         updatedDateField: 'DATE_UPDATED_UTC',
         updatedDateFormat: 'yyyy-MM-dd HH:mm:ss',
@@ -120,6 +124,7 @@ export const insightly: Element = {
 
   polling: {
     defaultResources,
+    defaultPollOverlap: POLL_OVERLAP_SECONDS,
     resourceProblems(_name, resource) {
       const translation = translateHubUrl(resource.url);
       if (!translation.ok) return translation.problems;
