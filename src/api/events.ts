@@ -12,6 +12,7 @@ import type { DeliveryRecord } from '../workflows/types';
 import type { Caller } from './auth';
 import { deliveryWorkflowId, eventIdOf, instanceIdOf } from '../workflows/ids';
 import { findOwnedInstance } from './ownership';
+import { idempotencyKeyOf, redeliveryUpdateId } from './idempotency';
 
 const listQuery = z.strictObject({
   status: z.enum(['pending', 'delivered', 'failed', 'gone']).optional(),
@@ -21,6 +22,9 @@ const listQuery = z.strictObject({
 
 const eventIdPattern = /^[0-9a-f-]{36}$/;
 
+/** A keyed bulk redelivery retried within this long answers the same list (notifications closed earlier are not asked again). */
+const BULK_REPLAY_WINDOW_MS = 24 * 60 * 60 * 1000;
+
 /**
  * A notification's record: `GET /instances/{id}/events` (newest first, paged, by status),
  * `GET …/events/{eventId}` with its attempts, and redelivery of failed ones, singly or in bulk.
@@ -29,9 +33,10 @@ export function eventsRouter({ client, config, log }: { client: Client; config: 
   const router = Router();
   const caller = (req: { caller?: Caller }) => req.caller!;
 
-  async function list(instanceId: number, status: string | undefined, pageSize: number, nextPage?: string) {
+  async function list(instanceId: number, status: string | undefined, pageSize: number, nextPage?: string, where?: string) {
     let query = `WorkflowType = 'deliveryWorkflow' AND ElementInstanceId = ${instanceId}`;
     if (status) query += ` AND DeliveryStatus = '${status}'`;
+    if (where) query += ` AND (${where})`;
     const page = await client.workflowService.listWorkflowExecutions({
       namespace: config.TEMPORAL_NAMESPACE,
       query,
@@ -66,19 +71,21 @@ export function eventsRouter({ client, config, log }: { client: Client; config: 
     }
   }
 
-  async function redeliver(instanceId: number, eventId: string): Promise<DeliveryRecord> {
+  async function redeliver(instanceId: number, eventId: string, updateId?: string): Promise<DeliveryRecord> {
     const { handle, record } = await delivery(instanceId, eventId);
-    if (record.status !== 'failed') {
-      throw new HttpError(409, `Event ${eventId} is ${record.status}; only failed notifications are redelivered`);
-    }
+    const notFailed = () => new HttpError(409, `Event ${eventId} is ${record.status}; only failed notifications are redelivered`);
+    // With an update id the workflow judges: a repeat of an id it has seen gets the first outcome, whatever the status now.
+    if (!updateId && record.status !== 'failed') throw notFailed();
     try {
-      return await retryAbortedUpdate(() => handle.executeUpdate(redeliverUpdate));
+      return await retryAbortedUpdate(() => handle.executeUpdate(redeliverUpdate, { updateId }));
     } catch (err) {
       if (err instanceof WorkflowUpdateFailedError) {
         throw new HttpError(409, err.cause?.message ?? `Event ${eventId} cannot be redelivered`);
       }
-      // A failed notification that waited out its retention has closed: nothing to send again.
-      if (err instanceof WorkflowNotFoundError) throw new HttpError(409, `Event ${eventId} is no longer kept for redelivery`);
+      // Closed: delivered (or gone) since, or a failed notification that waited out its retention.
+      if (err instanceof WorkflowNotFoundError) {
+        throw record.status !== 'failed' ? notFailed() : new HttpError(409, `Event ${eventId} is no longer kept for redelivery`);
+      }
       throw err;
     }
   }
@@ -96,8 +103,15 @@ export function eventsRouter({ client, config, log }: { client: Client; config: 
   });
 
   router.post('/instances/:id/events/redeliver', async (req, res) => {
+    const key = idempotencyKeyOf(req);
     const handle = await findOwnedInstance(client, caller(req), req.params.id!);
     const instanceId = instanceIdOf(handle.workflowId);
+    if (key) {
+      const redelivered = await keyedBulkRedeliver(instanceId, key);
+      log.info({ instanceId, count: redelivered.length }, 'failed notifications redelivered (keyed)');
+      res.json({ redelivered: redelivered.length, eventIds: redelivered });
+      return;
+    }
     const redelivered: string[] = [];
     let nextPage: string | undefined;
     do {
@@ -114,6 +128,36 @@ export function eventsRouter({ client, config, log }: { client: Client; config: 
     res.json({ redelivered: redelivered.length, eventIds: redelivered });
   });
 
+  /**
+   * A keyed bulk redelivery: each notification's update id is derived from the key, so a retried call
+   * sends none twice and answers the same list. Besides the failed notifications it asks the ones
+   * redelivered since (running, or closed within the window): Temporal answers those whose update id
+   * it has seen with that first outcome, and refuses the rest, which are left out.
+   */
+  async function keyedBulkRedeliver(instanceId: number, key: string): Promise<string[]> {
+    const since = new Date(Date.now() - BULK_REPLAY_WINDOW_MS).toISOString();
+    const found: { eventId: string; createdDate?: string }[] = [];
+    let nextPage: string | undefined;
+    do {
+      const page = await list(instanceId, undefined, 200, nextPage, `ExecutionStatus = 'Running' OR CloseTime > '${since}'`);
+      for (const e of page.events) {
+        const updateId = redeliveryUpdateId('bulk', instanceId, key, e.eventId);
+        await redeliver(instanceId, e.eventId, updateId).then(
+          () => found.push(e),
+          (err) => {
+            // Not failed and not redelivered with this key: not part of this call.
+            if (!(err instanceof HttpError && err.status === 409))
+              log.warn({ err, eventId: e.eventId }, 'bulk redelivery skipped a notification');
+          },
+        );
+      }
+      nextPage = page.nextPage;
+    } while (nextPage);
+    // One order for the first call and its retries, whatever order visibility pages them in.
+    found.sort((a, b) => (b.createdDate ?? '').localeCompare(a.createdDate ?? '') || a.eventId.localeCompare(b.eventId));
+    return found.map((e) => e.eventId);
+  }
+
   router.get('/instances/:id/events/:eventId', async (req, res) => {
     const handle = await findOwnedInstance(client, caller(req), req.params.id!);
     const instanceId = instanceIdOf(handle.workflowId);
@@ -122,9 +166,11 @@ export function eventsRouter({ client, config, log }: { client: Client; config: 
   });
 
   router.post('/instances/:id/events/:eventId/redeliver', async (req, res) => {
+    const key = idempotencyKeyOf(req);
     const handle = await findOwnedInstance(client, caller(req), req.params.id!);
     const instanceId = instanceIdOf(handle.workflowId);
-    const record = await redeliver(instanceId, req.params.eventId!);
+    const eventId = req.params.eventId!;
+    const record = await redeliver(instanceId, eventId, key ? redeliveryUpdateId('single', instanceId, key, eventId) : undefined);
     log.info({ instanceId, eventId: record.eventId }, 'notification redelivered');
     res.json(record);
   });

@@ -1,12 +1,19 @@
 import { randomBytes, randomInt } from 'node:crypto';
-import { Router } from 'express';
+import { Router, type Response } from 'express';
 import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
 import { z } from 'zod';
 import type { Config } from '../config';
 import { findElement, elements } from '../elements';
 import { badRequest, forbidden, HttpError, tooMany } from '../errors';
 import { resolvedCallbackProblem, type CallbackPolicy } from '../events/callback-url';
-import { checkConfiguration, createInstanceSchema, parseEventsSettings, parseOrThrow, patchInstanceSchema } from '../instances/request';
+import {
+  checkConfiguration,
+  createInstanceSchema,
+  parseEventsSettings,
+  parseOrThrow,
+  patchInstanceSchema,
+  type CreateInstanceRequest,
+} from '../instances/request';
 import { secretKeysOf } from '../instances/secret-keys';
 import { sealedSettings } from '../instances/spec';
 import type { Sealer } from '../secrets/sealer';
@@ -23,6 +30,15 @@ import { BASE_PATH } from './base-path';
 import { requireOrganization, sha256, type Caller } from './auth';
 import { findOwnedInstance } from './ownership';
 import { retryAbortedUpdate } from '../temporal/updates';
+import {
+  IDEMPOTENCY_MEMO,
+  idempotencyKeyOf,
+  idempotencyRecord,
+  KeyedQueue,
+  keyedCreate,
+  replayedCreate,
+  type KeyedCreate,
+} from './idempotency';
 
 const tokenTimes = (provider: ProviderState) =>
   provider.tokens ? { issuedAtMs: provider.tokens.issuedAtMs, expiresAtMs: provider.tokens.expiresAtMs } : undefined;
@@ -55,6 +71,7 @@ export function instancesRouter({ client, config, log, sealer, callbackPolicy }:
   const caller = (req: { caller?: Caller }) => req.caller!;
   /** Per account: creates under way, and instances created a moment ago (not yet in Temporal's list). */
   const quota = new Map<string, { inFlight: number; recent: Set<string> }>();
+  const keyedCreates = new KeyedQueue();
 
   const ownedInstance = (who: Caller, rawId: string) => findOwnedInstance(client, who, rawId);
   const connectElement = (element: Element, configuration: Record<string, unknown>, providerData?: Record<string, unknown>) =>
@@ -125,7 +142,26 @@ export function instancesRouter({ client, config, log, sealer, callbackPolicy }:
 
   router.post('/instances', requireOrganization, async (req, res) => {
     if (!req.is('application/json')) throw new HttpError(415, 'Content-Type must be application/json');
+    const key = idempotencyKeyOf(req);
     const body = parseOrThrow(createInstanceSchema, req.body, 'instance');
+    const accountId = caller(req).accountIds[0]!;
+    if (!key) return create(body, accountId, res);
+    const keyed = keyedCreate(accountId, key, body);
+    await keyedCreates.run(keyed.keyHash, async () => {
+      // A replay answers before the quota and the provider: it creates nothing and uses no OAuth code.
+      const first = await replayedCreate(client, sealer, accountId, keyed);
+      if (first) return replay(res, first);
+      await create(body, accountId, res, keyed);
+    });
+  });
+
+  function replay(res: Response, first: InstanceView & { token: string }) {
+    log.info({ instanceId: first.id }, 'instance create replayed for its Idempotency-Key');
+    res.status(200).json(first);
+  }
+
+  /** The create itself; with a key, the instance gets the key's id and the record to replay it from. */
+  async function create(body: CreateInstanceRequest, accountId: string, res: Response, keyed?: KeyedCreate) {
     const element = findElement(body.element.key);
     if (!element) {
       throw badRequest(`Unknown element "${body.element.key}"; known elements: ${[...elements.keys()].join(', ')}`, [
@@ -134,15 +170,22 @@ export function instancesRouter({ client, config, log, sealer, callbackPolicy }:
     }
     const configuration = body.configuration;
     const events = await validateConfiguration(element, configuration);
-    const accountId = caller(req).accountIds[0]!;
     // Before the provider is asked: a refused create must not use up a single-use OAuth code.
     const release = await reserveInstance(accountId);
     let createdId: number | undefined;
     try {
-      const provider = await connectElement(element, configuration, body.providerData);
+      let provider: ProviderState;
+      try {
+        provider = await connectElement(element, configuration, body.providerData);
+      } catch (err) {
+        // Another replica may have used the code for this very key a moment ago: its answer is ours.
+        const first = keyed && err instanceof HttpError && err.status === 400 ? await recordAfterRefusal(accountId, keyed) : undefined;
+        if (first) return replay(res, first);
+        throw err;
+      }
       const token = newToken();
       for (let attempt = 0; ; attempt++) {
-        const id = randomInt(100_000, 2 ** 31 - 1);
+        const id = keyed?.id ?? randomInt(100_000, 2 ** 31 - 1);
         const settings = sealedSettings(element, configuration, events, sealer, id);
         const spec: InstanceSpec = {
           id,
@@ -177,11 +220,17 @@ export function instancesRouter({ client, config, log, sealer, callbackPolicy }:
               { key: ElementsTokenHash, value: spec.tokenHash },
               { key: EventsEnabled, value: events.enabled },
             ],
-            memo: { instance: publicView(spec) },
+            memo: { instance: publicView(spec), ...(keyed ? { [IDEMPOTENCY_MEMO]: idempotencyRecord(keyed, token, sealer) } : {}) },
             staticSummary: `${element.key} instance "${spec.name}" (${events.enabled ? events.vendorType : 'events off'})`,
           });
         } catch (err) {
-          if (err instanceof WorkflowExecutionAlreadyStartedError && attempt < 3) continue;
+          if (err instanceof WorkflowExecutionAlreadyStartedError) {
+            // A keyed id is not redrawn: the workflow there is the key's record (a concurrent duplicate won), or a 409.
+            if (keyed) {
+              const first = await replayedCreate(client, sealer, accountId, keyed);
+              if (first) return replay(res, first);
+            } else if (attempt < 3) continue;
+          }
           throw err;
         }
         createdId = spec.id;
@@ -192,7 +241,21 @@ export function instancesRouter({ client, config, log, sealer, callbackPolicy }:
     } finally {
       release(createdId);
     }
-  });
+  }
+
+  /**
+   * The provider refused the request (a FreshBooks code already used): if a concurrent duplicate on
+   * another replica used it, its record appears once it starts the workflow, a moment after its code
+   * exchange. A few looks over about a second; then the refusal stands.
+   */
+  async function recordAfterRefusal(accountId: string, keyed: KeyedCreate) {
+    for (let look = 0; look < 5; look++) {
+      const first = await replayedCreate(client, sealer, accountId, keyed);
+      if (first) return first;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    return undefined;
+  }
 
   router.get('/instances', async (req, res) => {
     const who = caller(req);
