@@ -67,6 +67,8 @@ export const configSchema = z
     WORKER_MAX_CACHED_WORKFLOWS: z.coerce.number().int().min(0).default(2000),
     /** Seconds a registered callback waits for its verification post before the provider is asked to resend it. */
     VERIFICATION_RESEND_SECONDS: positiveNumber.default(120),
+    /** Hours a replaced signing key (signature key, Standard Webhooks secret) still signs beside the new one. */
+    SIGNING_KEY_GRACE_HOURS: z.coerce.number().min(0).max(720).default(24),
     /** Seconds a webhook is remembered: the same signed webhook again within them is acknowledged and dropped. */
     WEBHOOK_REPEAT_WINDOW_SECONDS: positiveNumber.pipe(z.number().max(86_400)).default(600),
     /** Webhooks for one instance carried by one signal at most (1 turns the grouping off; the benchmark compares). */

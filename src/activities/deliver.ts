@@ -1,20 +1,28 @@
 import { createHmac } from 'node:crypto';
 import { ApplicationFailure, Context } from '@temporalio/activity';
+import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { fetch, type Response } from 'undici';
 import { retryAfterMs } from '../elements/http';
 import { attemptErrorCategory, callbackDispatcher, callbackUrlProblem, type CallbackPolicy } from '../events/callback-url';
 import { elementsSignature } from '../events/notification';
 import type { Sealer } from '../secrets/sealer';
-import type { AttemptFailureDetails, DeliveryInput } from '../workflows/types';
+import { instanceWorkflowId } from '../workflows/ids';
+import { deliveryTargetQuery } from '../workflows/messages';
+import type { AttemptFailureDetails, CallbackTarget, DeliveryInput, DeliveryTargetState } from '../workflows/types';
 
 export const CALLBACK_TIMEOUT_MS = 30_000;
 
-/** Standard Webhooks headers: `v1,` + base64 HMAC-SHA256 over `id.timestamp.body`, keyed with the whsec_ secret. */
-export function standardWebhookHeaders(eventId: string, body: string, secret: string, nowMs: number): Record<string, string> {
+/**
+ * Standard Webhooks headers: `v1,` + base64 HMAC-SHA256 over `id.timestamp.body`, keyed with each
+ * whsec_ secret, space separated (the spec's list form: a receiver accepts any one it can verify).
+ */
+export function standardWebhookHeaders(eventId: string, body: string, secrets: string | string[], nowMs: number): Record<string, string> {
   const timestamp = Math.floor(nowMs / 1000).toString();
-  const key = Buffer.from(secret.replace(/^whsec_/, ''), 'base64');
-  const signature = createHmac('sha256', key).update(`${eventId}.${timestamp}.${body}`, 'utf8').digest('base64');
-  return { 'webhook-id': eventId, 'webhook-timestamp': timestamp, 'webhook-signature': `v1,${signature}` };
+  const signatures = [secrets].flat().map((secret) => {
+    const key = Buffer.from(secret.replace(/^whsec_/, ''), 'base64');
+    return `v1,${createHmac('sha256', key).update(`${eventId}.${timestamp}.${body}`, 'utf8').digest('base64')}`;
+  });
+  return { 'webhook-id': eventId, 'webhook-timestamp': timestamp, 'webhook-signature': signatures.join(' ') };
 }
 
 function attemptFailed(message: string, details: AttemptFailureDetails, type: string): ApplicationFailure {
@@ -22,16 +30,53 @@ function attemptFailed(message: string, details: AttemptFailureDetails, type: st
   return ApplicationFailure.create({ message, type, details: [details], nonRetryable: true });
 }
 
-export function createDeliveryActivities({ sealer, callbackPolicy }: { sealer: Sealer; callbackPolicy: CallbackPolicy }) {
+interface Deps {
+  /** Reads the instance's target for retries; a first attempt needs none. */
+  client?: Client;
+  sealer: Sealer;
+  callbackPolicy: CallbackPolicy;
+}
+
+export function createDeliveryActivities({ client, sealer, callbackPolicy }: Deps) {
   // Resolves callback hosts at connect time and refuses forbidden addresses there, so a name cannot
   // pass a check and then answer with an inner address for the request (DNS rebinding).
   const dispatcher = callbackDispatcher(callbackPolicy);
 
+  /**
+   * Where this attempt goes: the target handed over with the notification for a first attempt; for
+   * a retry or a redelivery, the instance's target now (a PATCHed URL or key applies at once), and
+   * none at all once the instance is deleted.
+   */
+  async function targetOf(input: DeliveryInput, followInstance: boolean): Promise<CallbackTarget> {
+    const handed = {
+      url: input.callbackUrl,
+      signatureKey: input.signatureKey,
+      webhookSecret: input.webhookSecret,
+      previousKeys: input.previousKeys,
+    };
+    if (!followInstance || !client) return handed;
+    const deleted = () => attemptFailed('not attempted: the instance was deleted', { instanceDeleted: true }, 'InstanceDeleted');
+    let state: DeliveryTargetState;
+    try {
+      state = await client.workflow.getHandle(instanceWorkflowId(input.instanceId)).query(deliveryTargetQuery);
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) throw deleted();
+      throw attemptFailed("not attempted: the instance's callback could not be read", {}, 'InstanceUnreadable');
+    }
+    if (state.deleted) throw deleted();
+    return state.target ?? handed;
+  }
+
   /** One attempt at POSTing a notification. */
-  async function deliverNotification(input: DeliveryInput): Promise<{ status: number }> {
+  async function deliverNotification(
+    input: DeliveryInput,
+    opts: { followInstance?: boolean } = {},
+  ): Promise<{ status: number; url: string }> {
+    const target = await targetOf(input, opts.followInstance ?? false);
+    const url = target.url;
     // IP-literal hosts are never looked up, so the dispatcher cannot check them: this does.
-    const problem = callbackUrlProblem(input.callbackUrl, callbackPolicy.publicOnly);
-    if (problem) throw attemptFailed(`callback refused: ${problem}`, {}, 'CallbackRefusedAddress');
+    const problem = callbackUrlProblem(url, callbackPolicy.publicOnly);
+    if (problem) throw attemptFailed(`callback refused: ${problem}`, { url }, 'CallbackRefusedAddress');
 
     const headers: Record<string, string> = {
       'content-type': 'application/json',
@@ -39,17 +84,23 @@ export function createDeliveryActivities({ sealer, callbackPolicy }: { sealer: S
       'elements-webhook-id': input.eventId,
     };
     const open = (value: string, field: string) => sealer.open(value, { instanceId: input.instanceId, field });
-    if (input.signatureKey) {
-      headers['elements-webhook-signature'] = elementsSignature(input.body, open(input.signatureKey, 'event.notification.signature.key'));
+    // Within a key change's grace period both keys sign, the new one first.
+    const previous = target.previousKeys && target.previousKeys.untilMs > Date.now() ? target.previousKeys : undefined;
+    const keys = [target.signatureKey, previous?.signatureKey].filter((k): k is string => !!k);
+    if (keys.length) {
+      headers['elements-webhook-signature'] = keys
+        .map((k) => elementsSignature(input.body, open(k, 'event.notification.signature.key')))
+        .join(' ');
     }
-    if (input.webhookSecret) {
-      const secret = open(input.webhookSecret, 'event.notification.webhook.secret');
-      Object.assign(headers, standardWebhookHeaders(input.eventId, input.body, secret, Date.now()));
+    const secrets = [target.webhookSecret, previous?.webhookSecret].filter((k): k is string => !!k);
+    if (secrets.length) {
+      const opened = secrets.map((s) => open(s, 'event.notification.webhook.secret'));
+      Object.assign(headers, standardWebhookHeaders(input.eventId, input.body, opened, Date.now()));
     }
 
     let response: Response;
     try {
-      response = await fetch(input.callbackUrl, {
+      response = await fetch(url, {
         method: 'POST',
         headers,
         body: input.body,
@@ -61,22 +112,23 @@ export function createDeliveryActivities({ sealer, callbackPolicy }: { sealer: S
     } catch (err) {
       // Only a coarse category goes on record: the error's text can name inner addresses and ports.
       const category = attemptErrorCategory(err);
-      if (category === 'address not allowed') throw attemptFailed('callback refused: address not allowed', {}, 'CallbackRefusedAddress');
+      if (category === 'address not allowed')
+        throw attemptFailed('callback refused: address not allowed', { url }, 'CallbackRefusedAddress');
       const timedOut = (err as Error).name === 'TimeoutError';
       throw attemptFailed(
         `callback unreachable: ${timedOut ? `no answer within ${CALLBACK_TIMEOUT_MS / 1000} s` : category}`,
-        {},
+        { url },
         'CallbackUnreachable',
       );
     }
     await response.body?.cancel();
-    if (response.status >= 200 && response.status < 300) return { status: response.status };
+    if (response.status >= 200 && response.status < 300) return { status: response.status, url };
 
     const hinted =
       response.status === 429 || response.status === 503 ? retryAfterMs(response.headers.get('retry-after'), Date.now()) : undefined;
     throw attemptFailed(
       `callback answered ${response.status}`,
-      { status: response.status, retryAfterMs: hinted !== undefined ? Math.max(hinted, 1000) : undefined },
+      { status: response.status, url, retryAfterMs: hinted !== undefined ? Math.max(hinted, 1000) : undefined },
       'CallbackRefused',
     );
   }

@@ -2,7 +2,7 @@ import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/c
 import { buildNotification, eventIdFor, type StandardEvent } from '../events/notification';
 import { DeliveryStatus, ElementInstanceId, ElementKey, ElementsAccount } from '../temporal/search-attributes';
 import { deliveryWorkflowId } from '../workflows/ids';
-import type { DeliveryInput, PollInput } from '../workflows/types';
+import type { CallbackTarget, DeliveryInput, PollInput } from '../workflows/types';
 
 /**
  * Hands one notification to its own durable delivery workflow. The workflow id is the eventId, so a
@@ -68,9 +68,7 @@ export interface DeliveryStarter {
 
 export interface NotificationBatch {
   instance: PollInput['instance'];
-  callbackUrl: string;
-  signatureKey?: string;
-  webhookSecret?: string;
+  target: CallbackTarget;
   events: StandardEvent[];
   raw: unknown;
   date: string;
@@ -94,9 +92,10 @@ export async function handOff(starter: DeliveryStarter, batch: NotificationBatch
     instanceId: instance.id,
     elementKey: instance.elementKey,
     accountId: instance.accountId,
-    callbackUrl: batch.callbackUrl,
-    signatureKey: batch.signatureKey,
-    webhookSecret: batch.webhookSecret,
+    callbackUrl: batch.target.url,
+    signatureKey: batch.target.signatureKey,
+    webhookSecret: batch.target.webhookSecret,
+    previousKeys: batch.target.previousKeys,
     ...starter.deliverySchedule,
     body: JSON.stringify(notification),
     events: batch.events.length,

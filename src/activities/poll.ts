@@ -95,9 +95,7 @@ export function createPollActivities(deps: PollDeps) {
     await mapLimit(batches, deps.dispatchConcurrency ?? 16, async (batch) => {
       await handOff(deps, {
         instance,
-        callbackUrl: input.callbackUrl,
-        signatureKey: input.signatureKey,
-        webhookSecret: input.webhookSecret,
+        target: input.target,
         date,
         events: batch.map((f) => ({
           eventType: f.eventType,

@@ -85,9 +85,7 @@ export function createWebhookActivities(deps: PollDeps) {
       await mapLimit(batches, deps.dispatchConcurrency ?? 16, (batch) =>
         handOff(deps, {
           instance: input.instance,
-          callbackUrl: input.callbackUrl,
-          signatureKey: input.signatureKey,
-          webhookSecret: input.webhookSecret,
+          target: input.target,
           date: batch[batch.length - 1]!.receivedAt,
           events: batch.map((r) => ({ ...element.standardize(r.fields), elementKey: input.instance.elementKey, date: r.receivedAt })),
           // One webhook: its form fields, as Cloud Elements sends them; several: those objects in event order.

@@ -15,7 +15,7 @@ import {
   type CreateInstanceRequest,
 } from '../instances/request';
 import { secretKeysOf } from '../instances/secret-keys';
-import { sealedSettings } from '../instances/spec';
+import { replacedKeys, sealedSettings } from '../instances/spec';
 import type { Sealer } from '../secrets/sealer';
 import type { Element, ProviderState } from '../elements/element';
 import type { EventsSettings, InstanceSpec, InstanceView } from '../instances/types';
@@ -307,12 +307,17 @@ export function instancesRouter({ client, config, log, sealer, callbackPolicy }:
       await connectElement(element, configuration);
     }
     const settings = sealedSettings(element, configuration, events, sealer, spec.id);
+    const graceMs = config.SIGNING_KEY_GRACE_HOURS * 3_600_000;
     const next: InstanceSpec = {
       ...spec,
       name: patch.name ?? spec.name,
       tags: patch.tags ?? spec.tags,
       ...settings,
-      events: { ...settings.events, webhookUri: spec.events.webhookUri },
+      events: {
+        ...settings.events,
+        webhookUri: spec.events.webhookUri,
+        previousKeys: replacedKeys(spec.events, events, sealer, spec.id, Date.now(), graceMs),
+      },
     };
     const view = await retryAbortedUpdate(() => handle.executeUpdate(configureUpdate, { args: [next] }));
     log.info({ instanceId: spec.id, changed: Object.keys(patch) }, 'instance changed');

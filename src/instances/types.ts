@@ -32,6 +32,15 @@ export interface EventsSettings {
   webhookEvents: string[];
   /** Where the provider sends webhooks: PUBLIC_URL/elements/api-v2/events/<element>/<id>. */
   webhookUri?: string;
+  /** Signing keys a PATCH replaced (sealed), still used beside the new ones until `untilMs`. */
+  previousKeys?: PreviousKeys;
+}
+
+/** Replaced signing keys kept for a grace period, so receivers can switch keys without losing events. */
+export interface PreviousKeys {
+  signatureKey?: string;
+  webhookSecret?: string;
+  untilMs: number;
 }
 
 export interface ResourceStatus {

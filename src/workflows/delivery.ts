@@ -107,20 +107,24 @@ export async function deliveryWorkflow(input: DeliveryInput): Promise<DeliveryRe
       nextAttemptAtMs = undefined;
       const summary = `attempt ${attempts.length + 1}: POST ${input.events} event(s)`;
       try {
-        const { status: httpStatus } = attempts.length
-          ? await deliverNotification.executeWithOptions({ ...attemptOptions, summary }, [input])
+        // Retries and redeliveries go where the instance's callback is now, signed with its keys now.
+        const { status: httpStatus, url } = attempts.length
+          ? await deliverNotification.executeWithOptions({ ...attemptOptions, summary }, [input, { followInstance: true }])
           : await deliverFirst.executeWithOptions({ ...firstAttemptOptions, summary }, [input]);
-        attempts.push({ attempt: attempts.length + 1, at: iso(startedMs), durationMs: Date.now() - startedMs, status: httpStatus });
+        attempts.push({ attempt: attempts.length + 1, at: iso(startedMs), durationMs: Date.now() - startedMs, url, status: httpStatus });
         deliveredMs = Date.now();
         return 'delivered';
       } catch (err) {
         const failure = failureOf(err);
         if (!failure) throw err;
         const { message, details } = failure;
+        // Nothing was sent: the instance is gone, and its notifications with it.
+        if (details.instanceDeleted) return 'cancelled';
         attempts.push({
           attempt: attempts.length + 1,
           at: iso(startedMs),
           durationMs: Date.now() - startedMs,
+          url: details.url,
           status: details.status,
           error: message,
         });
@@ -140,8 +144,9 @@ export async function deliveryWorkflow(input: DeliveryInput): Promise<DeliveryRe
     setStatus(outcome);
     if (outcome === 'gone') {
       // The receiver says it is gone for good: stop, and have the instance turn its events off.
+      const callbackUrl = attempts[attempts.length - 1]?.url ?? input.callbackUrl;
       await getExternalWorkflowHandle(instanceWorkflowId(input.instanceId))
-        .signal(callbackGoneSignal, { callbackUrl: input.callbackUrl, eventId: input.eventId, at: iso(Date.now()) })
+        .signal(callbackGoneSignal, { callbackUrl, eventId: input.eventId, at: iso(Date.now()) })
         .catch(() => undefined); // the instance may have been deleted meanwhile
     }
     if (outcome !== 'failed') break;

@@ -25,6 +25,7 @@ import {
   callbackVerificationSignal,
   configureUpdate,
   deleteInstanceUpdate,
+  deliveryTargetQuery,
   getInstanceQuery,
   getSpecQuery,
   receiverStateQuery,
@@ -33,7 +34,14 @@ import {
   webhooksSignal,
 } from './messages';
 import { RecentKeys } from './recent-keys';
-import { PROVIDER_REFUSED, type CallbackState, type InstanceState, type InstanceWorkflowInput, type ProviderCallInput } from './types';
+import {
+  PROVIDER_REFUSED,
+  type CallbackState,
+  type CallbackTarget,
+  type InstanceState,
+  type InstanceWorkflowInput,
+  type ProviderCallInput,
+} from './types';
 
 const pollOptions: ActivityOptions = {
   startToCloseTimeout: '30 minutes',
@@ -135,6 +143,17 @@ export async function instanceWorkflow(input: InstanceWorkflowInput): Promise<vo
     credentials: spec.credentials,
     provider: state.provider,
   });
+  /** The callback and its keys now; replaced keys only while their grace period lasts. */
+  const callbackTarget = (): CallbackTarget | undefined => {
+    const { callbackUrl, signatureKey, webhookSecret, previousKeys } = spec.events;
+    if (!callbackUrl) return undefined;
+    return {
+      url: callbackUrl,
+      signatureKey,
+      webhookSecret,
+      previousKeys: previousKeys && previousKeys.untilMs > Date.now() ? previousKeys : undefined,
+    };
+  };
   const instanceRef = () => ({ id: spec.id, name: spec.name, tags: spec.tags, elementKey: spec.elementKey, accountId: spec.accountId });
 
   function syncResources() {
@@ -184,6 +203,8 @@ export async function instanceWorkflow(input: InstanceWorkflowInput): Promise<vo
 
   setHandler(getInstanceQuery, view);
   setHandler(getSpecQuery, () => spec);
+  // Retries and redeliveries read this, so they follow a PATCHed callback and stop once deleted.
+  setHandler(deliveryTargetQuery, () => ({ deleted: deleting, target: callbackTarget() }));
   setHandler(receiverStateQuery, () => {
     const verifiers: Record<string, string[]> = {};
     const verified: string[] = [];
@@ -288,9 +309,7 @@ export async function instanceWorkflow(input: InstanceWorkflowInput): Promise<vo
         {
           instance: instanceRef(),
           credentials: spec.credentials,
-          callbackUrl: spec.events.callbackUrl!,
-          signatureKey: spec.events.signatureKey,
-          webhookSecret: spec.events.webhookSecret,
+          target: callbackTarget()!,
           resourceName: name,
           resource,
           windowStartMs,
@@ -439,13 +458,12 @@ export async function instanceWorkflow(input: InstanceWorkflowInput): Promise<vo
   async function dispatchPending(): Promise<void> {
     while (state.pendingWebhooks.length) {
       const receipts = state.pendingWebhooks.slice(0, WEBHOOKS_PER_DISPATCH);
-      if (spec.events.enabled && spec.events.callbackUrl) {
+      const target = callbackTarget();
+      if (spec.events.enabled && target) {
         await dispatchWebhooks.executeWithOptions({ ...dispatchOptions, summary: `deliver ${receipts.length} webhook(s)` }, [
           {
             instance: instanceRef(),
-            callbackUrl: spec.events.callbackUrl,
-            signatureKey: spec.events.signatureKey,
-            webhookSecret: spec.events.webhookSecret,
+            target,
             receipts,
           },
         ]);

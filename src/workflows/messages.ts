@@ -1,6 +1,6 @@
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { InstanceSpec, InstanceView } from '../instances/types';
-import type { DeliveryRecord, ReceiverState, TokensIssued, WebhookReceipt } from './types';
+import type { DeliveryRecord, DeliveryTargetState, ReceiverState, TokensIssued, WebhookReceipt } from './types';
 
 // Declared once, used by the workflows and the API alike.
 export const getInstanceQuery = defineQuery<InstanceView>('getInstance');
@@ -20,6 +20,9 @@ export const callbackVerificationSignal = defineSignal<[{ callbackId: string; ve
 export const tokensIssuedSignal = defineSignal<[TokensIssued]>('tokensIssued');
 /** A callback answered 410 Gone: the instance turns its events off if that is still its callback. */
 export const callbackGoneSignal = defineSignal<[{ callbackUrl: string; eventId: string; at: string }]>('callbackGone');
+
+/** Where a notification's retry goes now, and whether the instance is deleted (works on a closed instance too). */
+export const deliveryTargetQuery = defineQuery<DeliveryTargetState>('deliveryTarget');
 
 /** A notification's record; works on finished deliveries too. */
 export const getDeliveryQuery = defineQuery<DeliveryRecord>('getDelivery');

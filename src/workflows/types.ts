@@ -1,17 +1,32 @@
 import type { OAuthTokens, PollResource } from '../elements/element';
-import type { InstanceSpec, ResourceStatus } from '../instances/types';
+import type { InstanceSpec, PreviousKeys, ResourceStatus } from '../instances/types';
 import type { OverlapState, SeenEntry } from '../polling/overlap';
 
+/** Where an instance's notifications go and what signs them: its callback, the keys sealed. */
+export interface CallbackTarget {
+  url: string;
+  /** Sealed `event.notification.signature.key`. */
+  signatureKey?: string;
+  /** Sealed Standard Webhooks secret (`whsec_…`). */
+  webhookSecret?: string;
+  /** Keys a PATCH replaced, still signed with beside the new ones until their grace period ends. */
+  previousKeys?: PreviousKeys;
+}
+
+/**
+ * A notification as handed to delivery. The callback fields are the instance's target at hand-off,
+ * used by the first attempt; later attempts and redeliveries use the instance's target at that time.
+ * (Flat rather than a CallbackTarget: running delivery workflows were started with this shape.)
+ */
 export interface DeliveryInput {
   eventId: string;
   instanceId: number;
   elementKey: string;
   accountId: string;
   callbackUrl: string;
-  /** Sealed `event.notification.signature.key`. */
   signatureKey?: string;
-  /** Sealed Standard Webhooks secret (`whsec_…`). */
   webhookSecret?: string;
+  previousKeys?: PreviousKeys;
   /** The schedule: the first retry after this many seconds, then four times longer each time. */
   firstRetrySeconds: number;
   maxAttempts: number;
@@ -20,12 +35,15 @@ export interface DeliveryInput {
   events: number;
 }
 
-export type DeliveryStatusName = 'pending' | 'delivered' | 'failed' | 'gone';
+/** `cancelled`: the instance was deleted while the notification waited for a retry. */
+export type DeliveryStatusName = 'pending' | 'delivered' | 'failed' | 'gone' | 'cancelled';
 
 export interface DeliveryAttempt {
   attempt: number;
   at: string;
   durationMs: number;
+  /** Where the attempt went (the instance's callback URL at the time). */
+  url?: string;
   /** The callback's HTTP status, when it answered. */
   status?: number;
   error?: string;
@@ -54,6 +72,15 @@ export interface DeliveryResult {
 export interface AttemptFailureDetails {
   status?: number;
   retryAfterMs?: number;
+  url?: string;
+  /** The instance is gone: no attempt will be made again. */
+  instanceDeleted?: boolean;
+}
+
+/** What an attempt reads of its instance: the current target, or that the instance was deleted. */
+export interface DeliveryTargetState {
+  deleted: boolean;
+  target?: CallbackTarget;
 }
 
 /** What a notification says about its instance. */
@@ -63,9 +90,7 @@ export interface PollInput {
   instance: InstanceRef;
   /** The element's credential keys of the configuration, secrets sealed. */
   credentials: Record<string, unknown>;
-  callbackUrl: string;
-  signatureKey?: string;
-  webhookSecret?: string;
+  target: CallbackTarget;
   resourceName: string;
   resource: PollResource;
   /** The watermark: where the new part of the window starts (epoch ms). */
@@ -180,9 +205,7 @@ export interface ProviderCallInput {
 
 export interface DispatchWebhooksInput {
   instance: InstanceRef;
-  callbackUrl: string;
-  signatureKey?: string;
-  webhookSecret?: string;
+  target: CallbackTarget;
   receipts: WebhookReceipt[];
 }
 
