@@ -10,6 +10,7 @@ import {
   type DispatchWebhooksInput,
   type ProviderCallInput,
   type RefreshTokensInput,
+  type RemoveStraysInput,
   type TokensIssued,
 } from '../workflows/types';
 import { handOff, mapLimit } from './dispatch';
@@ -50,6 +51,25 @@ export function createWebhookActivities(deps: PollDeps) {
 
     async resendVerification(input: ProviderCallInput & { callbackId: string }): Promise<void> {
       await webhooksOf(input.elementKey).requestVerification(ctxFor(input), input.callbackId);
+    },
+
+    /**
+     * Removes the callbacks at the instance's uri that it does not know (`keep`): a registration the
+     * provider accepted but whose answer never came back leaves one. Also used for an instance whose
+     * workflow was terminated, with `keep` empty; its access token may have expired by then.
+     */
+    async removeStrayCallbacks(input: RemoveStraysInput): Promise<{ removed: number }> {
+      const element = webhooksOf(input.elementKey);
+      const ctx = ctxFor(input);
+      const tokens = ctx.state.tokens;
+      // Only for a workflow that no longer runs: a running one holds the single-use refresh token.
+      if (input.instanceClosed && tokens && element.refreshTokens && tokens.expiresAtMs < Date.now() + 60_000) {
+        ctx.state = { ...ctx.state, tokens: await element.refreshTokens(ctx) };
+      }
+      const strays = (await element.callbacksAt(ctx, input.uri)).filter((c) => !input.keep.includes(c.callbackId));
+      for (const stray of strays) await element.deregister(ctx, stray.callbackId);
+      if (strays.length) Context.current().log.info('stray callbacks removed', { instanceId: input.instanceId, removed: strays.length });
+      return { removed: strays.length };
     },
 
     async deregisterCallback(input: ProviderCallInput & { callbackId: string }): Promise<void> {

@@ -1,10 +1,10 @@
 import { randomBytes, randomInt } from 'node:crypto';
 import { Router, type Response } from 'express';
-import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
+import { WorkflowExecutionAlreadyStartedError, type Client, type WorkflowHandle } from '@temporalio/client';
 import { z } from 'zod';
 import type { Config } from '../config';
 import { findElement, elements } from '../elements';
-import { badRequest, forbidden, HttpError, tooMany } from '../errors';
+import { badRequest, forbidden, HttpError, notFound, tooMany } from '../errors';
 import { resolvedCallbackProblem, type CallbackPolicy } from '../events/callback-url';
 import {
   checkConfiguration,
@@ -23,12 +23,20 @@ import { publicView } from '../instances/view';
 import type { Logger } from '../logger';
 import { payloadValue } from '../temporal/payloads';
 import { ElementInstanceId, ElementKey, ElementsAccount, ElementsTokenHash, EventsEnabled } from '../temporal/search-attributes';
-import { configureUpdate, deleteInstanceUpdate, getInstanceQuery, getSpecQuery, rotateTokenUpdate } from '../workflows/messages';
+import {
+  cleanupInputQuery,
+  configureUpdate,
+  deleteInstanceUpdate,
+  getInstanceQuery,
+  getSpecQuery,
+  rotateTokenUpdate,
+} from '../workflows/messages';
+import { cleanupWorkflow } from '../workflows/cleanup';
 import { instanceWorkflow } from '../workflows/instance';
-import { instanceWorkflowId } from '../workflows/ids';
+import { cleanupWorkflowId, instanceIdOf, instanceWorkflowId } from '../workflows/ids';
 import { BASE_PATH } from './base-path';
 import { requireOrganization, sha256, type Caller } from './auth';
-import { findOwnedInstance } from './ownership';
+import { findOwnedEndedInstance, findOwnedInstance } from './ownership';
 import { retryAbortedUpdate } from '../temporal/updates';
 import {
   IDEMPOTENCY_MEMO,
@@ -326,7 +334,14 @@ export function instancesRouter({ client, config, log, sealer, callbackPolicy }:
 
   // Deleting an instance, like creating one, takes the platform secrets.
   router.delete('/instances/:id', requireOrganization, async (req, res) => {
-    const handle = await ownedInstance(caller(req), String(req.params.id));
+    const rawId = String(req.params.id);
+    const handle = await ownedInstance(caller(req), rawId).catch(async (err: unknown) => {
+      if (!(err instanceof HttpError && err.status === 404)) throw err;
+      // Not running: perhaps terminated by an operator, its callbacks still registered.
+      await removeEndedInstance(await findOwnedEndedInstance(client, caller(req), rawId), res);
+      return undefined;
+    });
+    if (!handle) return;
     await retryAbortedUpdate(() => handle.executeUpdate(deleteInstanceUpdate));
     await handle.result();
     // Deleted a moment after it was created: it no longer counts against the quota.
@@ -334,6 +349,33 @@ export function instancesRouter({ client, config, log, sealer, callbackPolicy }:
     log.info({ instanceId: Number(req.params.id) }, 'instance deleted');
     res.json({ id: Number(req.params.id), deleted: true });
   });
+
+  /**
+   * Deletes an instance whose workflow ended without being deleted: a cleanup workflow takes its
+   * provider callbacks down with the state the instance last had. Once done, the instance is gone (404).
+   */
+  async function removeEndedInstance(handle: WorkflowHandle<typeof instanceWorkflow>, res: Response): Promise<void> {
+    const id = instanceIdOf(handle.workflowId);
+    const input = await handle.query(cleanupInputQuery);
+    let removed = 0;
+    if (input) {
+      try {
+        ({ removed } = await client.workflow.execute(cleanupWorkflow, {
+          taskQueue: config.TEMPORAL_TASK_QUEUE,
+          workflowId: cleanupWorkflowId(id),
+          args: [input],
+          // Done once; a failed cleanup may be asked again.
+          workflowIdReusePolicy: 'ALLOW_DUPLICATE_FAILED_ONLY',
+          staticSummary: `remove the provider callbacks of ended instance ${id}`,
+        }));
+      } catch (err) {
+        if (err instanceof WorkflowExecutionAlreadyStartedError) throw notFound(`Instance ${id} not found`);
+        throw err;
+      }
+    }
+    log.info({ instanceId: id, callbacksRemoved: removed }, 'ended instance deleted');
+    res.json({ id, deleted: true });
+  }
 
   /** A new Element token; the old one stops working when this answers. */
   router.post('/instances/:id/token', requireOrganization, async (req, res) => {

@@ -87,6 +87,8 @@ export interface WebhookElement {
   eventsFor(objects: string[] | undefined): { events: string[]; unknown: string[] };
   register(ctx: ProviderContext, event: string, uri: string): Promise<{ callbackId: string }>;
   confirm(ctx: ProviderContext, callbackId: string, verifier: string): Promise<void>;
+  /** The account's callbacks that post to `uri` (ours: the uri names the instance). */
+  callbacksAt(ctx: ProviderContext, uri: string): Promise<{ callbackId: string; event: string }[]>;
   /** Asks the provider to send a callback's verification again (the first was lost or forged over). */
   requestVerification(ctx: ProviderContext, callbackId: string): Promise<void>;
   deregister(ctx: ProviderContext, callbackId: string): Promise<void>;

@@ -2,9 +2,12 @@
 
 const INSTANCE = 'instance-';
 const DELIVERY = 'delivery-';
+const CLEANUP = 'cleanup-';
 
 export const instanceWorkflowId = (id: number | string) => `${INSTANCE}${id}`;
 export const deliveryWorkflowId = (eventId: string) => `${DELIVERY}${eventId}`;
+/** Takes down the provider callbacks of an instance whose own workflow can no longer do it. */
+export const cleanupWorkflowId = (id: number | string) => `${CLEANUP}${id}`;
 
 /** The instance id of an `instance-<id>` workflow id. */
 export const instanceIdOf = (workflowId: string) => Number(workflowId.slice(INSTANCE.length));

@@ -7,6 +7,7 @@ import {
   continueAsNew,
   isCancellation,
   log,
+  patched,
   proxyActivities,
   setHandler,
   upsertMemo,
@@ -23,6 +24,7 @@ import { ElementsTokenHash, EventsEnabled } from '../temporal/search-attributes'
 import {
   callbackGoneSignal,
   callbackVerificationSignal,
+  cleanupInputQuery,
   configureUpdate,
   deleteInstanceUpdate,
   deliveryTargetQuery,
@@ -59,7 +61,7 @@ const dispatchOptions: ActivityOptions = {
 };
 
 const { pollResource } = proxyActivities<Activities>(pollOptions);
-const { registerCallback, confirmCallback, deregisterCallback, refreshTokens, resendVerification } =
+const { registerCallback, confirmCallback, deregisterCallback, refreshTokens, resendVerification, removeStrayCallbacks } =
   proxyActivities<Activities>(providerOptions);
 const { dispatchWebhooks } = proxyActivities<Activities>(dispatchOptions);
 
@@ -205,6 +207,9 @@ export async function instanceWorkflow(input: InstanceWorkflowInput): Promise<vo
   setHandler(getSpecQuery, () => spec);
   // Retries and redeliveries read this, so they follow a PATCHed callback and stop once deleted.
   setHandler(deliveryTargetQuery, () => ({ deleted: deleting, target: callbackTarget() }));
+  setHandler(cleanupInputQuery, () =>
+    webhooks() && spec.events.webhookUri ? { ...providerInput(), uri: spec.events.webhookUri, keep: [], instanceClosed: true } : undefined,
+  );
   setHandler(receiverStateQuery, () => {
     const verifiers: Record<string, string[]> = {};
     const verified: string[] = [];
@@ -286,6 +291,7 @@ export async function instanceWorkflow(input: InstanceWorkflowInput): Promise<vo
     syncResources();
     upsertMemo({ instance: publicView(spec) });
     if (enabledChanged) upsertSearchAttributes([{ key: EventsEnabled, value: spec.events.enabled }]);
+    if (enabledChanged && !spec.events.enabled && webhooks()) state.strayCheckDue = true;
     reconciled = false;
     await condition(() => reconciled || deleting);
     return view();
@@ -397,7 +403,26 @@ export async function instanceWorkflow(input: InstanceWorkflowInput): Promise<vo
     ]);
     // Every registration has now taken its early verifier; what is left matches no callback of ours.
     state.earlyVerifiers = {};
-    return (await confirmCallbacks()) && results.every(Boolean);
+    const swept = await removeStrays();
+    return (await confirmCallbacks()) && results.every(Boolean) && swept;
+  }
+
+  /**
+   * With no events wanted (turned off, or deleting), callbacks at our uri that the instance does not
+   * know are removed too: a registration the provider accepted but whose answer was lost made them.
+   */
+  async function removeStrays(): Promise<boolean> {
+    if (!state.strayCheckDue || wantedEvents().length || !spec.events.webhookUri) return true;
+    // Histories recorded before the sweep existed replay without it.
+    if (!patched('remove-stray-callbacks')) return true;
+    const uri = spec.events.webhookUri;
+    const ok = await attempt('removing stray callbacks', async () => {
+      await removeStrayCallbacks.executeWithOptions({ ...providerOptions, summary: 'remove stray callbacks' }, [
+        { ...providerInput(), uri, keep: Object.keys(state.callbacks) },
+      ]);
+    });
+    if (ok) state.strayCheckDue = false;
+    return ok;
   }
 
   /**
@@ -534,7 +559,10 @@ export async function instanceWorkflow(input: InstanceWorkflowInput): Promise<vo
 
   // Deleted: deliver what was already accepted, then take the callbacks down at the provider.
   await dispatchPending();
-  if (webhooks()) await reconcileCallbacks();
+  if (webhooks()) {
+    state.strayCheckDue = true;
+    await reconcileCallbacks();
+  }
   reconciled = true;
   stopped = true;
   await condition(allHandlersFinished);

@@ -1,6 +1,6 @@
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { InstanceSpec, InstanceView } from '../instances/types';
-import type { DeliveryRecord, DeliveryTargetState, ReceiverState, TokensIssued, WebhookReceipt } from './types';
+import type { DeliveryRecord, DeliveryTargetState, ReceiverState, RemoveStraysInput, TokensIssued, WebhookReceipt } from './types';
 
 // Declared once, used by the workflows and the API alike.
 export const getInstanceQuery = defineQuery<InstanceView>('getInstance');
@@ -23,6 +23,9 @@ export const callbackGoneSignal = defineSignal<[{ callbackUrl: string; eventId: 
 
 /** Where a notification's retry goes now, and whether the instance is deleted (works on a closed instance too). */
 export const deliveryTargetQuery = defineQuery<DeliveryTargetState>('deliveryTarget');
+
+/** What removing the instance's provider callbacks takes; asked of a terminated instance (undefined: none to remove). */
+export const cleanupInputQuery = defineQuery<RemoveStraysInput | undefined>('cleanupInput');
 
 /** A notification's record; works on finished deliveries too. */
 export const getDeliveryQuery = defineQuery<DeliveryRecord>('getDelivery');

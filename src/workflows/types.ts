@@ -182,6 +182,8 @@ export interface InstanceState {
   webhooksRepeated?: number;
   lastError?: string;
   eventsDisabled?: string;
+  /** Events were turned off or the instance is being deleted: look for callbacks of ours it does not know. */
+  strayCheckDue?: boolean;
 }
 
 export interface TokenTimes {
@@ -201,6 +203,14 @@ export interface ProviderCallInput {
   credentials: Record<string, unknown>;
   /** Sealed provider state. */
   provider: string;
+}
+
+/** Callbacks at `uri` not in `keep` are removed at the provider. */
+export interface RemoveStraysInput extends ProviderCallInput {
+  uri: string;
+  keep: string[];
+  /** The instance's workflow was terminated: its tokens may be refreshed, nobody else holds them. */
+  instanceClosed?: boolean;
 }
 
 export interface DispatchWebhooksInput {

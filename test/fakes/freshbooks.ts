@@ -267,6 +267,24 @@ export class FakeFreshBooks {
   }
 
   /**
+   * Stores a callback as a registration would, without anyone learning its id: what a registration
+   * FreshBooks accepted leaves behind when its answer is lost and the caller never asks again.
+   */
+  addStrayCallback(accountId: string, event: string, uri: string): number {
+    const stored: StoredCallback = {
+      callbackid: this.nextCallbackId++,
+      event,
+      uri,
+      verified: false,
+      verifier: token(16),
+      accountId,
+      updatedAt: updatedAt(),
+    };
+    this.store.set(stored.callbackid, stored);
+    return stored.callbackid;
+  }
+
+  /**
    * Sends a notification again exactly as it was sent (FreshBooks retrying a post it got no 2xx
    * for), to its callback or to `uri`; records and returns the status.
    */

@@ -11,6 +11,8 @@ import {
   waitForVerified,
   type Stack,
 } from './harness';
+import { DEFAULT_BUSINESS } from '../fakes/freshbooks';
+import { instanceWorkflowId } from '../../src/workflows/ids';
 
 jest.setTimeout(120_000);
 
@@ -220,6 +222,48 @@ describe('FreshBooks webhooks, end to end on a real Temporal', () => {
     expect(events.sort()).toEqual([...DEFAULT_EVENTS].sort());
     expect((await call(stack, 'DELETE', `/instances/${created.id}`)).status).toBe(200);
     expect(callbacksFor(created.id)).toHaveLength(0);
+  });
+
+  test('callbacks at our uri the instance does not know are removed when events go off and on DELETE', async () => {
+    const { freshbooks } = stack;
+    const created = await verifiedInstance();
+    const uri = callbacksFor(created.id)[0]!.uri;
+    const account = DEFAULT_BUSINESS.account_id;
+    freshbooks.addStrayCallback(account, 'invoice.create', uri);
+    freshbooks.addStrayCallback(account, 'project.create', uri);
+    const before = callbacksFor(created.id).length;
+    const off = await call(stack, 'PATCH', `/instances/${created.id}`, {
+      json: { configuration: { 'event.notification.enabled': false } },
+    });
+    expect(off.status).toBe(200);
+    const afterOff = callbacksFor(created.id).length;
+
+    const on = await call(stack, 'PATCH', `/instances/${created.id}`, { json: { configuration: { 'event.notification.enabled': true } } });
+    expect(on.status).toBe(200);
+    await stack.sink.waitFor(() => callbacksFor(created.id).filter((c) => c.verified).length === 18, 30_000, 'callbacks back');
+    freshbooks.addStrayCallback(account, 'item.update', uri);
+    const beforeDelete = callbacksFor(created.id).length;
+    expect((await call(stack, 'DELETE', `/instances/${created.id}`)).status).toBe(200);
+    const afterDelete = callbacksFor(created.id).length;
+    process.stdout.write(
+      `stray callbacks: before off ${before}, after off ${afterOff}, before DELETE ${beforeDelete}, after DELETE ${afterDelete}\n`,
+    );
+    expect([before, afterOff, beforeDelete, afterDelete]).toEqual([20, 0, 19, 0]);
+  });
+
+  test('DELETE of an instance whose workflow was terminated removes its callbacks at FreshBooks', async () => {
+    const created = await verifiedInstance();
+    await stack.client.workflow.getHandle(instanceWorkflowId(created.id)).terminate('an operator ended it');
+    expect((await call(stack, 'GET', `/instances/${created.id}`)).status).toBe(404);
+    const before = callbacksFor(created.id).length;
+    const deleted = await call(stack, 'DELETE', `/instances/${created.id}`);
+    const after = callbacksFor(created.id).length;
+    const again = await call(stack, 'DELETE', `/instances/${created.id}`);
+    process.stdout.write(`terminated instance deleted: callbacks before ${before}, after ${after}; second DELETE ${again.status}\n`);
+    expect(deleted.status).toBe(200);
+    expect(deleted.body).toEqual({ id: created.id, deleted: true });
+    expect([before, after]).toEqual([18, 0]);
+    expect(again.status).toBe(404);
   });
 
   test('events off, then on, then DELETE: callbacks removed, registered again, removed at FreshBooks', async () => {

@@ -2,8 +2,12 @@ import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
 import { Worker } from '@temporalio/worker';
+import { logger } from '../../src/logger';
+import { installTemporalLogger } from '../../src/temporal/logging';
 
 jest.setTimeout(120_000);
+// The replay workers' own logs go where the app's do: shown only if a test fails.
+installTemporalLogger(logger);
 
 // Histories recorded from earlier versions of the workflows (test/replay/record-histories.ts). A
 // change that makes one of them fail to replay would break workflows already running: guard it

@@ -157,17 +157,27 @@ async function authorized(ctx: ProviderContext, url: string, init: RequestInit, 
   return response;
 }
 
-/** The id of the account's callback for `event` at `uri`, if FreshBooks has one. */
-async function findCallback(ctx: ProviderContext, event: string, uri: string): Promise<string | undefined> {
+/** The account's callbacks at `uri`, page by page; `stop` ends the listing early. */
+async function callbacksAt(
+  ctx: ProviderContext,
+  uri: string,
+  stop: (found: { callbackId: string; event: string }[]) => boolean = () => false,
+): Promise<{ callbackId: string; event: string }[]> {
+  const found: { callbackId: string; event: string }[] = [];
   for (let page = 1; page <= MAX_CALLBACK_PAGES; page++) {
     const response = await authorized(ctx, `${callbacksUrl(ctx)}?page=${page}&per_page=100`, { method: 'GET' }, 'the callback list');
     if (!response.ok) throw new ProviderError(502, `FreshBooks refused to list callbacks: ${await reason(response)}`);
     const { result } = callbackListResponse.parse(await response.json()).response;
-    const found = result.callbacks.find((c) => c.event === event && c.uri === uri);
-    if (found) return String(found.callbackid);
-    if (page >= result.pages) return undefined;
+    found.push(...result.callbacks.filter((c) => c.uri === uri).map((c) => ({ callbackId: String(c.callbackid), event: c.event })));
+    if (stop(found) || page >= result.pages) break;
   }
-  return undefined;
+  return found;
+}
+
+/** The id of the account's callback for `event` at `uri`, if FreshBooks has one. */
+async function findCallback(ctx: ProviderContext, event: string, uri: string): Promise<string | undefined> {
+  const mine = (c: { event: string }) => c.event === event;
+  return (await callbacksAt(ctx, uri, (found) => found.some(mine))).find(mine)?.callbackId;
 }
 
 const plural = (object: string) =>
@@ -239,6 +249,10 @@ export const freshbooks: Element = {
       if (!response.ok) throw new ProviderError(502, `FreshBooks refused to register ${event}: ${await reason(response)}`);
       const body = callbackResponse.parse(await response.json());
       return { callbackId: String(body.response.result.callback.callbackid) };
+    },
+
+    callbacksAt(ctx, uri) {
+      return callbacksAt(ctx, uri);
     },
 
     async confirm(ctx, callbackId, verifier) {
