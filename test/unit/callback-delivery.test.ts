@@ -91,7 +91,7 @@ describe('callback delivery and where it may connect', () => {
     const policy = { publicOnly: false, lookup };
     const url = `http://rebind.test:${port}/cb`;
     expect(await resolvedCallbackProblem(url, policy)).toBeUndefined();
-    expect(await attempt(policy, url)).toEqual({ status: 204 });
+    expect(await attempt(policy, url)).toEqual({ status: 204, url });
     expect(calls()).toBe(2);
     expect(received).toBe(1);
   });
@@ -112,7 +112,9 @@ describe('callback delivery and where it may connect', () => {
     const failure = result as ApplicationFailure;
     expect(failure.message).toBe('callback unreachable: connection refused');
     expect(failure.type).toBe('CallbackUnreachable');
-    expect(JSON.stringify(failure)).not.toMatch(/127\.0\.0\.1|ECONNREFUSED/);
+    // The record names the URL the attempt went to (the one configured), and nothing of the error's text.
+    expect(failure.details).toEqual([{ url: `http://127.0.0.1:${closed}/cb` }]);
+    expect(JSON.stringify({ ...failure, details: [] })).not.toMatch(/127\.0\.0\.1|ECONNREFUSED/);
 
     // The same through a name, resolved by the dispatcher. (A name with several addresses fails with
     // Node's AggregateError, which undici's fetch cannot recognise as an Error inside jest's sandbox,
@@ -120,6 +122,7 @@ describe('callback delivery and where it may connect', () => {
     const lookup: LookupFn = async () => [{ address: '127.0.0.1', family: 4 }];
     const viaName = (await attempt({ publicOnly: false, lookup }, `http://closed.test:${closed}/cb`)) as ApplicationFailure;
     expect(viaName.message).toBe('callback unreachable: connection refused');
+    expect(JSON.stringify(viaName)).not.toMatch(/127\.0\.0\.1|ECONNREFUSED/); // the address behind the name stays unsaid
   });
 
   test('a name that does not resolve is a DNS failure, not a refusal', async () => {
@@ -139,7 +142,10 @@ describe('callback delivery and where it may connect', () => {
     }
     expect(received).toBe(0);
     // And the same literal delivers where loopback is allowed.
-    expect(await attempt({ publicOnly: false }, `http://127.0.0.1:${port}/cb`)).toEqual({ status: 204 });
+    expect(await attempt({ publicOnly: false }, `http://127.0.0.1:${port}/cb`)).toEqual({
+      status: 204,
+      url: `http://127.0.0.1:${port}/cb`,
+    });
     expect(received).toBe(1);
   });
 });
