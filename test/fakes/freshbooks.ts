@@ -271,6 +271,10 @@ export class FakeFreshBooks {
    * FreshBooks accepted leaves behind when its answer is lost and the caller never asks again.
    */
   addStrayCallback(accountId: string, event: string, uri: string): number {
+    return this.storeCallback(accountId, event, uri).callbackid;
+  }
+
+  private storeCallback(accountId: string, event: string, uri: string): StoredCallback {
     const stored: StoredCallback = {
       callbackid: this.nextCallbackId++,
       event,
@@ -281,7 +285,7 @@ export class FakeFreshBooks {
       updatedAt: updatedAt(),
     };
     this.store.set(stored.callbackid, stored);
-    return stored.callbackid;
+    return stored;
   }
 
   /**
@@ -408,16 +412,7 @@ export class FakeFreshBooks {
       if (typeof uri !== 'string' || !/^https?:\/\/\S+$/.test(uri)) {
         return res.status(422).json({ message: `invalid uri ${JSON.stringify(uri)}` });
       }
-      const stored: StoredCallback = {
-        callbackid: this.nextCallbackId++,
-        event,
-        uri,
-        verified: false,
-        verifier: token(16),
-        accountId,
-        updatedAt: updatedAt(),
-      };
-      this.store.set(stored.callbackid, stored);
+      const stored = this.storeCallback(accountId, event, uri);
       if (this.loseRegistrationAnswers > 0) {
         this.loseRegistrationAnswers--;
         res.status(500).json({ message: 'the answer was lost (fault injected after the callback was stored)' });

@@ -3,17 +3,9 @@ import { Webhook } from 'standardwebhooks';
 import { withSink, type Received } from '../fakes/callback-sink';
 import { getDeliveryQuery } from '../../src/workflows/messages';
 import { deliveryWorkflowId } from '../../src/workflows/ids';
-import { call, createInstance, insightlySeedBody, sleep, startStack, type Stack } from './harness';
+import { call, createInstance, insightlySeedBody, report, sleep, startStack, type Stack } from './harness';
 
 jest.setTimeout(120_000);
-
-function report(what: string, counts: Record<string, number>): void {
-  process.stdout.write(
-    `${what}: ${Object.entries(counts)
-      .map(([k, v]) => `${k} ${v}`)
-      .join(', ')}\n`,
-  );
-}
 
 const whsec = () => `whsec_${randomBytes(32).toString('base64')}`;
 const elementsSignatureOf = (body: string, key: string) => `sha256=${createHmac('sha256', key).update(body, 'utf8').digest('base64')}`;

@@ -304,3 +304,12 @@ export async function historyText(stack: Pick<Stack, 'client'>, workflowId: stri
   walk(history);
   return parts.join('\n');
 }
+
+/** One line of counts a test asserts, printed so a run shows the figures: `what: k v, k v`. */
+export function report(what: string, counts: Record<string, number>): void {
+  process.stdout.write(
+    `${what}: ${Object.entries(counts)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(', ')}\n`,
+  );
+}

@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import path from 'node:path';
 import { freePort } from '../fakes/http-server';
-import { call, createInstance, freshbooksSeedBody, sleep, startStack, waitForVerified, type Stack } from './harness';
+import { call, createInstance, freshbooksSeedBody, report, sleep, startStack, waitForVerified, type Stack } from './harness';
 
 jest.setTimeout(180_000);
 
@@ -15,14 +15,6 @@ async function until(check: () => Promise<boolean>, what: string, timeoutMs = 60
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await sleep(200);
   }
-}
-
-function report(what: string, counts: Record<string, number>): void {
-  process.stdout.write(
-    `${what}: ${Object.entries(counts)
-      .map(([k, v]) => `${k} ${v}`)
-      .join(', ')}\n`,
-  );
 }
 
 describe('a webhook sent again is the same event', () => {
