@@ -1,6 +1,11 @@
 import { isGrpcServiceError, ServiceError } from '@temporalio/client';
 
-const ATTEMPTS = 3;
+/**
+ * A busy instance (say a hundred polls failing and retrying) keeps adding events while the task that
+ * would apply the update completes, so several attempts in a row can be aborted: a few more, spaced.
+ */
+const ATTEMPTS = 8;
+const PAUSE_MS = 250;
 const FAILED_PRECONDITION = 9; // gRPC status code
 
 /**
@@ -21,6 +26,7 @@ export async function retryAbortedUpdate<T>(send: () => Promise<T>): Promise<T> 
       return await send();
     } catch (err) {
       if (attempt >= ATTEMPTS || !abortedWithItsTask(err)) throw err;
+      await new Promise((resolve) => setTimeout(resolve, PAUSE_MS * attempt));
     }
   }
 }

@@ -234,9 +234,11 @@ export class FakeFreshBooks {
       contentType?: string;
       /** Where the post goes instead of the callback's uri (another replica of the receiver). */
       to?: (uri: string) => string;
+      /** Only the callbacks registered at this uri (one instance's), not every instance's. */
+      uri?: string;
     } = {},
   ): Promise<number[]> {
-    const targets = [...this.store.values()].filter((c) => c.verified && c.event === event);
+    const targets = [...this.store.values()].filter((c) => c.verified && c.event === event && (!opts.uri || c.uri === opts.uri));
     return Promise.all(
       targets.map(async (cb) => {
         const business = this.businesses.find((b) => b.account_id === cb.accountId)!;

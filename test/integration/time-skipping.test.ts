@@ -12,6 +12,8 @@ import { installTemporalLogger } from '../../src/temporal/logging';
 import { registerSearchAttributes } from '../../src/temporal/register-search-attributes';
 import { getDeliveryQuery, redeliverUpdate } from '../../src/workflows/messages';
 import type { DeliveryInput } from '../../src/workflows/types';
+import { instanceWorkflowId } from '../../src/workflows/ids';
+import { overlapMsOf } from '../../src/polling/overlap';
 import { CallbackSink, withSink } from '../fakes/callback-sink';
 import { FakeInsightly, insightlyDate } from '../fakes/insightly';
 import { INSIGHTLY_KEY, insightlySeedBody } from './harness';
@@ -28,7 +30,9 @@ describe('long sleeps, with time skipping', () => {
   const taskQueue = `ts-${randomUUID()}`;
   const sealer = new Sealer(Buffer.alloc(32, 1));
 
-  beforeAll(async () => {
+  // A server per test: after a test whose deliveries asked their instance for the target, the next
+  // one's time skipping did not advance on a shared server.
+  beforeEach(async () => {
     // Its worker's logs go through the app's logger (held per test), like every other worker's.
     installTemporalLogger(logger);
     env = await TestWorkflowEnvironment.createTimeSkipping({
@@ -54,7 +58,7 @@ describe('long sleeps, with time skipping', () => {
     });
     running = worker.run();
   });
-  afterAll(async () => {
+  afterEach(async () => {
     worker?.shutdown();
     await running;
     await env?.teardown();
@@ -97,16 +101,48 @@ describe('long sleeps, with time skipping', () => {
 
       await env.sleep('15 minutes');
       await sink.waitFor(() => insightly.searchCalls('Contacts').length >= 2, 30_000, 'the second poll');
-      // The second window starts where the first ended: 15 minutes after creation.
-      expect(insightly.searchCalls('Contacts')[1]!.query.updated_after_utc).toBe(insightlyDate(createdMs + 15 * 60_000));
+      // The second window starts where the first ended, 15 minutes after creation, less the overlap it
+      // re-reads behind that watermark (the first poll re-reads nothing from before the creation).
+      const overlapMs = overlapMsOf(spec.events.resources.contacts!);
+      expect(overlapMs).toBe(60_000);
+      expect(insightly.searchCalls('Contacts')[1]!.query.updated_after_utc).toBe(insightlyDate(createdMs + 15 * 60_000 - overlapMs));
     } finally {
       await handle.terminate('test over');
     }
   });
 
-  const delivery = (eventId: string, callbackUrl: string): DeliveryInput => ({
+  /**
+   * An instance whose callback is `callbackUrl` (polling weekly, nothing to find): retries
+   * ask their instance where to go, so a delivery needs one. Returns its id and a way to end it.
+   */
+  async function instanceWithCallback(callbackUrl: string): Promise<{ id: number; end(): Promise<void> }> {
+    const element = findElement('insightly')!;
+    // Events on with a week's interval: a workflow with no timer at all would have the time-skipping
+    // server skip straight to its end.
+    const body = insightlySeedBody({ callbackUrl, refreshInterval: 7 * 24 * 60 });
+    const id = 100_000 + Math.floor(Math.random() * 1_000_000_000);
+    const spec: InstanceSpec = {
+      id,
+      accountId: 'acct_test',
+      tokenHash: 'x',
+      name: body.name,
+      tags: body.tags,
+      elementKey: 'insightly',
+      createdDate: new Date(await env.currentTimeMs()).toISOString(),
+      ...sealedSettings(element, body.configuration, parseEventsSettings(element, body.configuration, 1), sealer, id),
+    };
+    const handle = await env.client.workflow.start('instanceWorkflow', { taskQueue, workflowId: instanceWorkflowId(id), args: [{ spec }] });
+    return {
+      id,
+      end: async () => {
+        await env.client.workflow.getHandle(handle.workflowId).terminate('test over');
+      },
+    };
+  }
+
+  const delivery = (eventId: string, callbackUrl: string, instanceId: number): DeliveryInput => ({
     eventId,
-    instanceId: 4242,
+    instanceId,
     elementKey: 'insightly',
     accountId: 'acct_test',
     callbackUrl,
@@ -116,14 +152,33 @@ describe('long sleeps, with time skipping', () => {
     maxAttempts: 10,
   });
 
+  test('a callback that recovers after three failures gets the notification on the fourth attempt', () =>
+    withSink(async (sink) => {
+      const eventId = randomUUID();
+      const instance = await instanceWithCallback(sink.url);
+      sink.answerNext(503, 500, 502);
+      const handle = await env.client.workflow.start('deliveryWorkflow', {
+        taskQueue,
+        workflowId: `delivery-${eventId}`,
+        args: [delivery(eventId, sink.url, instance.id)],
+      });
+      // Retries 4, 16 and 64 s apart: skip past them.
+      await env.sleep('2 minutes');
+      const result = await handle.result();
+      await instance.end();
+      expect(result).toMatchObject({ status: 'delivered', eventId, httpStatus: 200 });
+      expect(sink.received.filter((r) => r.body.message.eventId === eventId).map((r) => r.answered)).toEqual([503, 500, 502, 200]);
+    }));
+
   test('a failing callback is retried on Cloud Elements schedule, marked failed after the 10th attempt, and redelivered on request', () =>
     withSink(async (sink) => {
       const eventId = randomUUID();
+      const instance = await instanceWithCallback(sink.url);
       sink.answerNext(...Array(10).fill(500));
       const handle = await env.client.workflow.start('deliveryWorkflow', {
         taskQueue,
         workflowId: `delivery-${eventId}`,
-        args: [delivery(eventId, sink.url)],
+        args: [delivery(eventId, sink.url, instance.id)],
       });
       // The whole schedule is about 4.05 days; skip a little past it.
       await env.sleep('5 days');
@@ -149,18 +204,6 @@ describe('long sleeps, with time skipping', () => {
       const final = await handle.query(getDeliveryQuery);
       expect(final.attempts).toHaveLength(11);
       expect(final.deliveredDate).toEqual(expect.any(String));
-    }));
-
-  test('a callback that recovers after three failures gets the notification on the fourth attempt', () =>
-    withSink(async (sink) => {
-      const eventId = randomUUID();
-      sink.answerNext(503, 500, 502);
-      const result = await env.client.workflow.execute('deliveryWorkflow', {
-        taskQueue,
-        workflowId: `delivery-${eventId}`,
-        args: [delivery(eventId, sink.url)],
-      });
-      expect(result).toMatchObject({ status: 'delivered', eventId, httpStatus: 200 });
-      expect(sink.received.filter((r) => r.body.message.eventId === eventId).map((r) => r.answered)).toEqual([503, 500, 502, 200]);
+      await instance.end();
     }));
 });
