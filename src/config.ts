@@ -60,6 +60,9 @@ export const configSchema = z
     DELIVERY_FIRST_RETRY_SECONDS: positiveNumber.default(4),
     /** Attempts before a notification is failed (Cloud Elements: 10). */
     DELIVERY_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(20).default(10),
+    /** Seconds a callback has to answer a delivery (Cloud Elements: 30); tests shorten it. At most 30: each
+     *  attempt's activity times out at 40 s, and the callback's silence must be the attempt's recorded failure. */
+    CALLBACK_TIMEOUT_SECONDS: positiveNumber.pipe(z.number().max(30)).default(30),
     /** Workflows kept in the worker's cache: at least the instances a worker runs, or each poll replays
      *  its instance's whole history (the polling benchmark compares 500 and this default at 1,000
      *  instances). Set, not left to the SDK, whose default grows with the heap. Deliveries finish in

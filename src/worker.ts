@@ -34,6 +34,7 @@ export async function createWorker(
       deliverySchedule: { firstRetrySeconds: config.DELIVERY_FIRST_RETRY_SECONDS, maxAttempts: config.DELIVERY_MAX_ATTEMPTS },
       eagerStart: true,
       callbackPolicy: { publicOnly: config.CALLBACK_URLS_PUBLIC_ONLY, lookup: opts.lookup },
+      callbackTimeoutMs: config.CALLBACK_TIMEOUT_SECONDS * 1000,
     }),
   });
   return {

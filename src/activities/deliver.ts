@@ -10,6 +10,7 @@ import { instanceWorkflowId } from '../workflows/ids';
 import { deliveryTargetQuery } from '../workflows/messages';
 import type { AttemptFailureDetails, CallbackTarget, DeliveryInput, DeliveryTargetState } from '../workflows/types';
 
+/** Cloud Elements gives a callback 30 s to answer. */
 export const CALLBACK_TIMEOUT_MS = 30_000;
 
 /**
@@ -35,9 +36,15 @@ interface Deps {
   client?: Client;
   sealer: Sealer;
   callbackPolicy: CallbackPolicy;
+  /**
+   * How long a callback has to answer (CALLBACK_TIMEOUT_SECONDS; Cloud Elements' 30 s unless a test
+   * shortens it). It stays under the attempt's 40 s startToCloseTimeout, so a silent callback is
+   * recorded as this attempt's failure rather than as an activity timeout.
+   */
+  callbackTimeoutMs?: number;
 }
 
-export function createDeliveryActivities({ client, sealer, callbackPolicy }: Deps) {
+export function createDeliveryActivities({ client, sealer, callbackPolicy, callbackTimeoutMs = CALLBACK_TIMEOUT_MS }: Deps) {
   // Resolves callback hosts at connect time and refuses forbidden addresses there, so a name cannot
   // pass a check and then answer with an inner address for the request (DNS rebinding).
   const dispatcher = callbackDispatcher(callbackPolicy);
@@ -107,7 +114,7 @@ export function createDeliveryActivities({ client, sealer, callbackPolicy }: Dep
         // A redirect is a failure: following it could send signed events somewhere the app never named.
         redirect: 'manual',
         dispatcher,
-        signal: AbortSignal.any([AbortSignal.timeout(CALLBACK_TIMEOUT_MS), Context.current().cancellationSignal]),
+        signal: AbortSignal.any([AbortSignal.timeout(callbackTimeoutMs), Context.current().cancellationSignal]),
       });
     } catch (err) {
       // Only a coarse category goes on record: the error's text can name inner addresses and ports.
@@ -116,7 +123,7 @@ export function createDeliveryActivities({ client, sealer, callbackPolicy }: Dep
         throw attemptFailed('callback refused: address not allowed', { url }, 'CallbackRefusedAddress');
       const timedOut = (err as Error).name === 'TimeoutError';
       throw attemptFailed(
-        `callback unreachable: ${timedOut ? `no answer within ${CALLBACK_TIMEOUT_MS / 1000} s` : category}`,
+        `callback unreachable: ${timedOut ? `no answer within ${callbackTimeoutMs / 1000} s` : category}`,
         { url },
         'CallbackUnreachable',
       );

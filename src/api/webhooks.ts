@@ -23,7 +23,7 @@ export const WEBHOOK_BODY_LIMIT_BYTES = 16 * 1024;
 export const VERIFICATIONS_PER_CALLBACK_PER_MINUTE = 5;
 export const VERIFICATIONS_PER_INSTANCE_PER_MINUTE = 200;
 /** FreshBooks waits about 10 s for an answer. */
-const TEMPORAL_DEADLINE_MS = 5_000;
+export const TEMPORAL_DEADLINE_MS = 5_000;
 
 /**
  * `POST /events/{elementKey}/{instanceId}`: the receiver registered with providers, open to anyone.
@@ -140,9 +140,12 @@ export function webhooksRouter({ client, config, log, sealer }: { client: Client
         if (err instanceof HttpError) throw err;
         if (err instanceof ReceiverBusy) throw new HttpError(503, err.message, [], { 'retry-after': '1' });
         if (err instanceof WorkflowNotFoundError) throw notFound(`Instance ${instanceId} not found`);
-        // Not accepted: the provider retries, and nothing was half-recorded.
+        // Not accepted within the deadline (every Temporal call above is bounded by it): the
+        // provider retries, and nothing was half-recorded.
         log.error({ err, instanceId: Number(instanceId) }, 'webhook not accepted');
-        throw new HttpError(503, 'The webhook could not be recorded; try again');
+        throw new HttpError(503, `The webhook could not be recorded within ${TEMPORAL_DEADLINE_MS / 1000} s; try again`, [], {
+          'retry-after': '1',
+        });
       }
     },
   );

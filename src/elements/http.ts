@@ -6,6 +6,8 @@ export interface RetryOptions {
   baseDelayMs?: number;
   signal?: AbortSignal;
   onRetry?: (info: { attempt: number; waitMs: number; reason: string }) => void;
+  /** How a wait between requests is spent (tests record the waits instead of spending them). */
+  sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
 }
 
 export function retryAfterMs(header: string | null, nowMs: number): number | undefined {
@@ -20,8 +22,12 @@ export function retryAfterMs(header: string | null, nowMs: number): number | und
 
 const retryable = (status: number) => status === 429 || status >= 500;
 
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
+    if (signal?.aborted) {
+      reject(signal.reason);
+      return;
+    }
     const timer = setTimeout(resolve, ms);
     signal?.addEventListener(
       'abort',
@@ -57,6 +63,6 @@ export async function fetchWithRetry(url: string, init: RequestInit, opts: Retry
     const waitMs = hinted ?? backoff;
     await response?.body?.cancel();
     opts.onRetry?.({ attempt: attempt + 1, waitMs, reason });
-    await sleep(waitMs, opts.signal);
+    await (opts.sleep ?? sleep)(waitMs, opts.signal);
   }
 }

@@ -1,6 +1,18 @@
 import { Webhook } from 'standardwebhooks';
 import { CallbackSink, withSink } from '../fakes/callback-sink';
-import { call, TEST_USER_SECRET, createInstance, insightlySeedBody, OTHER_ACCOUNT_AUTH, sleep, startStack, type Stack } from './harness';
+import {
+  call,
+  closedDelivery,
+  createInstance,
+  deliveryTimersMs,
+  insightlySeedBody,
+  OTHER_ACCOUNT_AUTH,
+  report,
+  sleep,
+  startStack,
+  TEST_USER_SECRET,
+  type Stack,
+} from './harness';
 
 jest.setTimeout(120_000);
 
@@ -120,14 +132,33 @@ describe('delivery records, redelivery and response rules', () => {
         const attempts = sink.received.filter((r) => r.body.message.instanceId === id);
         expect(attempts.map((r) => r.answered)).toEqual([302, 429, 200]);
         expect(elsewhere.received).toHaveLength(0);
-        // The schedule's second gap is 0.8 s; the callback asked for 2 s.
-        expect(attempts[2]!.at - attempts[1]!.at).toBeGreaterThanOrEqual(1900);
+        const first = await closedDelivery(stack, attempts[0]!.body.message.eventId);
+        expect(first.attempts.map((a) => [a.status, a.error])).toEqual([
+          [302, 'callback answered 302'],
+          [429, 'callback answered 429'],
+          [200, undefined],
+        ]);
+        // The waits the schedule decided: its first gap (0.2 s) after the 302, then the 2 s the
+        // callback asked for instead of the schedule's 0.8 s.
+        const firstTimers = await deliveryTimersMs(stack, first.eventId);
+        expect(firstTimers).toEqual([200, 2000]);
         sink.answerNext({ status: 503, headers: { 'retry-after': '1' } });
         insightly.create('Contacts', { N: 2 });
         await sink.waitFor(() => sink.received.filter((r) => r.body.message.instanceId === id).length >= 5, 20_000, '503 then 200');
         const more = sink.received.filter((r) => r.body.message.instanceId === id).slice(3);
         expect(more.map((r) => r.answered)).toEqual([503, 200]);
-        expect(more[1]!.at - more[0]!.at).toBeGreaterThanOrEqual(900);
+        const second = await closedDelivery(stack, more[0]!.body.message.eventId);
+        expect(second.attempts.map((a) => a.status)).toEqual([503, 200]);
+        // Retry-After: 1 on the 503, honoured instead of the schedule's first 0.2 s.
+        const secondTimers = await deliveryTimersMs(stack, second.eventId);
+        expect(secondTimers).toEqual([1000]);
+        report('Retry-After honoured', {
+          'attempts of the first': first.attempts.length,
+          'its waits (ms)': firstTimers.reduce((a, b) => a + b, 0),
+          'attempts of the second': second.attempts.length,
+          'its wait (ms)': secondTimers[0]!,
+          'requests elsewhere': elsewhere.received.length,
+        });
         await call(stack, 'DELETE', `/instances/${id}`);
       } finally {
         await elsewhere.stop();

@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { InterceptingCall } from '@grpc/grpc-js';
 import { defaultGrpcRetryOptions, makeGrpcRetryInterceptor, type Client } from '@temporalio/client';
+import { tsToMs } from '@temporalio/common/lib/time';
 import type { AddressInfo } from 'node:net';
 import { apiServer } from '../../src/api/main';
 import { loadConfig, type Config } from '../../src/config';
@@ -11,6 +12,9 @@ import { logger } from '../../src/logger';
 import { loadSealer } from '../../src/secrets/sealer';
 import { connectClient } from '../../src/temporal/connection';
 import { createWorker } from '../../src/worker';
+import { deliveryWorkflowId } from '../../src/workflows/ids';
+import { getDeliveryQuery } from '../../src/workflows/messages';
+import type { DeliveryRecord } from '../../src/workflows/types';
 import { CallbackSink } from '../fakes/callback-sink';
 import { freePort } from '../fakes/http-server';
 import { FakeFreshBooks } from '../fakes/freshbooks';
@@ -303,6 +307,25 @@ export async function historyText(stack: Pick<Stack, 'client'>, workflowId: stri
   };
   walk(history);
   return parts.join('\n');
+}
+
+/**
+ * The waits a notification's delivery workflow scheduled, in ms, in order: its history's timers
+ * (TIMER_STARTED's startToFireTimeout), i.e. what the schedule decided, whatever the clock did.
+ */
+export async function deliveryTimersMs(stack: Pick<Stack, 'client'>, eventId: string): Promise<number[]> {
+  const history = await stack.client.workflow.getHandle(deliveryWorkflowId(eventId)).fetchHistory();
+  return (history.events ?? []).flatMap((e) => {
+    const timeout = e.timerStartedEventAttributes?.startToFireTimeout;
+    return timeout ? [tsToMs(timeout)] : [];
+  });
+}
+
+/** The delivery record of one notification, once its workflow has closed (delivered, gone or cancelled). */
+export async function closedDelivery(stack: Pick<Stack, 'client'>, eventId: string): Promise<DeliveryRecord> {
+  const handle = stack.client.workflow.getHandle(deliveryWorkflowId(eventId));
+  await handle.result();
+  return await handle.query(getDeliveryQuery);
 }
 
 /** One line of counts a test asserts, printed so a run shows the figures: `what: k v, k v`. */

@@ -27,6 +27,7 @@ import {
   freshbooksSeedBody,
   insightlySeedBody,
   instanceWorkflowCount,
+  report,
   sleep,
   startStack,
   type Stack,
@@ -1420,9 +1421,10 @@ describe('hostile input: never a 5xx, nothing started or delivered for a refusal
       await sleep(1_000);
       delivered = stack.sink.received.filter((r) => r.body.message.instanceId === target.id).length - sinkBefore;
       deleteStatus = await deleteOrTerminate(target.id, 30_000);
-      console.log(
-        `attacked instance ${target.id}: forged notifications delivered to the callback: ${delivered}; DELETE answered ${deleteStatus || 'nothing within 30 s'}`,
-      );
+      report(`attacked instance ${target.id}`, {
+        'forged notifications delivered to the callback': delivered,
+        'DELETE answered': deleteStatus,
+      });
     }
     // After the property (whose own failure, if any, is the one reported).
     expect(delivered).toBe(0);

@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { fetchWithRetry, retryAfterMs } from '../../src/elements/http';
+import { fetchWithRetry, retryAfterMs, sleep } from '../../src/elements/http';
 
 describe('retryAfterMs', () => {
   const now = Date.UTC(2026, 10, 23, 9, 15, 0); // a whole second: HTTP dates carry no milliseconds
@@ -95,6 +95,7 @@ describe('fetchWithRetry against a real local server', () => {
   test('the exponential backoff grows from baseDelayMs', async () => {
     server = await scriptedServer((n, _req, res) => (n <= 3 ? reply(res, 500) : reply(res, 200)));
     const waits: number[] = [];
+    const slept: number[] = [];
     const response = await fetchWithRetry(
       server.url,
       {},
@@ -103,16 +104,21 @@ describe('fetchWithRetry against a real local server', () => {
         maxWaitMs: 5000,
         baseDelayMs: 20,
         onRetry: ({ waitMs }) => waits.push(waitMs),
+        sleep: async (ms) => void slept.push(ms),
       },
     );
     expect(response.status).toBe(200);
     expect(waits).toEqual([20, 40, 80]);
-    expect(server.hits[3]!.at - server.hits[0]!.at).toBeGreaterThanOrEqual(130);
+    // What was waited before each request, not only what was reported.
+    expect(slept).toEqual([20, 40, 80]);
+    expect(server.hits).toHaveLength(4);
   });
 
-  test('429 with Retry-After: 1 waits about a second before the next request', async () => {
+  test('429 with Retry-After: 1 waits a second before the next request', async () => {
     server = await scriptedServer((n, _req, res) => (n === 1 ? reply(res, 429, { 'retry-after': '1' }) : reply(res, 200)));
     const waits: number[] = [];
+    // The requests each wait came between: a wait of 1000 ms decided after the 429, before the retry.
+    const slept: { ms: number; hitsBefore: number }[] = [];
     const response = await fetchWithRetry(
       server.url,
       {},
@@ -121,12 +127,13 @@ describe('fetchWithRetry against a real local server', () => {
         maxWaitMs: 5000,
         baseDelayMs: 10,
         onRetry: ({ waitMs }) => waits.push(waitMs),
+        sleep: async (ms) => void slept.push({ ms, hitsBefore: server!.hits.length }),
       },
     );
     expect(response.status).toBe(200);
     expect(server.hits).toHaveLength(2);
     expect(waits).toEqual([1000]);
-    expect(server.hits[1]!.at - server.hits[0]!.at).toBeGreaterThanOrEqual(900);
+    expect(slept).toEqual([{ ms: 1000, hitsBefore: 1 }]);
   });
 
   test('a Retry-After longer than maxWaitMs returns the 429 at once without waiting', async () => {
@@ -183,24 +190,30 @@ describe('fetchWithRetry against a real local server', () => {
   test('an abort signal stops the wait between retries', async () => {
     server = await scriptedServer((_n, _req, res) => reply(res, 503, { 'retry-after': '3' }));
     const controller = new AbortController();
-    setTimeout(() => controller.abort(new Error('cancelled')), 200);
     const waits: number[] = [];
+    // Aborted once the 3 s wait has begun (the real sleep, not a recorded one): had the abort not
+    // ended the wait, the request would be sent again, and the retries would end in a 503, not a rejection.
     const outcome = fetchWithRetry(
       server.url,
       {},
-      { retries: 3, maxWaitMs: 10_000, signal: controller.signal, onRetry: ({ waitMs }) => waits.push(waitMs) },
+      {
+        retries: 3,
+        maxWaitMs: 10_000,
+        signal: controller.signal,
+        onRetry: ({ waitMs }) => {
+          waits.push(waitMs);
+          setImmediate(() => controller.abort(new Error('cancelled')));
+        },
+      },
     );
-    // Timers fire in the order they are due, however busy the machine: the 3 s wait, had the abort
-    // not ended it, would still be running when this later timer fires.
-    const first = await Promise.race([
-      outcome.then(
-        () => 'resolved',
-        (err: Error) => `rejected: ${err.message}`,
-      ),
-      new Promise((r) => setTimeout(() => r('still waiting'), 2_900)),
-    ]);
+    await expect(outcome).rejects.toThrow('cancelled');
     expect(waits).toEqual([3000]);
-    expect(first).toBe('rejected: cancelled');
     expect(server.hits).toHaveLength(1);
+  });
+
+  test('a signal aborted before a wait begins ends it at once', async () => {
+    const controller = new AbortController();
+    controller.abort(new Error('already cancelled'));
+    await expect(sleep(60_000, controller.signal)).rejects.toThrow('already cancelled');
   });
 });
