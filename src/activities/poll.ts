@@ -1,5 +1,6 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { ProviderUrls } from '../elements/element';
+import { ProviderQuotaError } from '../errors';
 import { findElement } from '../elements';
 import { secretKeysOf } from '../instances/secret-keys';
 import type { CallbackPolicy } from '../events/callback-url';
@@ -26,6 +27,19 @@ export interface PollDeps extends DeliveryStarter {
   dispatchConcurrency?: number;
 }
 
+/**
+ * A used-up quota fails the poll at once, with no activity retries: they would only spend requests
+ * the provider refuses. The window stays open, and the next poll reads it once the quota renews.
+ */
+async function* quotaFailsThePoll<T>(pages: AsyncIterable<T>): AsyncIterable<T> {
+  try {
+    yield* pages;
+  } catch (err) {
+    if (err instanceof ProviderQuotaError) throw ApplicationFailure.nonRetryable(err.message, 'ProviderQuotaUsedUp');
+    throw err;
+  }
+}
+
 export function createPollActivities(deps: PollDeps) {
   /**
    * Reads one resource's changes in the poll window, classifies them and hands them to delivery in
@@ -48,15 +62,19 @@ export function createPollActivities(deps: PollDeps) {
     let pages = 0;
     let records = 0;
     let skipped = 0;
-    for await (const page of element.polling.fetchChanges({
-      urls: deps.urls,
-      configuration: deps.sealer.openKeys(input.credentials, secretKeysOf(element), instance.id),
-      resourceName,
-      resource,
-      sinceMs: readFromMs,
-      signal: ctx.cancellationSignal,
-      progress: (p) => ctx.heartbeat({ phase: 'reading', ...p }),
-    })) {
+    for await (const page of quotaFailsThePoll(
+      element.polling.fetchChanges({
+        urls: deps.urls,
+        configuration: deps.sealer.openKeys(input.credentials, secretKeysOf(element), instance.id),
+        resourceName,
+        resource,
+        sinceMs: readFromMs,
+        signal: ctx.cancellationSignal,
+        progress: (p) => ctx.heartbeat({ phase: 'reading', ...p }),
+        onRetry: (r) => ctx.log.info('provider call to be tried again', { resource: resourceName, ...r }),
+        onReread: (r) => ctx.log.info('the provider list shifted between pages; reading it again', { resource: resourceName, ...r }),
+      }),
+    )) {
       pages++;
       for (const record of page) {
         records++;
