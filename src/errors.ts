@@ -32,3 +32,11 @@ export class ProviderError extends HttpError {
     this.name = 'ProviderError';
   }
 }
+
+/** The provider's request quota for the period is used up: retrying before it renews only spends requests. */
+export class ProviderQuotaError extends ProviderError {
+  constructor(message: string) {
+    super(502, message);
+    this.name = 'ProviderQuotaError';
+  }
+}

@@ -1,5 +1,7 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
+import { WorkflowNotFoundError } from '@temporalio/client';
 import type { ProviderUrls } from '../elements/element';
+import { ProviderQuotaError } from '../errors';
 import { findElement } from '../elements';
 import { secretKeysOf } from '../instances/secret-keys';
 import type { CallbackPolicy } from '../events/callback-url';
@@ -9,6 +11,8 @@ import { classify, getByPath } from '../polling/classify';
 import { alreadyReported, overlapMsOf, toRemember } from '../polling/overlap';
 import type { PollInput, PollResult } from '../workflows/types';
 import { handOff, mapLimit, type DeliveryStarter } from './dispatch';
+import { instanceWorkflowId } from '../workflows/ids';
+import { deliveryTargetQuery } from '../workflows/messages';
 
 interface Found {
   objectId: string;
@@ -26,7 +30,40 @@ export interface PollDeps extends DeliveryStarter {
   dispatchConcurrency?: number;
 }
 
+/**
+ * A used-up quota fails the poll at once, with no activity retries: they would only spend requests
+ * the provider refuses. The window stays open, and the next poll reads it once the quota renews.
+ */
+async function* quotaFailsThePoll<T>(pages: AsyncIterable<T>): AsyncIterable<T> {
+  try {
+    yield* pages;
+  } catch (err) {
+    if (err instanceof ProviderQuotaError) throw ApplicationFailure.nonRetryable(err.message, 'ProviderQuotaUsedUp');
+    throw err;
+  }
+}
+
 export function createPollActivities(deps: PollDeps) {
+  /**
+   * A DELETE cancels a poll in flight, but the activity hears of it only at its next heartbeat, and
+   * the provider may answer first: what such a poll found goes to no one, as the instance is gone. A
+   * first delivery attempt does not look at the instance, so this is the last place to stop it.
+   */
+  async function refuseIfDeleted(instanceId: number): Promise<void> {
+    const ctx = Context.current();
+    let deleted = ctx.cancellationSignal.aborted;
+    if (!deleted) {
+      try {
+        deleted = (await deps.client.workflow.getHandle(instanceWorkflowId(instanceId)).query(deliveryTargetQuery)).deleted;
+      } catch (err) {
+        if (!(err instanceof WorkflowNotFoundError)) throw err;
+        deleted = true;
+      }
+    }
+    if (deleted)
+      throw ApplicationFailure.nonRetryable('the instance was deleted during the poll: nothing found is handed over', 'InstanceDeleted');
+  }
+
   /**
    * Reads one resource's changes in the poll window, classifies them and hands them to delivery in
    * notifications of at most ten events. The window reaches back over the overlap, where changes
@@ -48,15 +85,19 @@ export function createPollActivities(deps: PollDeps) {
     let pages = 0;
     let records = 0;
     let skipped = 0;
-    for await (const page of element.polling.fetchChanges({
-      urls: deps.urls,
-      configuration: deps.sealer.openKeys(input.credentials, secretKeysOf(element), instance.id),
-      resourceName,
-      resource,
-      sinceMs: readFromMs,
-      signal: ctx.cancellationSignal,
-      progress: (p) => ctx.heartbeat({ phase: 'reading', ...p }),
-    })) {
+    for await (const page of quotaFailsThePoll(
+      element.polling.fetchChanges({
+        urls: deps.urls,
+        configuration: deps.sealer.openKeys(input.credentials, secretKeysOf(element), instance.id),
+        resourceName,
+        resource,
+        sinceMs: readFromMs,
+        signal: ctx.cancellationSignal,
+        progress: (p) => ctx.heartbeat({ phase: 'reading', ...p }),
+        onRetry: (r) => ctx.log.info('provider call to be tried again', { resource: resourceName, ...r }),
+        onReread: (r) => ctx.log.info('the provider list shifted between pages; reading it again', { resource: resourceName, ...r }),
+      }),
+    )) {
       pages++;
       for (const record of page) {
         records++;
@@ -90,6 +131,7 @@ export function createPollActivities(deps: PollDeps) {
       (a, b) => (a.updatedMs ?? 0) - (b.updatedMs ?? 0) || a.objectId.localeCompare(b.objectId, 'en', { numeric: true }),
     );
     const batches = chunk(ordered, MAX_EVENTS_POLLING);
+    if (batches.length) await refuseIfDeleted(instance.id);
     const date = new Date(input.windowEndMs).toISOString();
     let dispatched = 0;
     await mapLimit(batches, deps.dispatchConcurrency ?? 16, async (batch) => {

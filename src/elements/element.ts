@@ -31,6 +31,10 @@ export interface FetchChangesArgs {
   sinceMs: number;
   /** Called between provider calls so a long poll shows progress and notices cancellation. */
   progress?: (detail: { pages: number; records: number }) => void;
+  /** Told of each wait before a provider call is tried again (a rate limit, a fault): what was decided. */
+  onRetry?: (info: { attempt: number; waitMs: number; reason: string }) => void;
+  /** Told when the provider's list shifted between two pages and the read starts again. */
+  onReread?: (info: { rereads: number; skip: number }) => void;
   signal?: AbortSignal;
 }
 

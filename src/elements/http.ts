@@ -21,6 +21,12 @@ export function retryAfterMs(header: string | null, nowMs: number): number | und
 }
 
 const retryable = (status: number) => status === 429 || status >= 500;
+/**
+ * A 429 that says no requests are left and names no time to wait is a used-up quota (Insightly's
+ * daily one): retrying in seconds would only spend requests that are not there.
+ */
+const quotaUsedUp = (response: Response) =>
+  response.status === 429 && response.headers.get('x-ratelimit-remaining')?.trim() === '0' && !response.headers.has('retry-after');
 
 export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -51,7 +57,7 @@ export async function fetchWithRetry(url: string, init: RequestInit, opts: Retry
     let reason: string;
     try {
       response = await fetch(url, { ...init, signal: opts.signal ?? null });
-      if (!retryable(response.status) || attempt >= opts.retries) return response;
+      if (!retryable(response.status) || attempt >= opts.retries || quotaUsedUp(response)) return response;
       reason = `HTTP ${response.status}`;
     } catch (err) {
       if (opts.signal?.aborted || attempt >= opts.retries) throw err;

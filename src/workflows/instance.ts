@@ -324,12 +324,15 @@ export async function instanceWorkflow(input: InstanceWorkflowInput): Promise<vo
           seen: overlap.seen,
         },
       ]);
+      // A PATCH removed the resource while it was polled: its watermark is gone, and stays gone.
+      if (!Object.hasOwn(spec.events.resources, name)) return;
       state.watermarks[name] = { watermark: iso(windowEndMs), lastPollAt: iso(startedMs), lastEvents: result.events };
       // Results recorded before overlaps existed carry no `seen`.
       const cap = seenCap(Object.keys(spec.events.resources).length);
       state.overlaps![name] = advance(overlap, result.seen ?? [], windowEndMs, overlapMs, cap);
     } catch (err) {
       if (isCancellation(err)) throw err;
+      if (!Object.hasOwn(spec.events.resources, name)) return;
       // The window stays where it was, so the next poll catches up on everything this one missed.
       state.watermarks[name] = { ...previous, lastPollAt: iso(startedMs), lastError: errorMessage(err) } satisfies ResourceStatus;
       log.warn('poll failed; the next poll covers its window', { resource: name, error: errorMessage(err) });

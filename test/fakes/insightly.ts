@@ -6,8 +6,12 @@ import { listenOnFreePort } from './http-server';
  * A fake Insightly v3.1 that follows providers.md: Basic auth with the API key as user name,
  * `/{Object}/Search` with updated_after_utc (at or after; `yyyy-MM-dd HH:mm:ss` or ISO 8601),
  * field_name/field_value, top (default 100, at most 500), skip, count_total, rate-limit headers,
- * and 429 with Retry-After past about ten requests a second. With `indexLagMs`, Search works from a
- * lagging index, as the real one does: each write shows there only that long after it was made.
+ * and 429 past about ten requests a second (with `Retry-After` or, as Insightly may send it, without),
+ * and the daily quota: once it is used up, 429 with `X-RateLimit-Remaining: 0` and no `Retry-After`.
+ * With `indexLagMs`, Search works from a lagging index, as the real one does: each write shows there
+ * only that long after it was made. Records can be deleted, and Search can list them by id or by
+ * updated date (Insightly does not document its order), so a delete or an update between two page
+ * reads shifts records across a page boundary, as it can on the real service.
  */
 export const objects = {
   Contacts: 'CONTACT_ID',
@@ -47,7 +51,14 @@ export class FakeInsightly {
   url = '';
   /** Requests a second before 429; 0 turns the limit off. */
   rateLimitPerSecond = 10;
+  /** The per-second 429's Retry-After (seconds); undefined sends none, which Insightly may do. */
+  rateLimitRetryAfter: string | undefined = '1';
+  /** Requests a day; past it every request is a 429 with `X-RateLimit-Remaining: 0`, until `resetDailyQuota()`. */
   dailyQuota = 100_000;
+  /** Requests counted against the daily quota: those that got past authentication and the per-second limit. */
+  quotaUsed = 0;
+  /** The order Search lists records in: by id, or by DATE_UPDATED_UTC (oldest first, then by id). */
+  order: 'id' | 'updated' = 'id';
   /** Delay before each Search answer, to hold a poll in flight. */
   latencyMs = 0;
   /**
@@ -61,7 +72,7 @@ export class FakeInsightly {
   private failures: { status: number; headers: Record<string, string> }[] = [];
   private nextId = 1000;
   /** Every written state of every record, oldest first, with the wall time it was written. */
-  private writes: Record<InsightlyObject, Map<number, { record: InsightlyRecord; writtenAt: number }[]>> = {
+  private writes: Record<InsightlyObject, Map<number, { record: InsightlyRecord | undefined; writtenAt: number }[]>> = {
     Contacts: new Map(),
     Organisations: new Map(),
     Leads: new Map(),
@@ -90,6 +101,17 @@ export class FakeInsightly {
     return record;
   }
 
+  /** Deletes a record: Search no longer shows it (once the index catches up, with `indexLagMs`). */
+  delete(object: InsightlyObject, id: number): void {
+    if (!this.records[object].delete(id)) throw new Error(`no ${object} ${id}`);
+    this.writes[object].get(id)!.push({ record: undefined, writtenAt: Date.now() });
+  }
+
+  /** A new day: the daily quota is whole again. */
+  resetDailyQuota(): void {
+    this.quotaUsed = 0;
+  }
+
   update(object: InsightlyObject, id: number, fields: InsightlyRecord = {}, atMs = Date.now()): InsightlyRecord {
     const existing = this.records[object].get(id);
     if (!existing) throw new Error(`no ${object} ${id}`);
@@ -105,7 +127,8 @@ export class FakeInsightly {
     const visibleBefore = Date.now() - this.indexLagMs;
     return [...this.writes[object].values()].flatMap((states) => {
       const shown = states.filter((s) => s.writtenAt <= visibleBefore).at(-1);
-      return shown ? [shown.record] : [];
+      // A delete is a state too: the index shows the record until it catches up with it.
+      return shown?.record ? [shown.record] : [];
     });
   }
 
@@ -124,7 +147,7 @@ export class FakeInsightly {
         this.calls.push(call);
         res.set({
           'X-RateLimit-Limit': String(this.dailyQuota),
-          'X-RateLimit-Remaining': String(Math.max(0, this.dailyQuota - this.calls.length)),
+          'X-RateLimit-Remaining': String(Math.max(0, this.dailyQuota - this.quotaUsed)),
           ...headers,
         });
         res.status(status).json(body);
@@ -138,9 +161,14 @@ export class FakeInsightly {
       const now = Date.now();
       this.window = this.window.filter((t) => now - t < 1000);
       if (this.rateLimitPerSecond && this.window.length >= this.rateLimitPerSecond) {
-        return answer(429, { Message: 'Too many requests' }, { 'Retry-After': '1' });
+        const retryAfter: Record<string, string> =
+          this.rateLimitRetryAfter === undefined ? {} : { 'Retry-After': this.rateLimitRetryAfter };
+        return answer(429, { Message: 'Too many requests' }, retryAfter);
       }
       this.window.push(now);
+      // The daily quota: no Retry-After (the wait is until the day rolls over), and nothing left.
+      if (this.quotaUsed >= this.dailyQuota) return answer(429, { Message: 'API daily request quota exceeded' });
+      this.quotaUsed++;
       const failure = this.failures.shift();
       if (failure) return answer(failure.status, { Message: 'Injected failure' }, failure.headers);
 
@@ -160,10 +188,12 @@ export class FakeInsightly {
 
       await this.beforeSearch?.(call);
       if (this.latencyMs) await new Promise((r) => setTimeout(r, this.latencyMs));
+      const id = (r: InsightlyRecord) => Number(r[objects[object]]);
+      const updated = (r: InsightlyRecord) => parseUpdatedAfter(String(r.DATE_UPDATED_UTC))!;
       const matching = this.indexed(object)
-        .filter((r) => since === undefined || parseUpdatedAfter(String(r.DATE_UPDATED_UTC))! >= since)
+        .filter((r) => since === undefined || updated(r) >= since)
         .filter((r) => !query.field_name || String(r[query.field_name]) === query.field_value)
-        .sort((a, b) => Number(a[objects[object]]) - Number(b[objects[object]]));
+        .sort((a, b) => (this.order === 'updated' ? updated(a) - updated(b) : 0) || id(a) - id(b));
       const headers: Record<string, string> = query.count_total === 'true' ? { 'X-Total-Count': String(matching.length) } : {};
       answer(200, matching.slice(skip, skip + top), headers);
       await this.afterSearch?.(call);

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ProviderError } from '../../errors';
+import { ProviderError, ProviderQuotaError } from '../../errors';
 import { templateProblems, expandTemplate } from '../../polling/template';
 import type { Element, FetchChangesArgs, PollResource } from '../element';
 import { fetchWithRetry } from '../http';
@@ -9,6 +9,8 @@ const MAX_TOP = 500; // Insightly's largest page
 // Insightly's search shows a change some seconds after its DATE_UPDATED_UTC (the index lags, clocks
 // differ): every poll reads the last minute again, and reports only what it had not reported yet.
 const POLL_OVERLAP_SECONDS = 60;
+/** Times a poll starts its read again after finding that the results shifted between two pages. */
+const MAX_REREADS = 3;
 
 const configurationSchema = z.looseObject({
   username: z.string().optional(),
@@ -51,21 +53,39 @@ function authHeader(configuration: Record<string, unknown>): string {
   return `Basic ${Buffer.from(`${apiKey}:`).toString('base64')}`;
 }
 
+const quotaUsedUp = (response: Response) => response.status === 429 && response.headers.get('x-ratelimit-remaining')?.trim() === '0';
+
 function describeFailure(response: Response, what: string): string {
-  const remaining = response.headers.get('x-ratelimit-remaining');
-  if (response.status === 429 && remaining === '0') return `Insightly's daily request quota is used up (${what})`;
+  if (quotaUsedUp(response)) return `Insightly's daily request quota is used up (${what})`;
   return `Insightly answered ${response.status} ${response.statusText} to ${what}`;
 }
 
+/** What tells one record from another when checking that a page starts where the last one ended. */
+function identity(record: unknown, idField: string | undefined): string {
+  const id = idField && record && typeof record === 'object' ? (record as Record<string, unknown>)[idField] : undefined;
+  return id === undefined || id === null ? JSON.stringify(record) : `id:${String(id)}`;
+}
+
+/**
+ * Pages through Search with skip/top. Records deleted or re-dated while the poll pages through shift
+ * the rest of the list, so a record could cross a page boundary unread. So consecutive pages overlap
+ * by one record: each page must start with the record the previous one ended with. When it does not,
+ * the list shifted, and the read starts again from the first page (records read twice are reported
+ * once, by the poll); when it keeps shifting, the poll fails and the next one reads the window again.
+ */
 async function* fetchChanges(args: FetchChangesArgs): AsyncIterable<unknown[]> {
   const translation = translateHubUrl(args.resource.url);
   if (!translation.ok) throw new Error(translation.problems.join('; '));
   const { object, params } = translation.search;
-  const top = Math.min(args.resource.pageSize ?? MAX_TOP, MAX_TOP);
+  // Each page reads `step` records past the previous page's last one, which it reads again.
+  const step = Math.min(args.resource.pageSize ?? MAX_TOP, MAX_TOP - 1);
+  const top = step + 1;
   const base = args.urls.insightly.replace(/\/+$/, '');
   let pages = 0;
   let records = 0;
-  for (let skip = 0; ; skip += top) {
+  let rereads = 0;
+  let lastOfPage: string | undefined;
+  for (let skip = 0; ;) {
     const query = new URLSearchParams();
     for (const [key, value] of Object.entries(params)) query.set(key, expandTemplate(value, args.sinceMs));
     query.set('top', String(top));
@@ -74,19 +94,37 @@ async function* fetchChanges(args: FetchChangesArgs): AsyncIterable<unknown[]> {
     const response = await fetchWithRetry(
       `${base}/${object}/Search?${query}`,
       { headers: { authorization: authHeader(args.configuration), accept: 'application/json' } },
-      { retries: 4, maxWaitMs: 30_000, signal: args.signal },
+      { retries: 4, maxWaitMs: 30_000, signal: args.signal, onRetry: args.onRetry },
     );
     if (!response.ok) {
       await response.body?.cancel();
+      // Retrying a used-up daily quota within the poll only spends requests: the next poll tries again.
+      if (quotaUsedUp(response)) throw new ProviderQuotaError(describeFailure(response, what));
       throw new ProviderError(502, describeFailure(response, what));
     }
     const page = (await response.json()) as unknown;
     if (!Array.isArray(page)) throw new ProviderError(502, `Insightly answered ${what} with something other than a list`);
     pages++;
-    records += page.length;
+    if (lastOfPage !== undefined && (!page.length || identity(page[0], args.resource.idField) !== lastOfPage)) {
+      // The list shifted since the last page: a record may have moved back past the boundary unread.
+      if (++rereads > MAX_REREADS) {
+        throw new ProviderError(
+          502,
+          `Insightly's search results kept shifting while being paged (${what}); the next poll reads the window again`,
+        );
+      }
+      args.onReread?.({ rereads, skip });
+      lastOfPage = undefined;
+      skip = 0;
+      continue;
+    }
+    const fresh = lastOfPage === undefined ? page : page.slice(1);
+    records += fresh.length;
     args.progress?.({ pages, records });
-    if (page.length) yield page;
+    if (fresh.length) yield fresh;
     if (page.length < top) return;
+    lastOfPage = identity(page[page.length - 1], args.resource.idField);
+    skip += step;
   }
 }
 
