@@ -20,13 +20,13 @@ const abortedWithItsTask = (err: unknown) =>
   /workflow task failure/i.test(err.cause.details ?? err.cause.message);
 
 /** Runs `send` (an executeUpdate call) again when the server aborted the update with its workflow task. */
-export async function retryAbortedUpdate<T>(send: () => Promise<T>): Promise<T> {
+export async function retryAbortedUpdate<T>(send: () => Promise<T>, pauseMs = PAUSE_MS): Promise<T> {
   for (let attempt = 1; ; attempt++) {
     try {
       return await send();
     } catch (err) {
       if (attempt >= ATTEMPTS || !abortedWithItsTask(err)) throw err;
-      await new Promise((resolve) => setTimeout(resolve, PAUSE_MS * attempt));
+      await new Promise((resolve) => setTimeout(resolve, pauseMs * attempt));
     }
   }
 }

@@ -83,7 +83,8 @@ describe('long sleeps, with time skipping', () => {
     const contact = insightly.create('Contacts', { FIRST_NAME: 'Katherine' }, createdMs + 60_000);
     const handle = await env.client.workflow.start('instanceWorkflow', {
       taskQueue,
-      workflowId: `instance-ts-${randomUUID()}`,
+      // Its real id: a poll asks its instance (by this id) whether it was deleted before handing anything over.
+      workflowId: instanceWorkflowId(4242),
       args: [{ spec }],
     });
     try {

@@ -15,19 +15,19 @@ describe('updates aborted with their workflow task', () => {
       if (++calls === 1) throw aborted();
       return 'done';
     };
-    await expect(retryAbortedUpdate(send)).resolves.toBe('done');
+    await expect(retryAbortedUpdate(send, 0)).resolves.toBe('done');
     expect(calls).toBe(2);
   });
 
-  test('are given up after three tries', async () => {
+  test('are given up after eight tries', async () => {
     let calls = 0;
     await expect(
       retryAbortedUpdate(async () => {
         calls++;
         throw aborted();
-      }),
+      }, 0),
     ).rejects.toBeInstanceOf(ServiceError);
-    expect(calls).toBe(3);
+    expect(calls).toBe(8);
   });
 
   test('other failures, other FAILED_PRECONDITIONs included, are not retried', async () => {
