@@ -185,7 +185,8 @@ async function postForm(uri: string, body: string, headers: Record<string, strin
 export class FakeFreshBooks {
   url = '';
   readonly businesses: FreshBooksBusiness[];
-  readonly accessTokenLifetimeSeconds: number;
+  /** Lifetime of access tokens issued from now on (a test may change it between instances). */
+  accessTokenLifetimeSeconds: number;
   /** How long an issued authorization code stays valid (5 minutes). */
   codeLifetimeMs = 5 * 60 * 1000;
   /** Delay between answering a callback POST/resend and posting its verification. */
