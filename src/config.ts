@@ -70,6 +70,8 @@ export const configSchema = z
     WORKER_MAX_CACHED_WORKFLOWS: z.coerce.number().int().min(0).default(2000),
     /** Seconds a registered callback waits for its verification post before the provider is asked to resend it. */
     VERIFICATION_RESEND_SECONDS: positiveNumber.default(120),
+    /** Seconds before an instance asks a provider again after it refused (or failed) a callback registration or removal. */
+    PROVIDER_RETRY_SECONDS: positiveNumber.default(60),
     /** Hours a replaced signing key (signature key, Standard Webhooks secret) still signs beside the new one. */
     SIGNING_KEY_GRACE_HOURS: z.coerce.number().min(0).max(720).default(24),
     /** Seconds a webhook is remembered: the same signed webhook again within them is acknowledged and dropped. */

@@ -79,6 +79,8 @@ const MAX_EARLY_CALLBACKS = 100;
 /** Times the provider is asked to send a lost verification again, each wait twice the one before. */
 const MAX_RESENDS = 5;
 const DEFAULT_VERIFICATION_RESEND_SECONDS = 120;
+/** A provider that refused a registration or a removal is asked again after this long. */
+const DEFAULT_PROVIDER_RETRY_SECONDS = 60;
 /**
  * How long a webhook's key is remembered, and how many keys at most. A provider that sends no delivery
  * id (FreshBooks) makes a retry and a genuine second identical change look alike: within the window
@@ -545,8 +547,8 @@ export async function instanceWorkflow(input: InstanceWorkflowInput): Promise<vo
     if (webhooks()) {
       await refreshIfDue();
       const complete = await reconcileCallbacks();
-      // A provider that refused a registration or a removal is asked again in a minute.
-      retryAtMs = complete ? Infinity : Date.now() + 60_000;
+      // A provider that refused a registration or a removal is asked again (in a minute by default).
+      retryAtMs = complete ? Infinity : Date.now() + (input.providerRetrySeconds ?? DEFAULT_PROVIDER_RETRY_SECONDS) * 1000;
       await requestResends();
       await dispatchPending();
     }

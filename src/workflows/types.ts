@@ -234,6 +234,8 @@ export interface InstanceWorkflowInput {
   maxHistoryEvents?: number;
   /** How long a callback waits for its verification post before the provider is asked to resend it. */
   verificationResendSeconds?: number;
+  /** How long after a refused callback registration or removal the provider is asked again. */
+  providerRetrySeconds?: number;
   /** How long a webhook's key is remembered: the same webhook again within it is a repeat. */
   webhookRepeatWindowSeconds?: number;
 }

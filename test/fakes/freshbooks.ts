@@ -72,6 +72,35 @@ export interface WebhookDelivery {
   at: number;
 }
 
+/** The fake's routes, each of which a fault can be injected into. */
+export type FreshBooksRoute = 'token' | 'identity' | 'register' | 'list' | 'verify' | 'resend' | 'remove';
+
+/**
+ * A fault on one route. `status` alone: the request is refused with it, nothing done. `dropAfterSuccess`:
+ * the work is done, then the answer is `status` (default 500), as if the real answer were lost on the way
+ * back. `delayMs`: the answer (whichever it is) is held that long, the work already done.
+ */
+export interface FreshBooksFault {
+  status?: number;
+  /** The body sent with `status` (default a message naming the injected fault). */
+  body?: unknown;
+  /** Requests it applies to, one after another (default 1; Infinity until clearFaults). */
+  times?: number;
+  delayMs?: number;
+  dropAfterSuccess?: boolean;
+}
+
+/** A request a fault applied to. */
+export interface FaultHit {
+  route: FreshBooksRoute;
+  /** The status answered. */
+  status: number;
+  /** Whether the route did its work (a delay or a dropped answer) or refused (a status alone). */
+  workDone: boolean;
+  /** When the answer went out (after any delay). */
+  answeredAt: number;
+}
+
 interface StoredCallback extends FreshBooksCallback {
   accountId: string;
   updatedAt: string;
@@ -156,7 +185,8 @@ async function postForm(uri: string, body: string, headers: Record<string, strin
 export class FakeFreshBooks {
   url = '';
   readonly businesses: FreshBooksBusiness[];
-  readonly accessTokenLifetimeSeconds: number;
+  /** Lifetime of access tokens issued from now on (a test may change it between instances). */
+  accessTokenLifetimeSeconds: number;
   /** How long an issued authorization code stays valid (5 minutes). */
   codeLifetimeMs = 5 * 60 * 1000;
   /** Delay between answering a callback POST/resend and posting its verification. */
@@ -167,6 +197,11 @@ export class FakeFreshBooks {
   resendRequests = 0;
   /** Registrations still to accept and then answer 500, as if the answer were lost on the way back. */
   loseRegistrationAnswers = 0;
+
+  /** Requests that faults (fail()) applied to, in the order answered. */
+  readonly faultsHit: FaultHit[] = [];
+  /** Called when a faulted request has been answered (after its delay): a test can act at that moment. */
+  onFaultAnswered?: (hit: FaultHit) => void;
 
   /** Successful refresh_token grants. */
   refreshes = 0;
@@ -184,12 +219,31 @@ export class FakeFreshBooks {
   private readonly refreshTokens = new Map<string, boolean>();
   private readonly store = new Map<number, StoredCallback>();
   private readonly pending = new Set<Promise<unknown>>();
+  private readonly faults = new Map<FreshBooksRoute, (FreshBooksFault & { left: number })[]>();
   private nextCallbackId = 2_001_000;
   private close?: () => Promise<void>;
 
   constructor(readonly opts: FakeFreshBooksOptions) {
     this.businesses = opts.businesses ?? [DEFAULT_BUSINESS];
     this.accessTokenLifetimeSeconds = opts.accessTokenLifetimeSeconds ?? 43_200;
+  }
+
+  /**
+   * Injects a fault into a route: the next `times` requests to it (after any faults queued before)
+   * are refused, delayed or have their answer dropped. See FreshBooksFault.
+   */
+  fail(route: FreshBooksRoute, fault: FreshBooksFault = {}): void {
+    const left = fault.times ?? 1;
+    if (!(left > 0)) throw new Error(`fail(${route}): times must be positive`);
+    const queue = this.faults.get(route) ?? [];
+    queue.push({ ...fault, left });
+    this.faults.set(route, queue);
+  }
+
+  /** Removes every fault not yet used up (on one route, or all). */
+  clearFaults(route?: FreshBooksRoute): void {
+    if (route) this.faults.delete(route);
+    else this.faults.clear();
   }
 
   /** A one-use authorization code, valid codeLifetimeMs (5 minutes). */
@@ -307,7 +361,7 @@ export class FakeFreshBooks {
     app.use(express.json());
     app.use(express.urlencoded({ extended: false }));
 
-    app.post('/auth/oauth/token', (req, res) => {
+    app.post('/auth/oauth/token', this.injectFaults('token'), (req, res) => {
       const body = (req.body ?? {}) as Record<string, unknown>;
       const p = (name: string) => (typeof body[name] === 'string' ? (body[name] as string) : undefined);
       const grantType = p('grant_type') ?? '';
@@ -370,6 +424,8 @@ export class FakeFreshBooks {
       }
       next();
     });
+    // Faults apply to authenticated requests: an expired token is still answered 401 first.
+    api.use(this.injectFaults());
 
     api.get('/auth/api/v1/users/me', (_req, res) => {
       res.json({
@@ -486,6 +542,85 @@ export class FakeFreshBooks {
   async stop(): Promise<void> {
     await this.idle();
     await this.close?.();
+  }
+
+  /** The route a request is for, as fail() names it. */
+  private routeOf(req: express.Request): FreshBooksRoute | undefined {
+    const path = req.path;
+    if (path === '/auth/oauth/token') return 'token';
+    if (path === '/auth/api/v1/users/me') return 'identity';
+    if (/^\/events\/account\/[^/]+\/events\/callbacks\/?$/.test(path))
+      return req.method === 'POST' ? 'register' : req.method === 'GET' ? 'list' : undefined;
+    if (/^\/events\/account\/[^/]+\/events\/callbacks\/[^/]+$/.test(path)) {
+      if (req.method === 'DELETE') return 'remove';
+      if (req.method !== 'PUT') return undefined;
+      const resend = (req.body as { callback?: { resend?: unknown } } | undefined)?.callback?.resend;
+      return resend === true || resend === 'true' ? 'resend' : 'verify';
+    }
+    return undefined;
+  }
+
+  /** Takes one use of the first fault queued for a route. */
+  private takeFault(route: FreshBooksRoute): FreshBooksFault | undefined {
+    const queue = this.faults.get(route);
+    const fault = queue?.[0];
+    if (!fault) return undefined;
+    if (--fault.left <= 0) queue.shift();
+    return fault;
+  }
+
+  /** Middleware applying the route's next fault, if any (route: fixed, or found from the request). */
+  private injectFaults(fixed?: FreshBooksRoute): express.RequestHandler {
+    return (req, res, next) => {
+      const route = fixed ?? this.routeOf(req);
+      const fault = route && this.takeFault(route);
+      if (!route || !fault) return next();
+      const hold = (fn: () => void) => (fault.delayMs ? setTimeout(fn, fault.delayMs) : fn());
+      const record = (workDone: boolean) =>
+        res.once('finish', () => {
+          const hit: FaultHit = { route, status: res.statusCode, workDone, answeredAt: Date.now() };
+          this.faultsHit.push(hit);
+          this.onFaultAnswered?.(hit);
+        });
+      const message = (status: number) => ({ message: `fault injected on ${route}: HTTP ${status}` });
+
+      if (fault.status !== undefined && !fault.dropAfterSuccess) {
+        // Refused: nothing is done.
+        record(false);
+        if (route === 'token') {
+          const grantType = (req.body as { grant_type?: unknown } | undefined)?.grant_type;
+          const error = (fault.body as { error?: unknown } | undefined)?.error;
+          this.tokenRequests.push({
+            grant_type: typeof grantType === 'string' ? grantType : '',
+            status: fault.status,
+            ...(typeof error === 'string' ? { error } : {}),
+            at: Date.now(),
+          });
+        }
+        const status = fault.status;
+        hold(() => res.status(status).json(fault.body ?? message(status)));
+        return;
+      }
+
+      // The work is done; its answer is held, or replaced by an error (a success only: a refusal stands).
+      record(true);
+      const end = res.end.bind(res) as (...args: unknown[]) => express.Response;
+      res.end = ((...args: unknown[]) => {
+        hold(() => {
+          if (fault.dropAfterSuccess && res.statusCode < 300) {
+            const status = fault.status ?? 500;
+            const body = JSON.stringify(fault.body ?? message(status));
+            res.removeHeader('ETag');
+            res
+              .status(status)
+              .set({ 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': String(Buffer.byteLength(body)) });
+            end(body);
+          } else end(...args);
+        });
+        return res;
+      }) as typeof res.end;
+      next();
+    };
   }
 
   private issueTokens() {

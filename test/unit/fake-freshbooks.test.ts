@@ -238,3 +238,123 @@ describe('FakeFreshBooks end to end', () => {
     expect(fb.requests[0]).toMatchObject({ method: 'GET', path: '/auth/api/v1/users/me' });
   });
 });
+
+describe('FakeFreshBooks fault injection', () => {
+  const fb = new FakeFreshBooks({ clientId: 'cid', clientSecret: 'secret', redirectUri: 'https://app.example/cb' });
+  let base = '';
+  let sink: Awaited<ReturnType<typeof receiver>>;
+  let access = '';
+  let refresh = '';
+  beforeAll(async () => {
+    base = await fb.start();
+    sink = await receiver();
+    const res = await fetch(`${base}/auth/oauth/token`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({
+        grant_type: 'authorization_code',
+        client_id: 'cid',
+        client_secret: 'secret',
+        redirect_uri: 'https://app.example/cb',
+        code: fb.issueCode(),
+      }),
+    });
+    ({ access_token: access, refresh_token: refresh } = (await res.json()) as { access_token: string; refresh_token: string });
+  });
+  afterAll(async () => {
+    await fb.stop();
+    await sink.close();
+  });
+  afterEach(() => fb.clearFaults());
+
+  const CALLBACKS = '/events/account/6BApk/events/callbacks';
+  const api = (method: string, path: string, body?: unknown) =>
+    fetch(`${base}${path}`, {
+      method,
+      headers: { Authorization: `Bearer ${access}`, ...(body ? { 'Content-Type': 'application/json' } : {}) },
+      body: body ? JSON.stringify(body) : undefined,
+    });
+  const register = (event: string) => api('POST', CALLBACKS, { callback: { event, uri: sink.url } });
+
+  test('a status alone refuses `times` requests and does nothing; then the route works again', async () => {
+    fb.fail('register', { status: 503, times: 2 });
+    const before = fb.callbacks().length;
+    const statuses = [];
+    for (let i = 0; i < 3; i++) statuses.push((await register('client.create')).status);
+    expect(statuses).toEqual([503, 503, 200]);
+    expect(fb.callbacks().length).toBe(before + 1);
+    expect(fb.faultsHit.slice(-2).map((h) => [h.route, h.status, h.workDone])).toEqual([
+      ['register', 503, false],
+      ['register', 503, false],
+    ]);
+  });
+
+  test('dropAfterSuccess does the work and answers 500; a refusal underneath is answered as it is', async () => {
+    fb.fail('remove', { dropAfterSuccess: true, times: 2 });
+    const id = fb.addStrayCallback('6BApk', 'item.create', sink.url);
+    const dropped = await api('DELETE', `${CALLBACKS}/${id}`);
+    expect(dropped.status).toBe(500);
+    expect(((await dropped.json()) as { message: string }).message).toMatch(/fault injected on remove/);
+    expect(fb.callbacks().some((c) => c.callbackid === id)).toBe(false);
+    // Already gone: the 404 is FreshBooks' own answer, not replaced.
+    expect((await api('DELETE', `${CALLBACKS}/${id}`)).status).toBe(404);
+    expect(fb.faultsHit.slice(-2).map((h) => [h.route, h.status, h.workDone])).toEqual([
+      ['remove', 500, true],
+      ['remove', 404, true],
+    ]);
+  });
+
+  test('PUT is told apart by its body (verify, resend); list and identity have faults of their own', async () => {
+    const id = fb.addStrayCallback('6BApk', 'tax.create', sink.url);
+    fb.fail('resend', { status: 502 });
+    fb.fail('verify', { status: 429 });
+    fb.fail('list', { status: 500 });
+    fb.fail('identity', { status: 503 });
+    const resendsBefore = fb.resendRequests;
+    expect((await api('PUT', `${CALLBACKS}/${id}`, { callback: { resend: true } })).status).toBe(502);
+    expect(fb.resendRequests).toBe(resendsBefore);
+    const verifier = fb.callbacks().find((c) => c.callbackid === id)!.verifier;
+    expect((await api('PUT', `${CALLBACKS}/${id}`, { callback: { verifier } })).status).toBe(429);
+    expect(fb.callbacks().find((c) => c.callbackid === id)!.verified).toBe(false);
+    expect((await api('GET', CALLBACKS)).status).toBe(500);
+    expect((await api('GET', '/auth/api/v1/users/me')).status).toBe(503);
+    expect((await api('PUT', `${CALLBACKS}/${id}`, { callback: { verifier } })).status).toBe(200);
+    expect(fb.faultsHit.slice(-4).map((h) => h.route)).toEqual(['resend', 'verify', 'list', 'identity']);
+  });
+
+  test('a delayed token answer: the refresh token is used when the request arrives, the answer follows', async () => {
+    fb.fail('token', { delayMs: 300 });
+    let usedBeforeAnswer: number | undefined;
+    fb.onFaultAnswered = () => (usedBeforeAnswer = fb.refreshes);
+    const refreshesBefore = fb.refreshes;
+    const answer = fetch(`${base}/auth/oauth/token`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ grant_type: 'refresh_token', client_id: 'cid', client_secret: 'secret', refresh_token: refresh }),
+    });
+    const res = await answer;
+    fb.onFaultAnswered = undefined;
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as { refresh_token: string };
+    expect(body.refresh_token).not.toBe(refresh);
+    refresh = body.refresh_token;
+    expect(usedBeforeAnswer).toBe(refreshesBefore + 1);
+    expect(fb.faultsHit[fb.faultsHit.length - 1]).toMatchObject({ route: 'token', status: 200, workDone: true });
+  });
+
+  test('a refused token request (400 invalid_grant) leaves the refresh token usable and is recorded', async () => {
+    fb.fail('token', { status: 400, body: { error: 'invalid_grant' } });
+    const grant = { grant_type: 'refresh_token', client_id: 'cid', client_secret: 'secret', refresh_token: refresh };
+    const post = () =>
+      fetch(`${base}/auth/oauth/token`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(grant) });
+    const refused = await post();
+    expect(refused.status).toBe(400);
+    expect(await refused.json()).toEqual({ error: 'invalid_grant' });
+    expect(fb.tokenRequests[fb.tokenRequests.length - 1]).toMatchObject({
+      grant_type: 'refresh_token',
+      status: 400,
+      error: 'invalid_grant',
+    });
+    expect((await post()).status).toBe(200);
+  });
+});

@@ -1,6 +1,6 @@
 import { createHmac } from 'node:crypto';
 import { dictForms, freshbooksSignatureChecker, pythonJsonDumps } from '../../src/elements/freshbooks/signature';
-import { cases, realPython } from './python-json';
+import { cases, realPython, realPythonSignature, repeatedKeyCases } from './python-json';
 
 const sign = (key: string, message: string) => createHmac('sha256', key).update(message, 'utf8').digest('base64');
 
@@ -43,5 +43,39 @@ describe("src's FreshBooks signature: the message is Python's json.dumps, byte f
     for (const junk of ['', 'junk', 'A'.repeat(44), `${'A'.repeat(42)}==`, sign('v', 'x').slice(0, -1)]) {
       expect(freshbooksSignatureChecker([['name', 'x.create']], 'name=x.create', junk)).toBeUndefined();
     }
+  });
+});
+
+describe("src's FreshBooks signature against signatures Python computes itself (hmac, hashlib, json.dumps)", () => {
+  // As the receiver sees a post: the raw form body and the pairs URLSearchParams reads from it.
+  const received = (pairs: [string, string][]) => {
+    const raw = new URLSearchParams(pairs).toString();
+    return { raw, fields: [...new URLSearchParams(raw).entries()] as [string, string][] };
+  };
+
+  test.each(Object.entries({ ...cases, ...repeatedKeyCases }))('%s: both readings of the form verify', (_name, pairs) => {
+    const { raw, fields } = received(pairs);
+    for (const reading of ['last', 'first'] as const) {
+      const python = realPythonSignature(pairs, 'vérifier-é', reading);
+      expect(freshbooksSignatureChecker(fields, raw, python.signature)!('vérifier-é')).toBe(true);
+      expect(freshbooksSignatureChecker(fields, raw, python.signature)!('vérifier-e')).toBe(false);
+    }
+  });
+
+  test.each(Object.entries(repeatedKeyCases))('%s: the messages src builds are the bytes Python signs', (_name, pairs) => {
+    const ours = dictForms(pairs).map(pythonJsonDumps);
+    const theirs = [realPythonSignature(pairs, 'k', 'last').message, realPythonSignature(pairs, 'k', 'first').message];
+    expect(ours.map((m) => Buffer.from(m, 'utf8').toString('hex'))).toEqual(theirs.map((m) => Buffer.from(m, 'utf8').toString('hex')));
+  });
+
+  test('a non-ASCII value changed by one character, or signed with the pairs in another order, does not verify', () => {
+    const pairs = repeatedKeyCases['repeated non-ASCII value']!;
+    const { raw, fields } = received(pairs);
+    const python = realPythonSignature(pairs, 'v');
+    // Python signed the last reading: the repeated key's last value is the one that must not change.
+    const changed = fields.map(([k, v]): [string, string] => [k, v.replace('中', '申')]);
+    expect(freshbooksSignatureChecker(changed, new URLSearchParams(changed).toString(), python.signature)!('v')).toBe(false);
+    const reordered = realPythonSignature([...pairs].reverse(), 'v');
+    expect(freshbooksSignatureChecker(fields, raw, reordered.signature)!('v')).toBe(false);
   });
 });
