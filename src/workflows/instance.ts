@@ -545,6 +545,9 @@ export async function instanceWorkflow(input: InstanceWorkflowInput): Promise<vo
     if (deleting) break;
 
     if (webhooks()) {
+      // What failed in an earlier round and still fails is tried again below and says so again; what
+      // has since worked no longer shows.
+      state.lastError = undefined;
       await refreshIfDue();
       const complete = await reconcileCallbacks();
       // A provider that refused a registration or a removal is asked again (in a minute by default).

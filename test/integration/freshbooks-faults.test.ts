@@ -115,7 +115,8 @@ describe('FreshBooks refuses: the instance records it, stays up, and the retry c
       freshbooks.clearFaults('register');
       await until(() => h.callbacksFor(created.id).filter((c) => c.verified).length === CALLBACKS, 'registered on the retry');
       await waitForVerified(stack, created.id, CALLBACKS);
-      const { callbacks } = await h.status(created.id);
+      const { callbacks, lastError: afterRetry } = await h.status(created.id);
+      expect(afterRetry).toBeUndefined(); // fixed, so no longer shown
       expect((await call(stack, 'DELETE', `/instances/${created.id}`)).status).toBe(200);
       return { lastError, refused, registered: callbacks.registered, verified: callbacks.verified, atFreshBooks };
     })();
