@@ -195,6 +195,8 @@ export class FakeFreshBooks {
   loseVerificationPosts = 0;
   /** Resend requests received (`PUT …/callbacks/{id}` with `{"callback": {"resend": true}}`). */
   resendRequests = 0;
+  /** Verifiers refused (`PUT …/callbacks/{id}` with a verifier that is not the callback's). */
+  refusedVerifiers = 0;
   /** Registrations still to accept and then answer 500, as if the answer were lost on the way back. */
   loseRegistrationAnswers = 0;
 
@@ -507,7 +509,10 @@ export class FakeFreshBooks {
         return;
       }
       if (body?.verifier === undefined) return res.status(422).json({ message: 'verifier or resend required' });
-      if (body.verifier !== stored.verifier) return res.status(422).json({ message: 'invalid verifier' });
+      if (body.verifier !== stored.verifier) {
+        this.refusedVerifiers++;
+        return res.status(422).json({ message: 'invalid verifier' });
+      }
       stored.verified = true;
       stored.updatedAt = updatedAt();
       res.json({ response: { result: { callback: view(stored) } } });
