@@ -65,13 +65,20 @@ export function createDeliveryActivities({ client, sealer, callbackPolicy, callb
     const deleted = () => attemptFailed('not attempted: the instance was deleted', { instanceDeleted: true }, 'InstanceDeleted');
     let state: DeliveryTargetState;
     try {
-      state = await client.workflow.getHandle(instanceWorkflowId(input.instanceId)).query(deliveryTargetQuery);
+      const handle = client.workflow.getHandle(instanceWorkflowId(input.instanceId));
+      // Deleted, or terminated (then deleted through its cleanup): either way it takes no more events.
+      if ((await handle.describe()).status.name !== 'RUNNING') throw deleted();
+      state = await handle.query(deliveryTargetQuery);
     } catch (err) {
+      if (err instanceof ApplicationFailure) throw err;
       if (err instanceof WorkflowNotFoundError) throw deleted();
       throw attemptFailed("not attempted: the instance's callback could not be read", {}, 'InstanceUnreadable');
     }
     if (state.deleted) throw deleted();
-    return state.target ?? handed;
+    // The callback URL was removed (events off): nowhere the owner still wants events sent.
+    if (!state.target)
+      throw attemptFailed('not attempted: the instance has no callback URL any more', { instanceDeleted: true }, 'NoCallback');
+    return state.target;
   }
 
   /** One attempt at POSTing a notification. */
@@ -93,12 +100,11 @@ export function createDeliveryActivities({ client, sealer, callbackPolicy, callb
     const open = (value: string, field: string) => sealer.open(value, { instanceId: input.instanceId, field });
     // Within a key change's grace period both keys sign, the new one first.
     const previous = target.previousKeys && target.previousKeys.untilMs > Date.now() ? target.previousKeys : undefined;
-    const keys = [target.signatureKey, previous?.signatureKey].filter((k): k is string => !!k);
-    if (keys.length) {
-      headers['elements-webhook-signature'] = keys
-        .map((k) => elementsSignature(input.body, open(k, 'event.notification.signature.key')))
-        .join(' ');
-    }
+    // Our own header keeps its single-signature form (receivers compare it whole); the replaced key's
+    // signature goes in a header of its own.
+    const signWith = (k: string) => elementsSignature(input.body, open(k, 'event.notification.signature.key'));
+    if (target.signatureKey) headers['elements-webhook-signature'] = signWith(target.signatureKey);
+    if (previous?.signatureKey) headers['elements-webhook-signature-previous'] = signWith(previous.signatureKey);
     const secrets = [target.webhookSecret, previous?.webhookSecret].filter((k): k is string => !!k);
     if (secrets.length) {
       const opened = secrets.map((s) => open(s, 'event.notification.webhook.secret'));

@@ -61,10 +61,21 @@ export function createWebhookActivities(deps: PollDeps) {
     async removeStrayCallbacks(input: RemoveStraysInput): Promise<{ removed: number }> {
       const element = webhooksOf(input.elementKey);
       const ctx = ctxFor(input);
+      const activity = Context.current();
+      // Tokens refreshed by an earlier try of this activity: the refresh token they replaced is spent.
+      const earlier = activity.info.heartbeatDetails as { sealedTokens?: string } | undefined;
+      if (earlier?.sealedTokens) {
+        ctx.state = {
+          ...ctx.state,
+          tokens: deps.sealer.openJson(earlier.sealedTokens, { instanceId: input.instanceId, field: 'provider' }),
+        };
+      }
       const tokens = ctx.state.tokens;
       // Only for a workflow that no longer runs: a running one holds the single-use refresh token.
       if (input.instanceClosed && tokens && element.refreshTokens && tokens.expiresAtMs < Date.now() + 60_000) {
-        ctx.state = { ...ctx.state, tokens: await element.refreshTokens(ctx) };
+        const fresh = await element.refreshTokens(ctx);
+        activity.heartbeat({ sealedTokens: deps.sealer.sealJson(fresh, { instanceId: input.instanceId, field: 'provider' }) });
+        ctx.state = { ...ctx.state, tokens: fresh };
       }
       const strays = (await element.callbacksAt(ctx, input.uri)).filter((c) => !input.keep.includes(c.callbackId));
       for (const stray of strays) await element.deregister(ctx, stray.callbackId);

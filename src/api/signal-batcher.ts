@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { Client } from '@temporalio/client';
 import { webhooksSignal } from '../workflows/messages';
 import type { WebhookReceipt } from '../workflows/types';
@@ -34,7 +35,9 @@ export class SignalBatcher {
     fields: Record<string, string>,
     deadlineAtMs = Date.now() + this.opts.deadlineMs,
   ): Promise<WebhookReceipt> {
-    const receipt: WebhookReceipt = { key, receivedAt: new Date().toISOString(), fields };
+    // A random id as well: a worker still on code from before keys ignores `key` and needs one; the
+    // instance replaces it with one made from the key.
+    const receipt: WebhookReceipt = { id: randomUUID(), key, receivedAt: new Date().toISOString(), fields };
     return new Promise<WebhookReceipt>((resolve, reject) => {
       const queue = this.queues.get(workflowId) ?? [];
       queue.push({ receipt, deadlineAtMs, resolve: () => resolve(receipt), reject });

@@ -118,8 +118,8 @@ export interface PollResult {
 
 /**
  * A provider webhook as the receiver accepted it. `key` (a digest of the element's delivery key) is
- * set by the receiver; the instance assigns `id`, which the eventId is derived from, on first
- * sighting. (Receipts signalled before keys existed carry a random `id` and no key.)
+ * set by the receiver; the instance replaces `id`, which the eventId is derived from, on first
+ * sighting with one made from the key. (Receipts signalled before keys existed carry only the random `id`.)
  */
 export interface WebhookReceipt {
   id?: string;

@@ -80,11 +80,12 @@ describe('retries and redeliveries follow the instance', () => {
     await sink.waitFor(() => sink.accepted().some(ofContact), 30_000, 'the retry');
     const [first, retry] = sink.received.filter(ofContact) as [Received, Received];
 
-    // The first attempt: the old keys only. The retry: new first, then old, in both headers.
+    // The first attempt: the old keys only. The retry: the new key in our header and the old one in its
+    // own; both in the Standard Webhooks list, new first.
     expect(header(first, 'elements-webhook-signature')).toBe(elementsSignatureOf(first.rawBody, oldKey));
-    expect(header(retry, 'elements-webhook-signature')).toBe(
-      `${elementsSignatureOf(retry.rawBody, newKey)} ${elementsSignatureOf(retry.rawBody, oldKey)}`,
-    );
+    expect(header(retry, 'elements-webhook-signature')).toBe(elementsSignatureOf(retry.rawBody, newKey));
+    expect(header(retry, 'elements-webhook-signature-previous')).toBe(elementsSignatureOf(retry.rawBody, oldKey));
+    expect(header(first, 'elements-webhook-signature-previous')).toBe('');
     const headers = { ...retry.headers } as Record<string, string>;
     const verifies = (secret: string) => {
       try {

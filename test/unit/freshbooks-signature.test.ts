@@ -1,3 +1,4 @@
+import { freshbooks } from '../../src/elements/freshbooks';
 import { createHmac } from 'node:crypto';
 import { dictForms, freshbooksSignatureChecker, pythonJsonDumps } from '../../src/elements/freshbooks/signature';
 import { cases, realPython, realPythonSignature, repeatedKeyCases } from './python-json';
@@ -37,6 +38,21 @@ describe("src's FreshBooks signature: the message is Python's json.dumps, byte f
     // Not the pairs as sent with the repeat kept: no reading produces that.
     const withRepeat = pythonJsonDumps(pairs);
     expect(freshbooksSignatureChecker(pairs, raw, sign('v', withRepeat))!('v')).toBe(false);
+  });
+
+  test('a field repeated with another value is refused; repeated with the same value, it counts once', () => {
+    const parse = (body: string) => freshbooks.webhooks!.parse(body, 'application/x-www-form-urlencoded');
+    // Either reading may verify, so differing values would let a signed post be delivered as another.
+    expect(parse('name=invoice.update&object_id=5&account_id=A&object_id=999')).toBe('field object_id is repeated with different values');
+    expect(parse('name=invoice.update&object_id=5&account_id=A&object_id=5')).toEqual({
+      kind: 'notification',
+      event: 'invoice.update',
+      fields: [
+        ['name', 'invoice.update'],
+        ['object_id', '5'],
+        ['account_id', 'A'],
+      ],
+    });
   });
 
   test('a header that cannot be a base64 HMAC-SHA256 is refused before any work', () => {

@@ -295,8 +295,16 @@ export const freshbooks: Element = {
       if (!contentType || !/^application\/x-www-form-urlencoded\b/i.test(contentType)) {
         return 'FreshBooks webhooks are application/x-www-form-urlencoded';
       }
-      const fields = [...new URLSearchParams(rawBody).entries()];
-      const get = (k: string) => fields.find(([key]) => key === k)?.[1];
+      // A field sent twice must say the same both times: the signature accepts either reading of a
+      // repeat, so differing values would let a signed post be delivered (and keyed) as another.
+      const seen = new Map<string, string>();
+      for (const [key, value] of new URLSearchParams(rawBody).entries()) {
+        const earlier = seen.get(key);
+        if (earlier === undefined) seen.set(key, value);
+        else if (earlier !== value) return `field ${key.slice(0, 40)} is repeated with different values`;
+      }
+      const fields = [...seen.entries()];
+      const get = (k: string) => seen.get(k);
       const verifier = get('verifier');
       // The verification's field names are uncertain (providers.md): a `verifier` anywhere makes it one.
       if (verifier !== undefined) {
