@@ -362,6 +362,8 @@ export async function instanceWorkflow(input: InstanceWorkflowInput): Promise<vo
   async function attempt(what: string, fn: () => Promise<void>): Promise<boolean> {
     try {
       await fn();
+      // The failure shown was this very step's, and it has worked since: it no longer shows.
+      if (state.lastError?.startsWith(`${what}: `)) state.lastError = undefined;
       return true;
     } catch (err) {
       state.lastError = `${what}: ${errorMessage(err)}`;
@@ -545,9 +547,6 @@ export async function instanceWorkflow(input: InstanceWorkflowInput): Promise<vo
     if (deleting) break;
 
     if (webhooks()) {
-      // What failed in an earlier round and still fails is tried again below and says so again; what
-      // has since worked no longer shows.
-      state.lastError = undefined;
       await refreshIfDue();
       const complete = await reconcileCallbacks();
       // A provider that refused a registration or a removal is asked again (in a minute by default).
