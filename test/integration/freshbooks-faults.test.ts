@@ -9,6 +9,7 @@ import {
   startStack,
   waitForVerified,
   type Stack,
+  until as waitUntil,
 } from './harness';
 import { DEFAULT_BUSINESS, freshbooksSignature } from '../fakes/freshbooks';
 import { SignalBatcher } from '../../src/api/signal-batcher';
@@ -21,13 +22,8 @@ const CALLBACKS = 18;
 // FreshBooks' own words for a refused grant (the fake answers it when a fault says 400 invalid_grant).
 const INVALID_GRANT = { error: 'invalid_grant', error_description: 'The provided authorization grant is invalid, expired or revoked.' };
 
-async function until(check: () => Promise<boolean> | boolean, what: string, timeoutMs = 150_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(250);
-  }
-}
+// The refusals here wait out the provider activities' own retries (about a minute) before anything shows.
+const until = (check: () => Promise<boolean> | boolean, what: string, timeoutMs = 150_000) => waitUntil(check, what, timeoutMs);
 
 function helpers(stack: () => Stack) {
   const callbacksFor = (id: number) =>

@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import path from 'node:path';
-import { call, createInstance, freshbooksSeedBody, report, sleep, startStack, waitForVerified, type Stack } from './harness';
+import { call, createInstance, freshbooksSeedBody, report, startStack, until, waitForVerified, type Stack } from './harness';
 import { instanceWorkflowId } from '../../src/workflows/ids';
 
 // The killed worker's activity is retried when its start-to-close timeout (2 minutes) expires.
@@ -9,19 +9,6 @@ jest.setTimeout(300_000);
 
 const root = path.resolve(__dirname, '..', '..');
 const CALLBACKS = 18;
-
-async function until(
-  check: () => Promise<boolean> | boolean,
-  what: string,
-  timeoutMs = 60_000,
-  explain?: () => Promise<string>,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${explain ? `: ${await explain()}` : ''}`);
-    await sleep(250);
-  }
-}
 
 describe('token refresh when the worker dies between FreshBooks’ answer and the signal', () => {
   let stack: Stack;

@@ -336,3 +336,17 @@ export function report(what: string, counts: Record<string, number>): void {
       .join(', ')}\n`,
   );
 }
+
+/** Polls `check` every 250 ms until it holds; after `timeoutMs`, fails naming `what` (and `explain()`). */
+export async function until(
+  check: () => Promise<boolean> | boolean,
+  what: string,
+  timeoutMs = 60_000,
+  explain?: () => Promise<string>,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${explain ? `: ${await explain()}` : ''}`);
+    await sleep(250);
+  }
+}

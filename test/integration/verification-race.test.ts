@@ -1,4 +1,4 @@
-import { call, createInstance, freshbooksSeedBody, report, startStack, waitForVerified, type Stack } from './harness';
+import { call, createInstance, freshbooksSeedBody, report, startStack, until, waitForVerified, type Stack } from './harness';
 
 jest.setTimeout(120_000);
 
@@ -35,12 +35,6 @@ describe('a forged verification racing the genuine one', () => {
         return res.status;
       }),
     );
-  const until = async (check: () => boolean, what: string) => {
-    for (let i = 0; !check(); i++) {
-      if (i > 600) throw new Error(`timed out waiting for ${what}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  };
 
   test('forged verifiers that came before the registration answer (early) or after it are refused and dropped', async () => {
     const { freshbooks } = stack;

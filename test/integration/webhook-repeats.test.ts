@@ -12,20 +12,13 @@ import {
   startStack,
   waitForVerified,
   type Stack,
+  until,
 } from './harness';
 
 jest.setTimeout(180_000);
 
 const root = path.resolve(__dirname, '..', '..');
 const CALLBACKS = 18;
-
-async function until(check: () => Promise<boolean>, what: string, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(200);
-  }
-}
 
 describe('a webhook sent again is the same event', () => {
   let stack: Stack;
