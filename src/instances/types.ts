@@ -60,15 +60,32 @@ export interface InstanceView {
   createdDate: string;
   eventsEnabled: boolean;
   configuration: Record<string, unknown>;
+  /** `GET /instances/{id}` only: the instance's workflow in the Temporal UI, when TEMPORAL_UI_URL is known. */
+  temporalUiUrl?: string;
+  /** `GET /instances?include=summary` only. */
+  summary?: InstanceSummary;
   status?: {
     polls: number;
     nextPollAt?: string;
     resources: Record<string, ResourceStatus>;
     callbacks?: { wanted: number; registered: number; verified: number };
-    webhooks?: { received: number; pending: number; repeats: number };
+    /** `lastReceivedAt`: when the last webhook (a repeat included) arrived. */
+    webhooks?: { received: number; pending: number; repeats: number; lastReceivedAt?: string };
     tokensExpireAt?: string;
     lastError?: string;
     /** Why events were turned off by the system (a callback that answered 410 Gone). */
     eventsDisabled?: string;
   };
+}
+
+/** What the console's list shows of each instance beside its view: recent activity and failures. */
+export interface InstanceSummary {
+  /** The latest poll of any resource (polling instances). */
+  lastPollAt?: string;
+  /** The last webhook received (webhook instances). */
+  lastWebhookAt?: string;
+  /** Notifications whose delivery failed for good (redeliverable). */
+  failedDeliveries: number;
+  /** Why the live figures are missing (the instance did not answer), when they are. */
+  unavailable?: string;
 }

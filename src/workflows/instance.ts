@@ -195,6 +195,7 @@ export async function instanceWorkflow(input: InstanceWorkflowInput): Promise<vo
                 received: state.webhooksReceived,
                 pending: state.pendingWebhooks.length,
                 repeats: state.webhooksRepeated ?? 0,
+                lastReceivedAt: state.lastWebhookAtMs === undefined ? undefined : iso(state.lastWebhookAtMs),
               },
               tokensExpireAt: tokens() ? iso(tokens()!.expiresAtMs) : undefined,
             }
@@ -230,6 +231,8 @@ export async function instanceWorkflow(input: InstanceWorkflowInput): Promise<vo
   setHandler(webhooksSignal, (receipts) => {
     // Workflow time: the same on replay, so the ids (and the eventIds made from them) are too.
     const nowMs = Date.now();
+    // State only (no command), so histories recorded before it replay unchanged.
+    if (receipts.length) state.lastWebhookAtMs = nowMs;
     for (const receipt of receipts) {
       if (receipt.key !== undefined && !recentWebhooks.firstSighting(receipt.key, nowMs)) {
         state.webhooksRepeated = (state.webhooksRepeated ?? 0) + 1;

@@ -176,6 +176,8 @@ export interface InstanceState {
   earlyVerifiers: Record<string, string[]>;
   pendingWebhooks: WebhookReceipt[];
   webhooksReceived: number;
+  /** When the last webhook arrived (workflow time), for the console's list; absent before the first. */
+  lastWebhookAtMs?: number;
   /** Webhook keys first seen within the repeat window, with when (workflow time), oldest first. */
   recentWebhooks?: [string, number][];
   /** Webhooks acknowledged as repeats of one already received, and dropped. */
