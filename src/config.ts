@@ -33,6 +33,8 @@ export const configSchema = z
     TEMPORAL_TASK_QUEUE: z.string().min(1).default('element-events'),
     TEMPORAL_PORT: z.coerce.number().int().min(1).max(65535).default(7233),
     TEMPORAL_UI_PORT: z.coerce.number().int().min(1).max(65535).default(8233),
+    /** Where the console links an instance's workflow. Unset: the embedded dev server's UI in development, no link otherwise. */
+    TEMPORAL_UI_URL: z.url().optional(),
     DATA_DIR: z.string().min(1).default('./data'),
     ELEMENTS_USER_SECRET: z.string().min(1).optional(),
     ELEMENTS_ORGANIZATION_SECRET: z.string().min(1).optional(),
@@ -99,6 +101,7 @@ export const configSchema = z
       PUBLIC_URL: (env.PUBLIC_URL ?? `http://localhost:${env.PORT}`).replace(/\/+$/, ''),
       CALLBACK_URLS_PUBLIC_ONLY: env.CALLBACK_URLS_PUBLIC_ONLY ? env.CALLBACK_URLS_PUBLIC_ONLY === 'true' : !development,
       HOST: env.HOST ?? (development ? '127.0.0.1' : undefined),
+      TEMPORAL_UI_URL: (env.TEMPORAL_UI_URL ?? (development ? `http://localhost:${env.TEMPORAL_UI_PORT}` : undefined))?.replace(/\/+$/, ''),
       accounts: [...(usesDevSecret && !development ? [] : [defaultAccount]), ...env.ELEMENTS_ACCOUNTS],
     };
   });

@@ -18,8 +18,8 @@ import { secretKeysOf } from '../instances/secret-keys';
 import { replacedKeys, sealedSettings } from '../instances/spec';
 import type { Sealer } from '../secrets/sealer';
 import type { Element, ProviderState } from '../elements/element';
-import type { EventsSettings, InstanceSpec, InstanceView } from '../instances/types';
-import { publicView } from '../instances/view';
+import type { EventsSettings, InstanceSpec, InstanceSummary, InstanceView } from '../instances/types';
+import { lastPollOf, publicView, temporalUiLink } from '../instances/view';
 import type { Logger } from '../logger';
 import { payloadValue } from '../temporal/payloads';
 import { ElementInstanceId, ElementKey, ElementsAccount, ElementsTokenHash, EventsEnabled } from '../temporal/search-attributes';
@@ -57,10 +57,27 @@ const PROVIDER_TIMEOUT_MS = 20_000;
 /** The header carrying the next page of `GET /instances`, as Cloud Elements pages its lists. */
 export const NEXT_PAGE_HEADER = 'elements-next-page-token';
 
-const listQuery = z.strictObject({
-  pageSize: z.coerce.number().int().min(1).max(200).default(50),
-  nextPage: z.string().max(4096).optional(),
-});
+/** Instances on one page of `GET /instances`; with `include=summary`, each costs a query and a count, so fewer. */
+export const MAX_PAGE_SIZE = 200;
+export const MAX_SUMMARY_PAGE_SIZE = 25;
+const DEFAULT_PAGE_SIZE = 50;
+
+const listQuery = z
+  .strictObject({
+    pageSize: z.coerce.number().int().min(1).max(MAX_PAGE_SIZE).optional(),
+    nextPage: z.string().max(4096).optional(),
+    include: z.literal('summary', { error: 'the only value is "summary"' }).optional(),
+  })
+  .check((ctx) => {
+    if (ctx.value.include && (ctx.value.pageSize ?? 0) > MAX_SUMMARY_PAGE_SIZE) {
+      ctx.issues.push({
+        code: 'custom',
+        path: ['pageSize'],
+        message: `must be at most ${MAX_SUMMARY_PAGE_SIZE} with include=summary`,
+        input: ctx.value.pageSize,
+      });
+    }
+  });
 
 const newToken = () => randomBytes(32).toString('base64url');
 /** How long a new instance keeps its quota place in memory: until Temporal's list counts it. */
@@ -272,11 +289,12 @@ export function instancesRouter({ client, config, log, sealer, callbackPolicy }:
     const accounts = who.accountIds.map((a) => `'${a}'`).join(', ');
     let query = `WorkflowType = 'instanceWorkflow' AND ExecutionStatus = 'Running' AND ElementsAccount IN (${accounts})`;
     if (who.tokenHash) query += ` AND ElementsTokenHash = '${who.tokenHash}'`;
+    const pageSize = q.pageSize ?? (q.include ? MAX_SUMMARY_PAGE_SIZE : DEFAULT_PAGE_SIZE);
     const page = await client.workflowService
       .listWorkflowExecutions({
         namespace: config.TEMPORAL_NAMESPACE,
         query,
-        pageSize: q.pageSize,
+        pageSize,
         nextPageToken: q.nextPage ? Buffer.from(q.nextPage, 'base64url') : undefined,
       })
       .catch((err) => {
@@ -288,12 +306,38 @@ export function instancesRouter({ client, config, log, sealer, callbackPolicy }:
       .filter((v): v is InstanceView => !!v)
       .sort((a, b) => b.createdDate.localeCompare(a.createdDate));
     if (page.nextPageToken?.length) res.setHeader(NEXT_PAGE_HEADER, Buffer.from(page.nextPageToken).toString('base64url'));
-    res.json(views);
+    res.json(q.include ? await Promise.all(views.map(async (v) => ({ ...v, summary: await summaryOf(v.id) }))) : views);
   });
+
+  /**
+   * The list's live figures for one instance: its last poll or webhook (asked of its workflow) and its
+   * failed notifications (a visibility count). An instance that does not answer (no worker) is listed
+   * without its times rather than failing the whole page.
+   */
+  async function summaryOf(id: number): Promise<InstanceSummary> {
+    const [failed, view] = await Promise.all([
+      client.workflow.count(`WorkflowType = 'deliveryWorkflow' AND ElementInstanceId = ${id} AND DeliveryStatus = 'failed'`),
+      client.workflow
+        .getHandle(instanceWorkflowId(id))
+        .query(getInstanceQuery)
+        .catch((err: unknown) => {
+          log.warn({ err, instanceId: id }, 'instance did not answer for the list summary');
+          return undefined;
+        }),
+    ]);
+    if (!view) return { failedDeliveries: failed.count, unavailable: 'the instance did not answer' };
+    return {
+      lastPollAt: lastPollOf(view.status?.resources),
+      lastWebhookAt: view.status?.webhooks?.lastReceivedAt,
+      failedDeliveries: failed.count,
+    };
+  }
 
   router.get('/instances/:id', async (req, res) => {
     const handle = await ownedInstance(caller(req), String(req.params.id));
-    res.json(await handle.query(getInstanceQuery));
+    const view = await handle.query(getInstanceQuery);
+    const ui = config.TEMPORAL_UI_URL;
+    res.json(ui ? { ...view, temporalUiUrl: temporalUiLink(ui, config.TEMPORAL_NAMESPACE, handle.workflowId) } : view);
   });
 
   router.patch('/instances/:id', async (req, res) => {
