@@ -6,6 +6,7 @@ import type { CallbackPolicy } from '../events/callback-url';
 import type { Logger } from '../logger';
 import type { Sealer } from '../secrets/sealer';
 import { requireCaller } from './auth';
+import { consoleRouter } from './console';
 import { accessLog, errorHandler, notFoundRoute, requestIds } from './errors';
 import { eventsRouter } from './events';
 import { healthRouter } from './health';
@@ -25,6 +26,8 @@ export interface AppDeps {
   sealer: Sealer;
   /** How callback URLs are checked at creation; tests give it a resolver of their own. */
   callbackPolicy: CallbackPolicy;
+  /** The built console's folder (default console/dist); tests point it elsewhere. */
+  consoleDist?: string;
 }
 
 export function createApp(deps: AppDeps): express.Express {
@@ -33,7 +36,7 @@ export function createApp(deps: AppDeps): express.Express {
   const app = express();
   app.disable('x-powered-by');
   if (deps.config.TRUST_PROXY) app.set('trust proxy', trustProxy(deps.config.TRUST_PROXY));
-  app.use(helmet(), noStore, requestIds, accessLog(deps.log));
+  app.use(helmet(helmetOptions(deps.config)), noStore, requestIds, accessLog(deps.log));
   const api = express.Router();
   api.use(healthRouter(deps));
   // Providers post form bodies and sign exact bytes: the receiver reads its own body, before any JSON parsing.
@@ -44,10 +47,19 @@ export function createApp(deps: AppDeps): express.Express {
   api.use(instancesRouter(deps));
   api.use(eventsRouter(deps));
   app.use(BASE_PATH, api);
+  app.use(consoleRouter(deps.consoleDist));
   app.use(notFoundRoute);
   app.use(errorHandler(deps.log));
   return app;
 }
+
+/**
+ * helmet's defaults, but `upgrade-insecure-requests` only when the service is public over https: on
+ * plain http (development, http://localhost) it would send the console's own assets to https and break it.
+ */
+const helmetOptions = (config: Config) => ({
+  contentSecurityPolicy: { directives: { upgradeInsecureRequests: config.PUBLIC_URL.startsWith('https:') ? [] : null } },
+});
 
 /** Every answer is about live state, and one carries the instance token: nothing may be cached. */
 const noStore: express.RequestHandler = (_req, res, next) => {
