@@ -7,6 +7,8 @@ import type { Logger } from '../logger';
 import type { Sealer } from '../secrets/sealer';
 import { requireCaller } from './auth';
 import { accessLog, errorHandler, notFoundRoute, requestIds } from './errors';
+import { elements, type Element } from '../elements';
+import { elementsRouter } from './elements';
 import { eventsRouter } from './events';
 import { healthRouter } from './health';
 import { BASE_PATH } from './base-path';
@@ -25,6 +27,8 @@ export interface AppDeps {
   sealer: Sealer;
   /** How callback URLs are checked at creation; tests give it a resolver of their own. */
   callbackPolicy: CallbackPolicy;
+  /** The elements described to callers (default: the registry); tests add elements only they know. */
+  elements?: ReadonlyMap<string, Element>;
 }
 
 export function createApp(deps: AppDeps): express.Express {
@@ -43,6 +47,7 @@ export function createApp(deps: AppDeps): express.Express {
   api.use(express.json({ limit: JSON_LIMIT }), limitJsonDepth);
   api.use(instancesRouter(deps));
   api.use(eventsRouter(deps));
+  api.use(elementsRouter({ config: deps.config, catalog: deps.elements ?? elements }));
   app.use(BASE_PATH, api);
   app.use(notFoundRoute);
   app.use(errorHandler(deps.log));
