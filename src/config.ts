@@ -1,4 +1,7 @@
 import { z } from 'zod';
+import type { ProviderUrls } from './elements/element';
+import { elements } from './elements';
+import { providerUrlsFrom } from './elements/urls';
 
 // Development defaults, documented in the README; any deployment that faces users overrides them.
 export const DEV_USER_SECRET = 'dev-user-secret';
@@ -53,8 +56,6 @@ export const configSchema = z
     HTTP_REQUEST_TIMEOUT_SECONDS: positiveNumber.default(30),
     HTTP_MAX_CONNECTIONS: z.coerce.number().int().min(1).default(4096),
     HTTP_MAX_CONNECTIONS_PER_ADDRESS: z.coerce.number().int().min(1).default(256),
-    INSIGHTLY_API_URL: z.url().default('https://api.na1.insightly.com/v3.1'),
-    FRESHBOOKS_API_URL: z.url().default('https://api.freshbooks.com'),
     EVENTS_MIN_REFRESH_INTERVAL_MINUTES: positiveNumber.default(1),
     /** Lowers the history length at which instance workflows continue as new (tests use it). */
     INSTANCE_MAX_HISTORY_EVENTS: z.coerce.number().int().min(20).optional(),
@@ -106,7 +107,8 @@ export const configSchema = z
     };
   });
 
-export type Config = z.infer<typeof configSchema>;
+/** The settings, plus the provider base URLs each element declares (`<PROVIDER>_API_URL`...). */
+export type Config = z.infer<typeof configSchema> & { providerUrls: ProviderUrls };
 
 /**
  * Why the API may not start with this configuration: outside development the development secrets are
@@ -125,9 +127,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   // An empty variable (FOO= in a shell or compose file) means "not set".
   const given = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== ''));
   const parsed = configSchema.safeParse(given);
-  if (!parsed.success) {
-    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
-    throw new Error(`Invalid configuration:\n${lines.join('\n')}`);
-  }
-  return parsed.data;
+  const { urls, problems } = providerUrlsFrom(given, elements.values());
+  const lines = [...(parsed.error?.issues.map((i) => `${i.path.join('.')}: ${i.message}`) ?? []), ...problems];
+  if (!parsed.success || lines.length) throw new Error(`Invalid configuration:\n${lines.map((l) => `  ${l}`).join('\n')}`);
+  return { ...parsed.data, providerUrls: urls };
 }

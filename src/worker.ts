@@ -29,7 +29,7 @@ export async function createWorker(
     activities: createActivities({
       client,
       taskQueue: config.TEMPORAL_TASK_QUEUE,
-      urls: { insightly: config.INSIGHTLY_API_URL, freshbooks: config.FRESHBOOKS_API_URL },
+      urls: config.providerUrls,
       sealer: loadSealer({ secretsKey: config.SECRETS_KEY, dataDir: config.DATA_DIR }),
       deliverySchedule: { firstRetrySeconds: config.DELIVERY_FIRST_RETRY_SECONDS, maxAttempts: config.DELIVERY_MAX_ATTEMPTS },
       eagerStart: true,

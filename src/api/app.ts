@@ -8,6 +8,8 @@ import type { Sealer } from '../secrets/sealer';
 import { requireCaller } from './auth';
 import { consoleRouter } from './console';
 import { accessLog, errorHandler, notFoundRoute, requestIds } from './errors';
+import { elements, type Element } from '../elements';
+import { elementsRouter } from './elements';
 import { eventsRouter } from './events';
 import { healthRouter } from './health';
 import { BASE_PATH } from './base-path';
@@ -28,6 +30,8 @@ export interface AppDeps {
   callbackPolicy: CallbackPolicy;
   /** The built console's folder (default console/dist); tests point it elsewhere. */
   consoleDist?: string;
+  /** The elements described to callers (default: the registry); tests add elements only they know. */
+  elements?: ReadonlyMap<string, Element>;
 }
 
 export function createApp(deps: AppDeps): express.Express {
@@ -46,6 +50,7 @@ export function createApp(deps: AppDeps): express.Express {
   api.use(express.json({ limit: JSON_LIMIT }), limitJsonDepth);
   api.use(instancesRouter(deps));
   api.use(eventsRouter(deps));
+  api.use(elementsRouter({ config: deps.config, catalog: deps.elements ?? elements }));
   app.use(BASE_PATH, api);
   app.use(consoleRouter(deps.consoleDist));
   app.use(notFoundRoute);

@@ -12,6 +12,7 @@ import type { DeliveryRecord } from '../workflows/types';
 import type { Caller } from './auth';
 import { deliveryWorkflowId, eventIdOf, instanceIdOf } from '../workflows/ids';
 import { findOwnedInstance } from './ownership';
+import { NEXT_PAGE_HEADER } from './paging';
 import { idempotencyKeyOf, redeliveryUpdateId } from './idempotency';
 
 const listQuery = z.strictObject({
@@ -94,12 +95,13 @@ export function eventsRouter({ client, config, log }: { client: Client; config: 
     const handle = await findOwnedInstance(client, caller(req), req.params.id!);
     const q = parseOrThrow(listQuery, req.query, 'query');
     const instanceId = instanceIdOf(handle.workflowId);
-    res.json(
-      await list(instanceId, q.status, q.pageSize, q.nextPage).catch((err) => {
-        if (q.nextPage && /token/i.test(String(err))) throw new HttpError(400, 'nextPage is not a page token from this list');
-        throw err;
-      }),
-    );
+    const page = await list(instanceId, q.status, q.pageSize, q.nextPage).catch((err) => {
+      if (q.nextPage && /token/i.test(String(err))) throw new HttpError(400, 'nextPage is not a page token from this list');
+      throw err;
+    });
+    // The token twice: in the body as before, and in the header Cloud Elements' clients read.
+    if (page.nextPage) res.setHeader(NEXT_PAGE_HEADER, page.nextPage);
+    res.json(page);
   });
 
   router.post('/instances/:id/events/redeliver', async (req, res) => {

@@ -101,7 +101,7 @@ export function instancesRouter({ client, config, log, sealer, callbackPolicy }:
   const ownedInstance = (who: Caller, rawId: string) => findOwnedInstance(client, who, rawId);
   const connectElement = (element: Element, configuration: Record<string, unknown>, providerData?: Record<string, unknown>) =>
     element.connect({
-      urls: { insightly: config.INSIGHTLY_API_URL, freshbooks: config.FRESHBOOKS_API_URL },
+      urls: config.providerUrls,
       configuration,
       providerData,
       signal: AbortSignal.timeout(PROVIDER_TIMEOUT_MS),

@@ -16,10 +16,42 @@ export interface PollResource {
   createdCheckTolerance?: number;
 }
 
-/** Provider base URLs, so tests and deployments can point elements at other hosts. */
-export interface ProviderUrls {
-  insightly: string;
-  freshbooks: string;
+/**
+ * Provider base URLs by setting name (each element declares its own, e.g. `<PROVIDER>_API_URL`, with a
+ * default), so tests and deployments can point elements at other hosts.
+ */
+export type ProviderUrls = Readonly<Record<string, string>>;
+
+/** One of an element's own configuration keys: declared once, it gives validation, redaction and forms. */
+export interface ConfigurationKey {
+  /** The key in `configuration`, as Cloud Elements names it. */
+  name: string;
+  label: string;
+  type: 'string' | 'password' | 'number' | 'boolean' | 'url';
+  required: boolean;
+  /** Redacted in every answer and log, sealed in Temporal. */
+  secret: boolean;
+  default?: string | number | boolean;
+  description: string;
+  /** Longest value accepted (strings); 1024 unless given. */
+  maxLength?: number;
+}
+
+/** How an element's account is connected: Cloud Elements' OAuth dance, or a key given in the configuration. */
+export interface OAuthStep {
+  /** Configuration keys that feed the authorize URL and the code exchange. */
+  apiKeyField: string;
+  apiSecretField: string;
+  callbackUrlField: string;
+  /** The provider's consent page for these parameters. */
+  authorizeUrl(args: {
+    urls: ProviderUrls;
+    apiKey: string;
+    callbackUrl: string;
+    state?: string;
+    scope?: string;
+    siteAddress?: string;
+  }): string;
 }
 
 export interface FetchChangesArgs {
@@ -87,6 +119,10 @@ export interface StandardizedWebhook {
 
 export interface WebhookElement {
   maxEventsPerNotification: number;
+  /** Objects `event.objects` may name, those watched when it is absent, and the actions watched on each. */
+  objects: readonly string[];
+  defaultObjects: readonly string[];
+  actions: readonly string[];
   /** The provider events to register: the defaults, narrowed to `event.objects` when it is given. */
   eventsFor(objects: string[] | undefined): { events: string[]; unknown: string[] };
   register(ctx: ProviderContext, event: string, uri: string): Promise<{ callbackId: string }>;
@@ -120,15 +156,20 @@ export interface WebhookElement {
   refreshTokens?(ctx: ProviderContext): Promise<OAuthTokens>;
 }
 
-export interface Element {
+/** What an element's folder declares about itself; `defineElement` derives the rest. */
+export interface ElementDefinition {
+  /** A stable number (Cloud Elements addresses elements by key or id). */
+  id: number;
   key: string;
+  name: string;
+  description: string;
   vendorTypes: readonly VendorType[];
-  /** The element's own configuration keys (credentials and the like). */
-  configurationSchema: z.ZodType<Record<string, unknown>>;
-  /** Configuration keys that hold secrets: redacted in every response and log. */
-  secretKeys: readonly string[];
-  /** Configuration keys the provider calls read (credentials, account choice): the only ones activities get. */
-  credentialKeys: readonly string[];
+  /** The element's own configuration keys (credentials and the like), not the generic `event.*` ones. */
+  configuration: readonly ConfigurationKey[];
+  /** Provider base URL settings (environment variable → default) this element's calls use. */
+  urlSettings: Readonly<Record<string, string>>;
+  /** Present for elements connected by OAuth 2: the authorize step before the instance is created. */
+  oauth?: OAuthStep;
   /**
    * Authenticates with the provider while the instance is being created (throws ProviderError on
    * refusal) and returns what later calls need.
@@ -136,4 +177,13 @@ export interface Element {
   connect(args: ConnectArgs): Promise<ProviderState>;
   polling?: PollingElement;
   webhooks?: WebhookElement;
+}
+
+export interface Element extends ElementDefinition {
+  /** Validates the element's own configuration keys; derived from `configuration`. */
+  configurationSchema: z.ZodType<Record<string, unknown>>;
+  /** Configuration keys that hold secrets: redacted in every response and log. */
+  secretKeys: readonly string[];
+  /** Configuration keys the provider calls read (credentials, account choice): the only ones activities get. */
+  credentialKeys: readonly string[];
 }

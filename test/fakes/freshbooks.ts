@@ -215,7 +215,11 @@ export class FakeFreshBooks {
   readonly verificationPosts: VerificationPost[] = [];
   readonly deliveries: WebhookDelivery[] = [];
 
-  private readonly codes = new Map<string, { expiresAt: number; used: boolean }>();
+  private readonly codes = new Map<string, { expiresAt: number; used: boolean; redirectUri: string }>();
+  /** Redirect URIs registered for the app: FreshBooks sends users back only to one of these. */
+  private readonly redirectUris = new Set<string>();
+  /** Consent pages shown (`GET /oauth/authorize`), each with its parameters and what was answered. */
+  readonly authorizations: { clientId?: string; redirectUri?: string; state?: string; status: number }[] = [];
   private readonly accessTokens = new Map<string, { expiresAt: number }>();
   /** refresh token → still usable. */
   private readonly refreshTokens = new Map<string, boolean>();
@@ -228,6 +232,12 @@ export class FakeFreshBooks {
   constructor(readonly opts: FakeFreshBooksOptions) {
     this.businesses = opts.businesses ?? [DEFAULT_BUSINESS];
     this.accessTokenLifetimeSeconds = opts.accessTokenLifetimeSeconds ?? 43_200;
+    this.redirectUris.add(opts.redirectUri);
+  }
+
+  /** Registers another redirect URI for the app (as in FreshBooks' developer page), e.g. a console's return page. */
+  addRedirectUri(uri: string): void {
+    this.redirectUris.add(uri);
   }
 
   /**
@@ -248,10 +258,10 @@ export class FakeFreshBooks {
     else this.faults.clear();
   }
 
-  /** A one-use authorization code, valid codeLifetimeMs (5 minutes). */
-  issueCode(): string {
+  /** A one-use authorization code, valid codeLifetimeMs (5 minutes), for the redirect URI it was issued to. */
+  issueCode(redirectUri = this.opts.redirectUri): string {
     const code = token(16);
-    this.codes.set(code, { expiresAt: Date.now() + this.codeLifetimeMs, used: false });
+    this.codes.set(code, { expiresAt: Date.now() + this.codeLifetimeMs, used: false, redirectUri });
     return code;
   }
 
@@ -363,6 +373,25 @@ export class FakeFreshBooks {
     app.use(express.json());
     app.use(express.urlencoded({ extended: false }));
 
+    // The consent page: the user signs in and approves at once; FreshBooks sends them back to the
+    // app's redirect URI with a code (bound to that URI) and the state given.
+    app.get('/oauth/authorize', (req, res) => {
+      const q = (name: string) => (typeof req.query[name] === 'string' ? (req.query[name] as string) : undefined);
+      const [clientId, redirectUri, state] = [q('client_id'), q('redirect_uri'), q('state')];
+      const refuse = (why: string) => {
+        this.authorizations.push({ clientId, redirectUri, state, status: 400 });
+        res.status(400).type('text/plain').send(why);
+      };
+      if (clientId !== this.opts.clientId) return refuse('Unknown client_id');
+      if (q('response_type') !== 'code') return refuse('response_type must be code');
+      if (!redirectUri || !this.redirectUris.has(redirectUri)) return refuse('redirect_uri is not registered for this app');
+      const back = new URL(redirectUri);
+      back.searchParams.set('code', this.issueCode(redirectUri));
+      if (state !== undefined) back.searchParams.set('state', state);
+      this.authorizations.push({ clientId, redirectUri, state, status: 302 });
+      res.redirect(302, back.toString());
+    });
+
     app.post('/auth/oauth/token', this.injectFaults('token'), (req, res) => {
       const body = (req.body ?? {}) as Record<string, unknown>;
       const p = (name: string) => (typeof body[name] === 'string' ? (body[name] as string) : undefined);
@@ -388,7 +417,7 @@ export class FakeFreshBooks {
         const code = p('code');
         if (!code) return answer(400, { error: 'invalid_request', error_description: 'code is missing' });
         const entry = this.codes.get(code);
-        if (!entry || entry.used || entry.expiresAt <= Date.now() || p('redirect_uri') !== this.opts.redirectUri) {
+        if (!entry || entry.used || entry.expiresAt <= Date.now() || p('redirect_uri') !== entry.redirectUri) {
           return answer(401, INVALID_GRANT);
         }
         entry.used = true;
@@ -403,7 +432,7 @@ export class FakeFreshBooks {
         this.refreshTokenReuses++;
         return answer(401, INVALID_GRANT);
       }
-      if (usable === undefined || (redirect !== undefined && redirect !== this.opts.redirectUri)) {
+      if (usable === undefined || (redirect !== undefined && !this.redirectUris.has(redirect))) {
         return answer(401, INVALID_GRANT);
       }
       this.refreshTokens.set(refresh, false);

@@ -7,6 +7,7 @@ import { tsToMs } from '@temporalio/common/lib/time';
 import type { AddressInfo } from 'node:net';
 import { apiServer } from '../../src/api/main';
 import { loadConfig, type Config } from '../../src/config';
+import type { Element } from '../../src/elements/element';
 import type { LookupFn } from '../../src/events/callback-url';
 import { logger } from '../../src/logger';
 import { loadSealer } from '../../src/secrets/sealer';
@@ -58,6 +59,8 @@ export async function startStack(
     temporalAddress?: string;
     /** Resolves callback hosts for the API's checks and the worker's connections (a resolver stub). */
     callbackLookup?: LookupFn;
+    /** The elements the API describes (default: the registry); a test adds an element only it knows. */
+    elements?: ReadonlyMap<string, Element>;
   } = {},
 ): Promise<Stack> {
   const address = opts.temporalAddress ?? process.env.TEST_TEMPORAL_ADDRESS;
@@ -76,6 +79,7 @@ export async function startStack(
     TEMPORAL_TASK_QUEUE: taskQueue,
     INSIGHTLY_API_URL: insightly.url,
     FRESHBOOKS_API_URL: freshbooks.url,
+    FRESHBOOKS_AUTH_URL: freshbooks.url,
     PUBLIC_URL: `http://127.0.0.1:${port}`,
     EVENTS_MIN_REFRESH_INTERVAL_MINUTES: '0.001',
     ELEMENTS_USER_SECRET: TEST_USER_SECRET,
@@ -120,6 +124,7 @@ export async function startStack(
     log: logger,
     sealer,
     callbackPolicy: { publicOnly: config.CALLBACK_URLS_PUBLIC_ONLY, lookup: opts.callbackLookup },
+    elements: opts.elements,
   });
   await new Promise<void>((resolve, reject) => {
     server.listen(port, '127.0.0.1', () => resolve());
@@ -170,6 +175,7 @@ export async function startStack(
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export interface ApiResponse<T = any> {
   status: number;
+  headers: Headers;
   body: T;
 }
 
@@ -190,7 +196,7 @@ export async function call<T = any>(
   }
   const res = await fetch(`${stack.api}${route}`, { method, headers, body });
   const text = await res.text();
-  return { status: res.status, body: text ? JSON.parse(text) : undefined };
+  return { status: res.status, headers: res.headers, body: text ? JSON.parse(text) : undefined };
 }
 
 /** The seed's first Insightly body, with its placeholders filled in. */

@@ -37,7 +37,7 @@ async function keyedCall(
   if (json !== undefined) headers['content-type'] = 'application/json';
   const res = await fetch(`${api}${route}`, { method, headers, body: json === undefined ? undefined : JSON.stringify(json) });
   const text = await res.text();
-  return { status: res.status, body: text ? JSON.parse(text) : undefined };
+  return { status: res.status, headers: res.headers, body: text ? JSON.parse(text) : undefined };
 }
 
 /** Waits until visibility lists at least `atLeast` instance workflows, then answers the count. */

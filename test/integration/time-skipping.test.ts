@@ -50,7 +50,7 @@ describe('long sleeps, with time skipping', () => {
       activities: createActivities({
         client: env.client,
         taskQueue,
-        urls: { insightly: insightly.url, freshbooks: 'http://127.0.0.1:1' },
+        urls: { INSIGHTLY_API_URL: insightly.url, FRESHBOOKS_API_URL: 'http://127.0.0.1:1' },
         sealer,
         deliverySchedule: { firstRetrySeconds: 4, maxAttempts: 10 },
         callbackPolicy: { publicOnly: false },

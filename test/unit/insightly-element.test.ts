@@ -20,7 +20,7 @@ afterEach(async () => {
 
 function args(overrides: Partial<FetchChangesArgs> = {}): FetchChangesArgs {
   return {
-    urls: { insightly: fake.url, freshbooks: '' },
+    urls: { INSIGHTLY_API_URL: fake.url },
     configuration: { password: KEY },
     resourceName: 'contacts',
     resource: polling.defaultResources.contacts!,
@@ -312,19 +312,15 @@ describe('insightly.polling.fetchChanges against the fake Insightly', () => {
 
 describe('insightly.connect (the credentials check)', () => {
   test('resolves with the right key', async () => {
-    await expect(insightly.connect({ urls: { insightly: fake.url, freshbooks: '' }, configuration: { password: KEY } })).resolves.toEqual(
-      {},
-    );
+    await expect(insightly.connect({ urls: { INSIGHTLY_API_URL: fake.url }, configuration: { password: KEY } })).resolves.toEqual({});
     expect(fake.calls).toHaveLength(1);
   });
 
   test('a wrong key rejects with status 400 (a ProviderError that does not echo the key)', async () => {
-    const err = await insightly
-      .connect({ urls: { insightly: `${fake.url}/`, freshbooks: '' }, configuration: { password: 'not-the-key' } })
-      .then(
-        () => undefined,
-        (e: unknown) => e,
-      );
+    const err = await insightly.connect({ urls: { INSIGHTLY_API_URL: `${fake.url}/` }, configuration: { password: 'not-the-key' } }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(err).toBeInstanceOf(ProviderError);
     expect(err).toBeInstanceOf(HttpError);
     expect((err as HttpError).status).toBe(400);
@@ -333,7 +329,7 @@ describe('insightly.connect (the credentials check)', () => {
 
   test('a provider that keeps failing is a 502', async () => {
     fake.failNext(5, 503);
-    const err = await insightly.connect({ urls: { insightly: fake.url, freshbooks: '' }, configuration: { password: KEY } }).then(
+    const err = await insightly.connect({ urls: { INSIGHTLY_API_URL: fake.url }, configuration: { password: KEY } }).then(
       () => undefined,
       (e: unknown) => e,
     );

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { ProviderError } from '../../errors';
-import type { Element, OAuthTokens, ProviderContext, StandardizedWebhook } from '../element';
+import { defineElement } from '../define';
+import type { ConfigurationKey, Element, OAuthTokens, ProviderContext, StandardizedWebhook } from '../element';
 import { fetchWithRetry } from '../http';
 import { freshbooksSignatureChecker } from './signature';
 
@@ -21,12 +22,46 @@ const ACTIONS = ['create', 'update', 'delete'];
 /** FreshBooks' verifiers are short codes; a long one is not theirs and would only bloat history. */
 const MAX_VERIFIER_CHARS = 256;
 
-const configurationSchema = z.looseObject({
-  'oauth.api.key': z.string().min(1, 'is required (the FreshBooks client id)').max(1024),
-  'oauth.api.secret': z.string().min(1, 'is required (the FreshBooks client secret)').max(1024),
-  'oauth.callback.url': z.string().min(1, 'is required (the redirect URI registered with FreshBooks)').max(2048),
-  'business.name': z.string().trim().min(1, 'is required (the FreshBooks business to watch)').max(500),
-});
+/** Base URL settings: the API, and the consent page users are sent to (tests point both at a fake). */
+const API_URL = 'FRESHBOOKS_API_URL';
+const AUTH_URL = 'FRESHBOOKS_AUTH_URL';
+
+const configuration: ConfigurationKey[] = [
+  {
+    name: 'oauth.api.key',
+    label: 'Client ID',
+    type: 'string',
+    required: true,
+    secret: false,
+    description: 'The client id of your FreshBooks app (FreshBooks developer page → your app).',
+  },
+  {
+    name: 'oauth.api.secret',
+    label: 'Client secret',
+    type: 'password',
+    required: true,
+    secret: true,
+    description: 'The client secret of your FreshBooks app; exchanges the authorization code and refreshes tokens.',
+  },
+  {
+    name: 'oauth.callback.url',
+    label: 'Redirect URI',
+    type: 'url',
+    required: true,
+    secret: false,
+    description: 'The redirect URI registered with your FreshBooks app; FreshBooks sends the user back there with the code.',
+    maxLength: 2048,
+  },
+  {
+    name: 'business.name',
+    label: 'Business name',
+    type: 'string',
+    required: true,
+    secret: false,
+    description: "The FreshBooks business to watch, by its name (the user's businesses are listed if none matches).",
+    maxLength: 500,
+  },
+];
 
 const tokenResponse = z.object({
   access_token: z.string().min(1),
@@ -99,7 +134,7 @@ async function tokenRequest(
 ): Promise<OAuthTokens> {
   const c = ctx.configuration;
   const response = await providerCall(
-    `${base(ctx.urls.freshbooks)}/auth/oauth/token`,
+    `${base(ctx.urls[API_URL]!)}/auth/oauth/token`,
     {
       method: 'POST',
       headers: { 'content-type': 'application/json', accept: 'application/json' },
@@ -136,7 +171,7 @@ function stateOf(ctx: ProviderContext): FreshBooksState {
 
 function callbacksUrl(ctx: ProviderContext, id?: string): string {
   const { accountId } = stateOf(ctx);
-  return `${base(ctx.urls.freshbooks)}/events/account/${encodeURIComponent(accountId)}/events/callbacks${id ? `/${encodeURIComponent(id)}` : ''}`;
+  return `${base(ctx.urls[API_URL]!)}/events/account/${encodeURIComponent(accountId)}/events/callbacks${id ? `/${encodeURIComponent(id)}` : ''}`;
 }
 
 async function authorized(ctx: ProviderContext, url: string, init: RequestInit, what: string, once = false): Promise<Response> {
@@ -189,12 +224,26 @@ const eventTypes: Record<string, StandardizedWebhook['eventType']> = {
   delete: 'DELETED',
 };
 
-export const freshbooks: Element = {
+export const freshbooks: Element = defineElement({
+  id: 2,
   key: 'freshbooksv2',
+  name: 'FreshBooks',
+  description: 'FreshBooks accounting: clients, invoices, estimates, expenses, payments and more, watched by webhooks.',
   vendorTypes: ['webhooks'],
-  configurationSchema,
-  secretKeys: ['oauth.api.secret'],
-  credentialKeys: ['oauth.api.key', 'oauth.api.secret', 'oauth.callback.url', 'business.name'],
+  configuration,
+  urlSettings: { [API_URL]: 'https://api.freshbooks.com', [AUTH_URL]: 'https://auth.freshbooks.com' },
+
+  oauth: {
+    apiKeyField: 'oauth.api.key',
+    apiSecretField: 'oauth.api.secret',
+    callbackUrlField: 'oauth.callback.url',
+    authorizeUrl({ urls, apiKey, callbackUrl, state, scope }) {
+      const query = new URLSearchParams({ client_id: apiKey, response_type: 'code', redirect_uri: callbackUrl });
+      if (state !== undefined) query.set('state', state);
+      if (scope !== undefined) query.set('scope', scope);
+      return `${base(urls[AUTH_URL]!)}/oauth/authorize?${query}`;
+    },
+  },
 
   async connect({ urls, configuration, providerData, signal }) {
     const code = providerData?.code;
@@ -203,7 +252,7 @@ export const freshbooks: Element = {
     }
     const tokens = await tokenRequest({ urls, configuration, signal }, { grant_type: 'authorization_code', code });
     const response = await providerCall(
-      `${base(urls.freshbooks)}/auth/api/v1/users/me`,
+      `${base(urls[API_URL]!)}/auth/api/v1/users/me`,
       { headers: { authorization: `Bearer ${tokens.accessToken}`, accept: 'application/json' } },
       'the identity',
       signal,
@@ -225,6 +274,9 @@ export const freshbooks: Element = {
 
   webhooks: {
     maxEventsPerNotification: 20,
+    objects: [...KNOWN_OBJECTS],
+    defaultObjects: DEFAULT_OBJECTS,
+    actions: ACTIONS,
     signatureHeader: 'x-freshbooks-hmac-sha256',
 
     eventsFor(objects) {
@@ -339,4 +391,4 @@ export const freshbooks: Element = {
       return tokenRequest(ctx, { grant_type: 'refresh_token', refresh_token: stateOf(ctx).tokens.refreshToken });
     },
   },
-};
+});

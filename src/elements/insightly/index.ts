@@ -1,7 +1,7 @@
-import { z } from 'zod';
 import { ProviderError, ProviderQuotaError } from '../../errors';
 import { templateProblems, expandTemplate } from '../../polling/template';
-import type { Element, FetchChangesArgs, PollResource } from '../element';
+import { defineElement } from '../define';
+import type { ConfigurationKey, Element, FetchChangesArgs, PollResource } from '../element';
 import { fetchWithRetry } from '../http';
 import { hubObjects, translateHubUrl } from './where';
 
@@ -12,15 +12,31 @@ const POLL_OVERLAP_SECONDS = 60;
 /** Times a poll starts its read again after finding that the results shifted between two pages. */
 const MAX_REREADS = 3;
 
-const configurationSchema = z.looseObject({
-  username: z.string().optional(),
-  // Insightly authenticates with the API key alone; Cloud Elements calls it `password`.
-  password: z
-    .string({ error: 'password (the Insightly API key) is required' })
-    .min(1, 'password (the Insightly API key) is required')
+/** The API's base URL setting: the pod of the account (na1, eu1, ...), or a fake in tests. */
+const API_URL = 'INSIGHTLY_API_URL';
+
+const configuration: ConfigurationKey[] = [
+  {
+    name: 'username',
+    label: 'User name',
+    type: 'string',
+    required: false,
+    secret: false,
+    description: 'The Insightly user the API key belongs to (informational: Insightly authenticates with the key alone).',
+    maxLength: 256,
+  },
+  {
+    // Insightly authenticates with the API key alone; Cloud Elements calls it `password`.
+    name: 'password',
+    label: 'API key',
+    type: 'password',
+    required: true,
+    secret: true,
+    description: 'The Insightly API key (User Settings → API). Checked with one search call when the instance is created.',
     // Insightly keys are GUIDs; a huge one would only be refused by the provider as an oversized header.
-    .max(256, 'password (the Insightly API key) must be at most 256 characters'),
-});
+    maxLength: 256,
+  },
+];
 
 const idFields: Record<string, string> = {
   contacts: 'CONTACT_ID',
@@ -80,7 +96,7 @@ async function* fetchChanges(args: FetchChangesArgs): AsyncIterable<unknown[]> {
   // Each page reads `step` records past the previous page's last one, which it reads again.
   const step = Math.min(args.resource.pageSize ?? MAX_TOP, MAX_TOP - 1);
   const top = step + 1;
-  const base = args.urls.insightly.replace(/\/+$/, '');
+  const base = args.urls[API_URL]!.replace(/\/+$/, '');
   let pages = 0;
   let records = 0;
   let rereads = 0;
@@ -128,16 +144,18 @@ async function* fetchChanges(args: FetchChangesArgs): AsyncIterable<unknown[]> {
   }
 }
 
-export const insightly: Element = {
+export const insightly: Element = defineElement({
+  id: 1,
   key: 'insightly',
+  name: 'Insightly',
+  description: 'Insightly CRM: contacts, organisations, leads and opportunities, watched by polling its search API.',
   vendorTypes: ['polling'],
-  configurationSchema,
-  secretKeys: ['password'],
-  credentialKeys: ['username', 'password'],
+  configuration,
+  urlSettings: { [API_URL]: 'https://api.na1.insightly.com/v3.1' },
 
   // Insightly has no tokens to keep: checking the API key with one search is the whole connection.
   async connect({ urls, configuration, signal }) {
-    const base = urls.insightly.replace(/\/+$/, '');
+    const base = urls[API_URL]!.replace(/\/+$/, '');
     let response: Response;
     try {
       response = await fetchWithRetry(
@@ -170,6 +188,6 @@ export const insightly: Element = {
     },
     fetchChanges,
   },
-};
+});
 
 export { hubObjects };
