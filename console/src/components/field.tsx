@@ -43,16 +43,9 @@ interface TextFieldProps {
 export function TextField(p: TextFieldProps) {
   const id = fieldId(p.path);
   return (
-    <div class={`field${p.errors?.length ? ' invalid' : ''}`}>
-      <label for={id}>
-        {p.label}
-        {p.required ? (
-          <span class="required" aria-hidden="true">
-            {' '}
-            *
-          </span>
-        ) : null}
-      </label>
+    // The required mark is drawn by CSS with empty alternative text: the input's own `required` says it to assistive tech.
+    <div class={`field${p.required ? ' required' : ''}${p.errors?.length ? ' invalid' : ''}`}>
+      <label for={id}>{p.label}</label>
       <input
         id={id}
         name={p.path}

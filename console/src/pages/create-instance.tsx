@@ -110,6 +110,7 @@ export function CreateInstance() {
 
   const submit = async (e: Event) => {
     e.preventDefault();
+    if (busy) return;
     if (!element) {
       showErrors('Choose an element first.', [{ path: PATHS.element, message: 'choose one' }]);
       return;
@@ -148,7 +149,7 @@ export function CreateInstance() {
     const { body } = await call<{ oauthUrl: string }>('GET', auth.oauthUrl, {
       query: {
         apiKey: String(form.config[auth.apiKeyField] ?? ''),
-        apiSecret: String(form.config[auth.apiSecretField] ?? ''),
+        // The client secret stays out of the URL: the consent page needs only the client id.
         callbackUrl,
         state,
       },
@@ -362,7 +363,7 @@ export function CreateInstance() {
             ) : null}
 
             <div class="form-actions">
-              <button type="submit" class="primary" disabled={busy}>
+              <button type="submit" class="primary" aria-disabled={busy}>
                 {oauth ? `Connect ${element.name}` : 'Create instance'}
               </button>
               {oauth ? <p class="hint">You will be sent to {element.name} to allow access, then brought back here to finish.</p> : null}

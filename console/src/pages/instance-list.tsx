@@ -110,11 +110,15 @@ export function InstanceList({ notice }: { notice?: string }) {
       </div>
       {pages.length > 1 || nextPage ? (
         <nav class="pager" aria-label="Instance pages">
-          <button type="button" disabled={pages.length === 1 || loading} onClick={() => setPages(pages.slice(0, -1))}>
+          <button
+            type="button"
+            aria-disabled={pages.length === 1 || loading}
+            onClick={() => !loading && pages.length > 1 && setPages(pages.slice(0, -1))}
+          >
             Previous page
           </button>
           <span>Page {pages.length}</span>
-          <button type="button" disabled={!nextPage || loading} onClick={() => setPages([...pages, nextPage])}>
+          <button type="button" aria-disabled={!nextPage || loading} onClick={() => !loading && nextPage && setPages([...pages, nextPage])}>
             Next page
           </button>
         </nav>

@@ -42,6 +42,8 @@ export function InstancePage({ id }: { id: string }) {
 
   /** Runs one action, showing what came of it; the page is read again afterwards. */
   const act = async (what: string, fn: () => Promise<string | undefined>) => {
+    // Buttons stay enabled while busy (a disabled button would drop the keyboard focus); a second press waits.
+    if (busy) return;
     setBusy(what);
     setNotice(undefined);
     try {
@@ -88,6 +90,7 @@ export function InstancePage({ id }: { id: string }) {
     });
 
   const remove = async () => {
+    if (busy) return;
     setBusy('delete');
     try {
       await call('DELETE', `/instances/${id}`);
@@ -144,7 +147,7 @@ export function InstancePage({ id }: { id: string }) {
         <p>
           Events are <strong>{instance.eventsEnabled ? 'on' : 'off'}</strong>.
         </p>
-        <button type="button" class={instance.eventsEnabled ? '' : 'primary'} disabled={!!busy} onClick={() => void toggleEvents()}>
+        <button type="button" class={instance.eventsEnabled ? '' : 'primary'} aria-disabled={!!busy} onClick={() => void toggleEvents()}>
           {instance.eventsEnabled ? 'Turn events off' : 'Turn events on'}
         </button>
       </section>
@@ -167,7 +170,7 @@ export function InstancePage({ id }: { id: string }) {
       <section aria-labelledby="token-heading">
         <h2 id="token-heading">Element token</h2>
         <p>A new token replaces the current one at once: whatever uses the old one stops working.</p>
-        <button type="button" disabled={!!busy} onClick={() => void rotate()}>
+        <button type="button" aria-disabled={!!busy} onClick={() => void rotate()}>
           Rotate the token
         </button>
       </section>
@@ -336,6 +339,7 @@ function Settings({
 
   const save = async (e: Event) => {
     e.preventDefault();
+    if (busy) return;
     const problems: FieldError[] = [];
     if (polling && !Object.values(resources).some(Boolean)) problems.push({ path: PATHS.resources, message: 'keep at least one resource' });
     if (element.events.webhooks && !Object.values(objects).some(Boolean))
@@ -423,7 +427,7 @@ function Settings({
             </div>
           </CheckboxGroup>
         ) : null}
-        <button type="submit" class="primary" disabled={busy}>
+        <button type="submit" class="primary" aria-disabled={busy}>
           {busy ? 'Saving…' : 'Save changes'}
         </button>
       </form>
@@ -445,10 +449,10 @@ function DeleteInstance({ name, busy, onConfirm }: { name: string; busy: boolean
         <h2 id="delete-dialog-heading">Delete "{name}"?</h2>
         <p id="delete-dialog-text">This cannot be undone.</p>
         <div class="dialog-actions">
-          <button type="button" class="danger" disabled={busy} onClick={onConfirm}>
+          <button type="button" class="danger" aria-disabled={busy} onClick={() => !busy && onConfirm()}>
             {busy ? 'Deleting…' : 'Delete permanently'}
           </button>
-          <button type="button" disabled={busy} onClick={() => dialog.current?.close()}>
+          <button type="button" aria-disabled={busy} onClick={() => !busy && dialog.current?.close()}>
             Cancel
           </button>
         </div>

@@ -80,6 +80,8 @@ export function NotificationLog({ instanceId }: { instanceId: string }) {
   };
 
   const act = async (what: string, fn: () => Promise<string>) => {
+    // Buttons stay enabled while busy (a disabled button would drop the keyboard focus); a second press waits.
+    if (busy) return;
     setBusy(what);
     setNotice(undefined);
     try {
@@ -112,7 +114,7 @@ export function NotificationLog({ instanceId }: { instanceId: string }) {
       <h2 id="notifications-heading">Notifications</h2>
       <div class="toolbar">
         <div class="field inline">
-          <label for="notification-status">Status</label>
+          <label for="notification-status">Filter by status</label>
           <select id="notification-status" value={status} onChange={(e) => setStatus(e.currentTarget.value)}>
             <option value="">all</option>
             {DELIVERY_STATUSES.map((s) => (
@@ -125,7 +127,7 @@ export function NotificationLog({ instanceId }: { instanceId: string }) {
         <button type="button" onClick={() => void reload()}>
           Refresh
         </button>
-        <button type="button" disabled={!!busy} onClick={() => void redeliverAll()}>
+        <button type="button" aria-disabled={!!busy} onClick={() => void redeliverAll()}>
           Redeliver all failed
         </button>
       </div>
@@ -176,7 +178,7 @@ export function NotificationLog({ instanceId }: { instanceId: string }) {
                       {n.status === 'failed' ? (
                         <button
                           type="button"
-                          disabled={!!busy}
+                          aria-disabled={!!busy}
                           aria-label={`Redeliver ${shortId(n.eventId)}`}
                           onClick={() => void redeliver(n.eventId)}
                         >

@@ -13,6 +13,7 @@ export function SignIn({ onSignedIn, reason }: { onSignedIn: (s: Secrets) => voi
 
   const submit = async (e: Event) => {
     e.preventDefault();
+    if (busy) return;
     const secrets = { user: user.trim(), organization: organization.trim() };
     if (!secrets.user || !secrets.organization) {
       setError('Enter both the User secret and the Organization secret.');
@@ -55,7 +56,7 @@ export function SignIn({ onSignedIn, reason }: { onSignedIn: (s: Secrets) => voi
           onInput={setOrganization}
         />
         {error ? <Notice kind="error">{error}</Notice> : null}
-        <button type="submit" class="primary" disabled={busy}>
+        <button type="submit" class="primary" aria-disabled={busy}>
           {busy ? 'Signing in…' : 'Sign in'}
         </button>
       </form>

@@ -1,0 +1,144 @@
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { chromium, type BrowserContext, type Page, type Request } from 'playwright-core';
+import { TEST_ORGANIZATION_SECRET, TEST_USER_SECRET, type Stack } from './harness';
+
+// The browser tests' helpers: the console built once, Debian's Chromium through playwright-core,
+// signing in, and the screenshots each page leaves under test-output/console/.
+
+const root = path.resolve(__dirname, '..', '..');
+const consoleDir = path.join(root, 'console');
+export const SCREENSHOT_DIR = path.join(root, 'test-output', 'console');
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+
+/** The newest modification time under a path (a file, or a folder's files). */
+function newest(p: string): number {
+  const s = statSync(p, { throwIfNoEntry: false });
+  if (!s) return 0;
+  if (!s.isDirectory()) return s.mtimeMs;
+  return Math.max(0, ...readdirSync(p).map((name) => newest(path.join(p, name))));
+}
+
+/** Builds console/dist when it is missing or older than the console's sources (the API serves it). */
+export function ensureConsoleBuilt(): void {
+  const built = statSync(path.join(consoleDir, 'dist', 'index.html'), { throwIfNoEntry: false })?.mtimeMs ?? 0;
+  const sources = Math.max(
+    ...['src', 'public', 'index.html', 'vite.config.ts'].map((p) => newest(path.join(consoleDir, p))),
+    newest(path.join(root, 'package-lock.json')),
+  );
+  if (built > sources) return;
+  execFileSync(
+    process.execPath,
+    [path.join(root, 'node_modules', 'vite', 'bin', 'vite.js'), 'build', '--config', 'console/vite.config.ts', '--logLevel', 'warn'],
+    {
+      cwd: root,
+      stdio: ['ignore', 'ignore', 'inherit'],
+    },
+  );
+}
+
+export interface Browser {
+  context: BrowserContext;
+  /** A fresh tab (its own session storage: signed out). */
+  newPage(viewport?: { width: number; height: number }): Promise<Page>;
+  close(): Promise<void>;
+}
+
+/** Debian's Chromium, headless, with a fresh profile of its own (deleted on close). */
+export async function launchBrowser(): Promise<Browser> {
+  const userDataDir = mkdtempSync(path.join(os.tmpdir(), 'element-events-chromium-'));
+  // playwright-core takes the profile folder as launchPersistentContext's argument (it refuses --user-data-dir in args).
+  const context = await chromium.launchPersistentContext(userDataDir, {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+    viewport: { width: 1280, height: 900 },
+  });
+  // Generous: a 2-core machine under load answers slowly, and every wait here is for a condition.
+  context.setDefaultTimeout(30_000);
+  return {
+    context,
+    async newPage(viewport) {
+      const page = await context.newPage();
+      if (viewport) await page.setViewportSize(viewport);
+      return page;
+    },
+    async close() {
+      await context.close();
+      rmSync(userDataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** The console's origin on this stack (the API serves it at /). */
+export const consoleOrigin = (stack: Pick<Stack, 'api'>) => new URL(stack.api).origin;
+
+export async function signIn(page: Page, origin: string, secrets = { user: TEST_USER_SECRET, organization: TEST_ORGANIZATION_SECRET }) {
+  await page.goto(`${origin}/`);
+  await page.getByLabel('User secret').fill(secrets.user);
+  await page.getByLabel('Organization secret').fill(secrets.organization);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('heading', { level: 1, name: 'Instances' }).waitFor();
+}
+
+export async function screenshot(page: Page, name: string): Promise<string> {
+  mkdirSync(SCREENSHOT_DIR, { recursive: true });
+  const file = path.join(SCREENSHOT_DIR, `${name}.png`);
+  await page.screenshot({ path: file, fullPage: true });
+  return file;
+}
+
+/** Every request the page makes, to check that no secret ever travels in a URL. */
+export function recordRequests(page: Page): Request[] {
+  const requests: Request[] = [];
+  page.on('request', (r) => requests.push(r));
+  return requests;
+}
+
+/** What a control is described by (its hint and its error), as a screen reader reads it after the label. */
+export async function descriptionOf(page: Page, control: ReturnType<Page['getByLabel']>): Promise<string> {
+  const ids = (await control.getAttribute('aria-describedby')) ?? '';
+  const parts = await Promise.all(
+    ids
+      .split(/\s+/)
+      .filter(Boolean)
+      .map((id) => page.locator(`[id="${id}"]`).innerText()),
+  );
+  return parts.join(' ');
+}
+
+/** The text in a status table's row (`<th scope=row>label</th><td>value</td>`). */
+export async function factValue(page: Page, label: string): Promise<string> {
+  return (
+    await page
+      .getByRole('row', { name: new RegExp(`^${label}\\b`) })
+      .getByRole('cell')
+      .innerText()
+  ).trim();
+}
+
+/** True when the page is no wider than its viewport (nothing to scroll sideways on a phone). */
+export async function fitsWidth(page: Page): Promise<boolean> {
+  // Strings, not functions: the tests' type check has no DOM library.
+  return (await page.evaluate('document.documentElement.scrollWidth <= window.innerWidth')) === true;
+}
+
+/** A notification's row in the log (not its open attempts below it), by the status it shows. */
+export function notificationRow(page: Page, status: string) {
+  return page
+    .getByRole('table', { name: /^Notifications/ })
+    .getByRole('row')
+    .filter({ has: page.getByRole('rowheader') })
+    .filter({ has: page.getByRole('cell', { name: status, exact: true }) });
+}
