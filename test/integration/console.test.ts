@@ -97,6 +97,23 @@ describe('web console (Insightly, sign-in, forms, phone width)', () => {
     expect(await unknown.json()).toMatchObject({ message: 'No route for GET /elements/nothing-here' });
   });
 
+  test('GET /instances?include=summary adds each instance’s last poll and failed deliveries, 25 a page at most', async () => {
+    const tooMany = await call(stack, 'GET', '/instances?include=summary&pageSize=26');
+    expect(tooMany.status).toBe(400);
+    expect(tooMany.body.errors).toEqual([{ path: 'pageSize', message: 'must be at most 25 with include=summary' }]);
+    expect((await call(stack, 'GET', '/instances?include=everything')).status).toBe(400);
+    const { id } = await createInstance(stack, insightlySeedBody({ callbackUrl: stack.sink.url, refreshInterval: FAST }));
+    await until(async () => (await call(stack, 'GET', `/instances/${id}`)).body.status.polls >= 1, 'the first poll');
+    const list = await call(stack, 'GET', '/instances?include=summary&pageSize=25');
+    expect(list.status).toBe(200);
+    const summary = list.body.find((i: { id: number }) => i.id === id).summary;
+    expect(summary).toEqual({ lastPollAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT/), failedDeliveries: 0 });
+    // Without it, the list is as before: the memo's view, no live figures.
+    const plain = await call(stack, 'GET', '/instances');
+    expect(plain.body.find((i: { id: number }) => i.id === id).summary).toBeUndefined();
+    expect((await call(stack, 'DELETE', `/instances/${id}`)).status).toBe(200);
+  });
+
   test('wrong secrets: an error message and no data; the secrets never travel in a URL', async () => {
     await createInstance(stack, insightlySeedBody({ callbackUrl: stack.sink.url, refreshInterval: 60 }));
     const page = await newPage();
