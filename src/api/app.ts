@@ -59,8 +59,9 @@ export function createApp(deps: AppDeps): express.Express {
 }
 
 /**
- * helmet's defaults, but `upgrade-insecure-requests` only when the service is public over https: on
- * plain http (development, http://localhost) it would send the console's own assets to https and break it.
+ * helmet's defaults, but `upgrade-insecure-requests` only when the service is public over https. On
+ * plain http it sends the console's own scripts and styles to https, which breaks the console on any
+ * http host name but the loopback ones (Chromium exempts localhost and 127.0.0.1), e.g. a LAN host.
  */
 const helmetOptions = (config: Config) => ({
   contentSecurityPolicy: { directives: { upgradeInsecureRequests: config.PUBLIC_URL.startsWith('https:') ? [] : null } },
