@@ -7,6 +7,8 @@ import { defineConfig } from 'vite';
 export default defineConfig({
   root: fileURLToPath(new URL('.', import.meta.url)),
   esbuild: { jsx: 'automatic', jsxImportSource: 'preact' },
+  // The dev server's dependency cache stays in the console's folder (node_modules may be shared between checkouts).
+  cacheDir: 'node_modules/.vite',
   build: { outDir: 'dist', emptyOutDir: true, assetsDir: 'assets', sourcemap: true },
   server: {
     host: '127.0.0.1',
