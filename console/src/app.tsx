@@ -2,7 +2,6 @@ import { useEffect, useState } from 'preact/hooks';
 import { SIGNED_OUT_EVENT } from './api';
 import { Page } from './components/page';
 import { forgetElements } from './elements';
-import { takeFlash } from './flash';
 import { Link, navigate, useLocation } from './router';
 import { clearSecrets, loadSecrets, type Secrets } from './session';
 import { CreateInstance } from './pages/create-instance';
@@ -77,7 +76,7 @@ export function App() {
 }
 
 function Route({ path, query }: { path: string; query: URLSearchParams }) {
-  if (path === '/') return <InstanceList key="list" notice={takeFlash()?.message} />;
+  if (path === '/') return <InstanceList key="list" />;
   if (path === '/new') return <CreateInstance key="new" />;
   if (path === '/oauth/return') return <OAuthReturn query={query} />;
   const instance = /^\/instances\/(\d+)$/.exec(path);

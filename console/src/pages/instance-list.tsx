@@ -2,6 +2,7 @@ import { useEffect, useState } from 'preact/hooks';
 import { call, messageOf } from '../api';
 import { Notice, Page } from '../components/page';
 import { elementName, useElements } from '../elements';
+import { takeFlash } from '../flash';
 import { Time } from '../format';
 import { Link } from '../router';
 import type { Instance } from '../types';
@@ -28,8 +29,10 @@ function LastActivity({ instance }: { instance: Instance }) {
   return <span class="muted">none yet</span>;
 }
 
-export function InstanceList({ notice }: { notice?: string }) {
+export function InstanceList() {
   const { elements } = useElements();
+  // What the page before said it did (an instance deleted), shown once.
+  const [notice] = useState(() => takeFlash()?.message);
   // The tokens of the pages before this one, so "Previous page" can go back.
   const [pages, setPages] = useState<(string | undefined)[]>([undefined]);
   const [instances, setInstances] = useState<Instance[]>();
