@@ -71,7 +71,7 @@ export function InstanceList() {
     >
       {notice ? <Notice>{notice}</Notice> : null}
       {error ? <Notice kind="error">{error}</Notice> : null}
-      <div aria-busy={loading} aria-live="polite">
+      <div aria-busy={loading}>
         {instances && !instances.length && pages.length === 1 ? (
           <p>
             No instances yet. <Link href="/new">Create the first one</Link>.
