@@ -6,6 +6,7 @@ import type { CallbackPolicy } from '../events/callback-url';
 import type { Logger } from '../logger';
 import type { Sealer } from '../secrets/sealer';
 import { requireCaller } from './auth';
+import { docsRouter } from './docs';
 import { accessLog, errorHandler, notFoundRoute, requestIds } from './errors';
 import { eventsRouter } from './events';
 import { healthRouter } from './health';
@@ -43,6 +44,8 @@ export function createApp(deps: AppDeps): express.Express {
   api.use(express.json({ limit: JSON_LIMIT }), limitJsonDepth);
   api.use(instancesRouter(deps));
   api.use(eventsRouter(deps));
+  // The OpenAPI document and its reference page: static, no secrets needed.
+  app.use(docsRouter());
   app.use(BASE_PATH, api);
   app.use(notFoundRoute);
   app.use(errorHandler(deps.log));
