@@ -6,6 +6,7 @@ import type { CallbackPolicy } from '../events/callback-url';
 import type { Logger } from '../logger';
 import type { Sealer } from '../secrets/sealer';
 import { requireCaller } from './auth';
+import { docsRouter } from './docs';
 import { accessLog, errorHandler, notFoundRoute, requestIds } from './errors';
 import { elements, type Element } from '../elements';
 import { elementsRouter } from './elements';
@@ -48,6 +49,8 @@ export function createApp(deps: AppDeps): express.Express {
   api.use(instancesRouter(deps));
   api.use(eventsRouter(deps));
   api.use(elementsRouter({ config: deps.config, catalog: deps.elements ?? elements }));
+  // The OpenAPI document and its reference page: static, no secrets needed.
+  app.use(docsRouter(deps.elements ?? elements));
   app.use(BASE_PATH, api);
   app.use(notFoundRoute);
   app.use(errorHandler(deps.log));

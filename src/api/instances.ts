@@ -57,7 +57,7 @@ const PROVIDER_TIMEOUT_MS = 20_000;
 /** The header carrying the next page of `GET /instances`, as Cloud Elements pages its lists. */
 export const NEXT_PAGE_HEADER = 'elements-next-page-token';
 
-const listQuery = z.strictObject({
+export const listQuery = z.strictObject({
   pageSize: z.coerce.number().int().min(1).max(200).default(50),
   nextPage: z.string().max(4096).optional(),
 });
