@@ -1,7 +1,11 @@
+import { elements as registry } from '../../elements';
+import type { Element } from '../../elements/element';
+import { redactConfiguration } from '../../instances/secret-keys';
+
 /**
- * The README's examples, as the OpenAPI document shows them. Documentation data, not logic (hence the
- * provider names): test/integration/openapi.test.ts checks each request is one the API accepts and
- * each answer matches its schema, so they cannot drift from the code unnoticed.
+ * The README's examples, as the OpenAPI document shows them (the create bodies come from the elements'
+ * folders): test/integration/openapi.test.ts checks each request is one the API accepts and each answer
+ * matches its schema, so they cannot drift from the code unnoticed.
  */
 
 export interface Example {
@@ -11,95 +15,58 @@ export interface Example {
 
 const INSTANCE_ID = 388708081;
 
-const insightlyDates = {
-  updatedDateField: 'DATE_UPDATED_UTC',
-  updatedDateFormat: 'yyyy-MM-dd HH:mm:ss',
-  updatedDateTimezone: 'GMT',
-  createdDateField: 'DATE_CREATED_UTC',
-  createdDateFormat: 'yyyy-MM-dd HH:mm:ss',
-  createdDateTimezone: 'GMT',
-};
-
-const insightlyConfiguration = {
-  username: 'me@example.com',
-  password: 'xxxxxxxxxxxxxxxxxxxxxxxx',
-  'event.notification.enabled': true,
-  'event.vendor.type': 'polling',
-  'event.notification.callback.url': 'http://127.0.0.1:4011/callback',
-  'event.notification.signature.key': 'my-signing-key',
-  'event.poller.refresh_interval': '15',
-  'event.poller.configuration': {
-    contacts: {
-      url: "/hubs/crm/contacts?where=updated_after_utc='${gmtDate:yyyy-MM-dd HH:mm:ss}'",
-      idField: 'CONTACT_ID',
-      datesConfiguration: insightlyDates,
-    },
-    accounts: {},
-    leads: {},
-    opportunities: {},
-  },
-};
-
-/** `POST /instances` bodies, by element key. */
-export const createInstanceExamples: Record<string, Example> = {
-  insightly: {
-    summary: 'Insightly, polling (the README example)',
-    value: {
-      element: { key: 'insightly' },
-      providerData: { code: 'unused-by-insightly' },
-      configuration: insightlyConfiguration,
-      tags: ['Docs'],
-      name: 'API Instance with Polling',
-    },
-  },
-  freshbooksv2: {
-    summary: 'FreshBooks, webhooks (the README example)',
-    value: {
-      element: { key: 'freshbooksv2' },
-      providerData: { code: '<AUTHORIZATION_GRANT_CODE>' },
-      configuration: {
-        'oauth.callback.url': 'https://mycoolapp.com',
-        'oauth.api.key': '<CLIENT_ID>',
-        'oauth.api.secret': '<CLIENT_SECRET>',
-        'business.name': 'MyBiz',
-        'event.notification.enabled': true,
-        'event.vendor.type': 'webhooks',
-        'event.notification.callback.url': 'https://mycoolapp.com/events',
+/** `POST /instances` bodies, by element key: each element's folder declares its own. */
+export function createInstanceExamples(elements: ReadonlyMap<string, Element>): Record<string, Example> {
+  return Object.fromEntries(
+    [...elements.values()].map((e) => [
+      e.key,
+      {
+        summary: e.example.summary,
+        value: {
+          element: { key: e.key },
+          ...(e.example.providerData && { providerData: e.example.providerData }),
+          configuration: e.example.configuration,
+          tags: ['Docs'],
+          name: e.example.name,
+        },
       },
-      tags: ['Docs'],
-      name: 'API Instance',
-    },
-  },
-};
+    ]),
+  );
+}
 
-const insightlyView = {
+/** The answers show an instance of the first polling element, as created by its example. */
+const shown = [...registry.values()].find((e) => e.polling) ?? [...registry.values()][0]!;
+const shownResources = Object.keys((shown.example.configuration['event.poller.configuration'] as object | undefined) ?? {});
+
+const instanceView = {
   id: INSTANCE_ID,
-  name: 'API Instance with Polling',
+  name: shown.example.name,
   tags: ['Docs'],
-  element: { key: 'insightly' },
+  element: { key: shown.key },
   createdDate: '2026-11-23T09:00:00.000Z',
   eventsEnabled: true,
-  configuration: { ...insightlyConfiguration, password: '********', 'event.notification.signature.key': '********' },
+  configuration: redactConfiguration(shown, shown.example.configuration),
 };
 
 export const createdInstanceExample: Example = {
-  summary: 'The Insightly instance, with its token',
-  value: { ...insightlyView, token: 'q1d7Yk2c0bZ8mKfT3xw9Vn5pLh4sJr6uAe0gCi2oWy8' },
+  summary: `The ${shown.name} instance, with its token`,
+  value: { ...instanceView, token: 'q1d7Yk2c0bZ8mKfT3xw9Vn5pLh4sJr6uAe0gCi2oWy8' },
 };
 
-export const instanceListExample: Example = { summary: 'One page of instances', value: [insightlyView] };
+export const instanceListExample: Example = { summary: 'One page of instances', value: [instanceView] };
 
 export const instanceWithStatusExample: Example = {
   summary: 'A polling instance',
   value: {
-    ...insightlyView,
+    ...instanceView,
     status: {
       polls: 42,
       nextPollAt: '2026-11-23T09:30:00.000Z',
-      resources: {
-        contacts: { watermark: '2026-11-23T09:14:59.000Z', lastPollAt: '2026-11-23T09:15:00.000Z', lastEvents: 1 },
-        accounts: { watermark: '2026-11-23T09:14:59.000Z', lastPollAt: '2026-11-23T09:15:00.000Z', lastEvents: 0 },
-      },
+      resources: Object.fromEntries(
+        shownResources
+          .slice(0, 2)
+          .map((name, i) => [name, { watermark: '2026-11-23T09:14:59.000Z', lastPollAt: '2026-11-23T09:15:00.000Z', lastEvents: 1 - i }]),
+      ),
     },
   },
 };

@@ -72,7 +72,7 @@ export function apiRoutes(elements: ReadonlyMap<string, Element>, createBody: z.
         'unknown `configuration` keys are kept and shown back. With `Idempotency-Key`, the same key and body answer the ' +
         'first instance (same id and token) and create nothing.',
       headers: ['Idempotency-Key'],
-      body: { schema: createBody, examples: ex.createInstanceExamples },
+      body: { schema: createBody, examples: ex.createInstanceExamples(elements) },
       responses: {
         200: {
           description: 'The instance, with its Element token',
@@ -378,7 +378,7 @@ export function createInstanceBody(elements: ReadonlyMap<string, Element>): z.Zo
 }
 
 // The patterns the routes check ids against (a mismatch is a 404 there).
-const keyOrIdParam = { schema: z.string().min(1).max(100), description: "The element's key (`freshbooksv2`) or id (`2`)" };
+const keyOrIdParam = { schema: z.string().min(1).max(100), description: "The element's key or its id" };
 const instanceIdParam = { schema: z.string().regex(/^\d{1,15}$/), description: 'The instance id' };
 const eventIdParam = { schema: z.string().regex(/^[0-9a-f-]{36}$/), description: 'The notification eventId' };
 
