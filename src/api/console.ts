@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import express, { Router, type RequestHandler } from 'express';
+import helmet from 'helmet';
 
 /** Where `npm run console:build` (Vite) writes the console. */
 export const CONSOLE_DIST = path.resolve(__dirname, '..', '..', 'console', 'dist');
@@ -10,6 +11,8 @@ export const CONSOLE_DIST = path.resolve(__dirname, '..', '..', 'console', 'dist
  * else stays the API's: /elements/… and unknown paths get the API's 404 JSON.
  */
 export const CONSOLE_PAGES = ['/', '/new', '/instances/:id', '/oauth/return'];
+/** The routes the console adds to the app (its assets are served under /assets besides). */
+export const CONSOLE_ROUTES = [...CONSOLE_PAGES, '/favicon.svg'];
 
 export const CONSOLE_NOT_BUILT =
   'The console is not built. Run `npm run console:build` (`npm start` does it first), then reload this page. ' +
@@ -35,7 +38,11 @@ export function consoleRouter(distDir = CONSOLE_DIST): Router {
     res.removeHeader('cache-control');
     next();
   };
-  router.get(CONSOLE_PAGES, page);
+  // helmet's policy as everywhere (no inline script), less `upgrade-insecure-requests`: over plain http
+  // on any host but localhost and 127.0.0.1 (a LAN host, a container name) the browser would ask for
+  // the console's scripts and styles over https, which this server does not speak, and show nothing.
+  const pagePolicy = helmet.contentSecurityPolicy({ directives: { upgradeInsecureRequests: null } });
+  for (const pagePath of CONSOLE_PAGES) router.get(pagePath, pagePolicy, page);
   const notFoundNoStore: RequestHandler = (_req, res, next) => {
     res.setHeader('cache-control', 'no-store');
     next();

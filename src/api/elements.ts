@@ -17,6 +17,11 @@ export const oauthUrlQuery = z.object({
   siteAddress: z.string().max(1024).optional(),
 });
 
+export const oauthUrlAnswerSchema = z.object({
+  oauthUrl: z.string().meta({ description: "The provider's consent page, with the client id, redirect URI and state" }),
+  element: z.string(),
+});
+
 /**
  * Elements describe themselves (`GET /elements`, `GET /elements/{keyOrId}`): how each authenticates,
  * its configuration keys and its events. The console builds its forms from this. The OAuth URL call
@@ -54,7 +59,7 @@ export function elementsRouter({ config, catalog }: { config: Config; catalog: R
       scope: q.scope,
       siteAddress: q.siteAddress,
     });
-    res.json({ oauthUrl, element: element.key });
+    res.json({ oauthUrl, element: element.key } satisfies z.infer<typeof oauthUrlAnswerSchema>);
   });
 
   return router;

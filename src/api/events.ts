@@ -15,7 +15,7 @@ import { findOwnedInstance } from './ownership';
 import { NEXT_PAGE_HEADER } from './paging';
 import { idempotencyKeyOf, redeliveryUpdateId } from './idempotency';
 
-const listQuery = z.strictObject({
+export const listQuery = z.strictObject({
   status: z.enum(['pending', 'delivered', 'failed', 'gone', 'cancelled']).optional(),
   pageSize: z.coerce.number().int().min(1).max(200).default(50),
   nextPage: z.string().max(4096).optional(),

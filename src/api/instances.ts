@@ -62,7 +62,7 @@ export const MAX_PAGE_SIZE = 200;
 export const MAX_SUMMARY_PAGE_SIZE = 25;
 const DEFAULT_PAGE_SIZE = 50;
 
-const listQuery = z
+export const listQuery = z
   .strictObject({
     pageSize: z.coerce.number().int().min(1).max(MAX_PAGE_SIZE).optional(),
     nextPage: z.string().max(4096).optional(),

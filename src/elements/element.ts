@@ -37,6 +37,13 @@ export interface ConfigurationKey {
   maxLength?: number;
 }
 
+export interface ElementExample {
+  summary: string;
+  name: string;
+  providerData?: Record<string, unknown>;
+  configuration: Record<string, unknown>;
+}
+
 /** How an element's account is connected: Cloud Elements' OAuth dance, or a key given in the configuration. */
 export interface OAuthStep {
   /** Configuration keys that feed the authorize URL and the code exchange. */
@@ -170,6 +177,8 @@ export interface ElementDefinition {
   urlSettings: Readonly<Record<string, string>>;
   /** Present for elements connected by OAuth 2: the authorize step before the instance is created. */
   oauth?: OAuthStep;
+  /** A `POST /instances` body for this element (the API reference shows it; a test checks the API accepts it). */
+  example: ElementExample;
   /**
    * Authenticates with the provider while the instance is being created (throws ProviderError on
    * refusal) and returns what later calls need.

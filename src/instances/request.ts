@@ -80,7 +80,7 @@ const pollerConfiguration = z.preprocess(
   z.record(z.string().min(1), resourceSchema).refine((r) => Object.keys(r).length <= 100, 'at most 100 resources'),
 );
 
-const eventsSchema = z.object({
+export const eventsSchema = z.object({
   'event.notification.enabled': boolish.default(false),
   'event.vendor.type': z
     .enum(['polling', 'webhook', 'webhooks'])

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmdirSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { chromium, type BrowserContext, type Page, type Request } from 'playwright-core';
@@ -21,22 +21,46 @@ function newest(p: string): number {
   return Math.max(0, ...readdirSync(p).map((name) => newest(path.join(p, name))));
 }
 
-/** Builds console/dist when it is missing or older than the console's sources (the API serves it). */
-export function ensureConsoleBuilt(): void {
+function stale(): boolean {
   const built = statSync(path.join(consoleDir, 'dist', 'index.html'), { throwIfNoEntry: false })?.mtimeMs ?? 0;
   const sources = Math.max(
     ...['src', 'public', 'index.html', 'vite.config.ts'].map((p) => newest(path.join(consoleDir, p))),
     newest(path.join(root, 'package-lock.json')),
   );
-  if (built > sources) return;
-  execFileSync(
-    process.execPath,
-    [path.join(root, 'node_modules', 'vite', 'bin', 'vite.js'), 'build', '--config', 'console/vite.config.ts', '--logLevel', 'warn'],
-    {
+  return built <= sources;
+}
+
+/**
+ * Builds console/dist when it is missing or older than the console's sources (the API serves it).
+ * Test files running side by side (jest without --runInBand) take turns through a lock folder, so a
+ * build never empties dist under another file's browser or writes over another build.
+ */
+export function ensureConsoleBuilt(): void {
+  if (!stale()) return;
+  const lock = path.join(consoleDir, '.build-lock');
+  const deadline = Date.now() + 120_000;
+  for (;;) {
+    try {
+      mkdirSync(lock);
+      break;
+    } catch {
+      // A lock left behind by a killed run is old: take it over.
+      const since = statSync(lock, { throwIfNoEntry: false })?.mtimeMs ?? Date.now();
+      if (Date.now() - since > 120_000) rmSync(lock, { recursive: true, force: true });
+      else if (Date.now() > deadline) throw new Error(`another test has been building the console for 2 minutes (${lock})`);
+      else Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 200);
+    }
+  }
+  try {
+    if (!stale()) return;
+    const vite = path.join(root, 'node_modules', 'vite', 'bin', 'vite.js');
+    execFileSync(process.execPath, [vite, 'build', '--config', 'console/vite.config.ts', '--logLevel', 'warn'], {
       cwd: root,
       stdio: ['ignore', 'ignore', 'inherit'],
-    },
-  );
+    });
+  } finally {
+    rmdirSync(lock);
+  }
 }
 
 export interface Browser {

@@ -14,6 +14,7 @@ const testElement = defineElement({
     { name: 'crm.region', label: 'Region', type: 'string', required: false, secret: false, default: 'eu', description: 'Where.' },
   ],
   urlSettings: { TESTCRM_API_URL: 'https://crm.invalid' },
+  example: { summary: 'Test CRM', name: 'CRM', configuration: { 'crm.token': 't', 'event.notification.enabled': false } },
   connect: () => Promise.resolve({}),
   polling: {
     defaultResources: { widgets: { url: '/widgets?since=${epoch}', idField: 'id' } },

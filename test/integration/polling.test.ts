@@ -136,7 +136,7 @@ describe('Insightly polling, end to end on a real Temporal', () => {
     const { id } = await createInstance(stack, insightlySeedBody({ callbackUrl: sink.url, refreshInterval: FAST }));
     await sleep(3000);
     const del = await call(stack, 'DELETE', `/instances/${id}`);
-    expect(del).toEqual({ status: 200, body: { id, deleted: true } });
+    expect([del.status, del.body]).toEqual([200, { id, deleted: true }]);
     const callsAfterDelete = insightly.calls.length;
     await sleep(4000); // more than three refresh intervals
     expect(insightly.calls.length).toBe(callsAfterDelete);

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { ProviderError } from '../../errors';
 import { defineElement } from '../define';
+import { example } from './example';
 import type { ConfigurationKey, Element, OAuthTokens, ProviderContext, StandardizedWebhook } from '../element';
 import { fetchWithRetry } from '../http';
 import { freshbooksSignatureChecker } from './signature';
@@ -231,6 +232,7 @@ export const freshbooks: Element = defineElement({
   description: 'FreshBooks accounting: clients, invoices, estimates, expenses, payments and more, watched by webhooks.',
   vendorTypes: ['webhooks'],
   configuration,
+  example,
   urlSettings: { [API_URL]: 'https://api.freshbooks.com', [AUTH_URL]: 'https://auth.freshbooks.com' },
 
   oauth: {

@@ -1,6 +1,7 @@
 import { ProviderError, ProviderQuotaError } from '../../errors';
 import { templateProblems, expandTemplate } from '../../polling/template';
 import { defineElement } from '../define';
+import { example } from './example';
 import type { ConfigurationKey, Element, FetchChangesArgs, PollResource } from '../element';
 import { fetchWithRetry } from '../http';
 import { hubObjects, translateHubUrl } from './where';
@@ -151,6 +152,7 @@ export const insightly: Element = defineElement({
   description: 'Insightly CRM: contacts, organisations, leads and opportunities, watched by polling its search API.',
   vendorTypes: ['polling'],
   configuration,
+  example,
   urlSettings: { [API_URL]: 'https://api.na1.insightly.com/v3.1' },
 
   // Insightly has no tokens to keep: checking the API key with one search is the whole connection.
