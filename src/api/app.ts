@@ -29,8 +29,6 @@ export interface AppDeps {
   sealer: Sealer;
   /** How callback URLs are checked at creation; tests give it a resolver of their own. */
   callbackPolicy: CallbackPolicy;
-  /** The built console's folder (default console/dist); tests point it elsewhere. */
-  consoleDist?: string;
   /** The elements described to callers (default: the registry); tests add elements only they know. */
   elements?: ReadonlyMap<string, Element>;
 }
@@ -55,7 +53,7 @@ export function createApp(deps: AppDeps): express.Express {
   // The OpenAPI document and its reference page: static, no secrets needed.
   app.use(docsRouter(deps.elements ?? elements));
   app.use(BASE_PATH, api);
-  app.use(consoleRouter(deps.consoleDist));
+  app.use(consoleRouter());
   app.use(notFoundRoute);
   app.use(errorHandler(deps.log));
   return app;
