@@ -61,6 +61,8 @@ export const NEXT_PAGE_HEADER = 'elements-next-page-token';
 export const MAX_PAGE_SIZE = 200;
 export const MAX_SUMMARY_PAGE_SIZE = 25;
 const DEFAULT_PAGE_SIZE = 50;
+/** How long the list waits for each instance's live figures before listing it without them. */
+const SUMMARY_QUERY_TIMEOUT_MS = 3_000;
 
 export const listQuery = z
   .strictObject({
@@ -311,21 +313,24 @@ export function instancesRouter({ client, config, log, sealer, callbackPolicy }:
 
   /**
    * The list's live figures for one instance: its last poll or webhook (asked of its workflow) and its
-   * failed notifications (a visibility count). An instance that does not answer (no worker) is listed
-   * without its times rather than failing the whole page.
+   * failed notifications (a visibility count). An instance that does not answer within 3 s (no worker
+   * polls its task queue) is listed without its times rather than holding or failing the whole page.
    */
   async function summaryOf(id: number): Promise<InstanceSummary> {
     const [failed, view] = await Promise.all([
       client.workflow.count(`WorkflowType = 'deliveryWorkflow' AND ElementInstanceId = ${id} AND DeliveryStatus = 'failed'`),
-      client.workflow
-        .getHandle(instanceWorkflowId(id))
-        .query(getInstanceQuery)
+      // A query waits for a worker: one that is down (or an instance whose task queue has none) must not hold the page.
+      client
+        .withDeadline(Date.now() + SUMMARY_QUERY_TIMEOUT_MS, () =>
+          client.workflow.getHandle(instanceWorkflowId(id)).query(getInstanceQuery),
+        )
         .catch((err: unknown) => {
           log.warn({ err, instanceId: id }, 'instance did not answer for the list summary');
           return undefined;
         }),
     ]);
-    if (!view) return { failedDeliveries: failed.count, unavailable: 'the instance did not answer' };
+    if (!view)
+      return { failedDeliveries: failed.count, unavailable: `the instance did not answer within ${SUMMARY_QUERY_TIMEOUT_MS / 1000} s` };
     return {
       lastPollAt: lastPollOf(view.status?.resources),
       lastWebhookAt: view.status?.webhooks?.lastReceivedAt,

@@ -3,7 +3,7 @@ import { mkdirSync, mkdtempSync, readdirSync, rmdirSync, rmSync, statSync } from
 import os from 'node:os';
 import path from 'node:path';
 import { chromium, type BrowserContext, type Page, type Request } from 'playwright-core';
-import { TEST_ORGANIZATION_SECRET, TEST_USER_SECRET, type Stack } from './harness';
+import { call, TEST_ORGANIZATION_SECRET, TEST_USER_SECRET, type Stack } from './harness';
 
 // The browser tests' helpers: the console built once, Debian's Chromium through playwright-core,
 // signing in, and the screenshots each page leaves under test-output/console/.
@@ -103,6 +103,17 @@ export async function launchBrowser(): Promise<Browser> {
       rmSync(userDataDir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * Deletes the instances this stack's tests left running: once its worker stops nobody answers for
+ * them, and the account's list (which later test files share) would wait for them.
+ */
+export async function deleteInstancesOf(stack: Stack): Promise<void> {
+  const query = `WorkflowType = 'instanceWorkflow' AND ExecutionStatus = 'Running' AND TaskQueue = '${stack.taskQueue}'`;
+  for await (const workflow of stack.client.workflow.list({ query })) {
+    await call(stack, 'DELETE', `/instances/${workflow.workflowId.replace(/^instance-/, '')}`);
+  }
 }
 
 /** The console's origin on this stack (the API serves it at /). */

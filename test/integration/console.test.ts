@@ -4,6 +4,7 @@ import { defineElement } from '../../src/elements/define';
 import { call, INSIGHTLY_KEY, insightlySeedBody, createInstance, report, startStack, until, type Stack } from './harness';
 import {
   consoleOrigin,
+  deleteInstancesOf,
   descriptionOf,
   ensureConsoleBuilt,
   factValue,
@@ -64,6 +65,7 @@ describe('web console (Insightly, sign-in, forms, phone width)', () => {
   });
   afterAll(async () => {
     await browser?.close();
+    if (stack) await deleteInstancesOf(stack);
     await stack?.stop();
   });
   afterEach(async () => {
@@ -116,6 +118,27 @@ describe('web console (Insightly, sign-in, forms, phone width)', () => {
     const plain = await call(stack, 'GET', '/instances');
     expect(plain.body.find((i: { id: number }) => i.id === id).summary).toBeUndefined();
     expect((await call(stack, 'DELETE', `/instances/${id}`)).status).toBe(200);
+  });
+
+  test('an instance no worker answers for is listed without its times, and does not hold the page', async () => {
+    // Another stack of the same account, without a worker: its instance's workflow never answers a query.
+    const idle = await startStack({ worker: 'none' });
+    try {
+      const { id } = await createInstance(idle, insightlySeedBody({ callbackUrl: idle.sink.url, refreshInterval: 60 }));
+      const started = Date.now();
+      const list = await call(stack, 'GET', '/instances?include=summary');
+      const took = Date.now() - started;
+      expect(list.status).toBe(200);
+      expect(list.body.find((i: { id: number }) => i.id === id).summary).toEqual({
+        failedDeliveries: 0,
+        unavailable: 'the instance did not answer within 3 s',
+      });
+      report('summary of an instance without a worker', { 'list answered in ms': took });
+      expect(took).toBeLessThan(15_000);
+      await idle.client.workflow.getHandle(`instance-${id}`).terminate('test over: no worker will ever run it');
+    } finally {
+      await idle.stop();
+    }
   });
 
   test('wrong secrets: an error message and no data; the secrets never travel in a URL', async () => {
