@@ -156,6 +156,8 @@ export async function startStack(opts: StackOptions, binaries: StackBinaries = e
   const logDir = path.join(dataDir, 'logs');
   const pidFile = path.join(dataDir, 'stack.json');
   const { ports, namespace } = opts;
+  if (ports.temporal.membershipBase + 3 > 32_767)
+    throw new Error('Temporal membership ports must be under 32768 (PostgreSQL keeps them as smallint)');
   const taskQueue = opts.taskQueue ?? opts.appEnv.TEMPORAL_TASK_QUEUE ?? 'element-events';
 
   await reapLeftovers(pidFile, log);
