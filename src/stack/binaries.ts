@@ -49,7 +49,7 @@ function goCommand(): string {
 /** `go install pkg@version` into `gobin`, at the lowest CPU priority (the build takes minutes on 2 cores). */
 function goInstall(go: string, pkg: string, gobin: string, log: (msg: string) => void): void {
   const started = Date.now();
-  log(`building ${pkg} (the first time takes about 15 minutes; later runs reuse ${gobin})`);
+  log(`building ${pkg} into ${gobin} (the Temporal server's first build on a machine takes 15 to 20 minutes on 2 cores)`);
   const useNice = spawnSync('nice', ['-n', '0', 'true'], { stdio: 'ignore' }).status === 0;
   const args = ['install', '-ldflags=-s -w', pkg];
   const r = spawnSync(useNice ? 'nice' : go, useNice ? ['-n', '19', go, ...args] : args, {
