@@ -199,10 +199,19 @@ test('faults under load: nothing accepted is lost, repeats only under the same e
         await stack.apiReady(a);
       },
     },
-    { name: 'Temporal server SIGKILL and restart', inject: () => stack.restartTemporal('SIGKILL') },
+    {
+      name: 'Temporal server SIGKILL and restart',
+      async inject() {
+        await stack.temporal.kill();
+        // Meanwhile the API's health check names the part that is down.
+        healthWhileDown = await call(api, 'GET', '/healthz', { auth: null });
+        await stack.restartTemporal();
+      },
+    },
     { name: 'PostgreSQL restart (fast shutdown)', inject: () => stack.restartPostgres() },
   ];
   const timings: Record<string, number> = {};
+  let healthWhileDown: Awaited<ReturnType<typeof call>> | undefined;
   await sleep(8_000); // the load runs before the first fault
   for (const fault of faults) {
     phase = fault.name;
@@ -285,6 +294,8 @@ test('faults under load: nothing accepted is lost, repeats only under the same e
       ...(timings[name] !== undefined ? { 'fault ms': timings[name] } : {}),
     });
   }
+  expect(healthWhileDown?.status).toBe(503);
+  expect(healthWhileDown?.body).toMatchObject({ status: 'unavailable', temporal: false, down: ['temporal'] });
   report('cluster webhook answers', Object.fromEntries([...statuses].map(([s, n]) => [`status ${s}`, n])));
   for (const [name, l] of Object.entries(lines)) {
     expect({ name, ...l }).toEqual({ name, lost: 0, reIdentified: 0 });
