@@ -120,6 +120,7 @@ interface Sent {
 
 test('faults under load: nothing accepted is lost, repeats only under the same eventId, two workers share the work', async () => {
   // --- the load's targets ---------------------------------------------------------------------
+  const clock = { start: Date.now(), loaded: 0, delivered: 0, counted: 0 };
   const pollers: number[] = [];
   for (let i = 0; i < POLLING_INSTANCES; i++) pollers.push(await create(contactsOnly()));
   const webhookInstance = await create(freshbooksSeedBody({ code: freshbooks.issueCode(), callbackUrl: sink.url }));
@@ -131,6 +132,7 @@ test('faults under load: nothing accepted is lost, repeats only under the same e
     60_000,
   );
   await sleep(1100); // changes strictly after the instances were created
+  clock.loaded = Date.now();
 
   // --- the steady load: webhooks sent until accepted, changes made at a steady pace ---------------
   let phase = 'warm-up';
@@ -266,6 +268,7 @@ test('faults under load: nothing accepted is lost, repeats only under the same e
         .join(', ')}`;
     },
   );
+  clock.delivered = Date.now();
   await sleep(5_000); // repeats still on their way arrive too
 
   // --- a count line per fault --------------------------------------------------------------------
@@ -323,11 +326,17 @@ test('faults under load: nothing accepted is lost, repeats only under the same e
       if (act && slotOf.has(act)) share.get(slotOf.get(act)!)!.activities++;
     }
   }
+  clock.counted = Date.now();
   report('cluster two workers', {
     'worker-1 workflow tasks': share.get(0)!.workflowTasks,
     'worker-1 activities': share.get(0)!.activities,
     'worker-2 workflow tasks': share.get(1)!.workflowTasks,
     'worker-2 activities': share.get(1)!.activities,
+  });
+  report('cluster timings (s)', {
+    'instances created and verified': Math.round((clock.loaded - clock.start) / 1000),
+    'load and faults, then all delivered': Math.round((clock.delivered - clock.loaded) / 1000),
+    'histories read': Math.round((clock.counted - clock.delivered) / 1000),
   });
   for (const s of share.values()) {
     expect(s.workflowTasks).toBeGreaterThan(0);
