@@ -1,9 +1,11 @@
-// `npm run bench [-- --size quick|full] [webhooks] [polling] [large-poll]`
+// `npm run bench [-- --size quick|full] [--target dev|stack] [webhooks] [polling] [large-poll]`
 // A narrowed run for chasing one bottleneck: `--rates 500,1000 --seconds 20 --systems ours,naiveRelay`,
 // `--instances 1000` (polling), `--records 100000 --heap-mb 256` (one large poll, the worker's V8 heap capped),
 // with `--label NAME` to keep its results in bench/results/NAME/ and leave docs/benchmarks.md alone.
 // Runs every scenario on this machine against an embedded Temporal server of its own, the provider
 // fakes and a callback sink; prints a table, writes bench/results/<scenario>.json and docs/benchmarks.md.
+// `--target stack`: against the cluster `npm run stack` runs (the Temporal server on PostgreSQL), its
+// results and report in bench/results/stack/ (or the label's folder), docs/benchmarks.md left alone.
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import os from 'node:os';
@@ -11,7 +13,11 @@ import path from 'node:path';
 import v8 from 'node:v8';
 import { Client, Connection } from '@temporalio/client';
 import { bundleWorkflowCode } from '@temporalio/worker';
-import { startDevServer, type DevServer } from '../src/temporal/dev-server';
+import { startDevServer } from '../src/temporal/dev-server';
+import { DEFAULT_RETENTION, parseRetention } from '../src/stack/namespace';
+import { startStack } from '../src/stack/stack';
+import { TEMPORAL_SERVER_VERSION } from '../src/stack/binaries';
+import { stackPorts } from '../test/cluster/ports';
 import { TEMPORAL_CLI } from '../src/temporal/cli';
 import { FakeFreshBooks, freshbooksSignature } from '../test/fakes/freshbooks';
 import { freePort } from '../test/fakes/http-server';
@@ -24,9 +30,11 @@ const size: Size = args.includes('--size') && args[args.indexOf('--size') + 1] =
 /** `--name value`, for the options that narrow a run while a bottleneck is being chased. */
 const option = (name: string) => (args.includes(`--${name}`) ? args[args.indexOf(`--${name}`) + 1] : undefined);
 const optionValues = new Set(
-  ['size', 'rates', 'seconds', 'systems', 'label', 'records', 'heap-mb', 'instances'].map(option).filter(Boolean),
+  ['size', 'rates', 'seconds', 'systems', 'label', 'records', 'heap-mb', 'instances', 'target'].map(option).filter(Boolean),
 );
-const label = option('label');
+const target = option('target') ?? 'dev';
+if (!['dev', 'stack'].includes(target)) throw new Error(`--target ${target}: dev (the embedded server) or stack (npm run stack's cluster)`);
+const label = option('label') ?? (target === 'stack' ? 'stack' : undefined);
 const resultsDir = path.join(root, 'bench', 'results', ...(label ? [label] : []));
 const chosen = args.filter((a) => !a.startsWith('--') && !optionValues.has(a));
 const systems = option('systems')?.split(',');
@@ -252,7 +260,7 @@ async function rampRates(
   return { steps: results, highestSustainedRate: sustained.length ? sustained[sustained.length - 1]!.rate : 0 };
 }
 
-async function webhookScenario(server: DevServer, bundle: string) {
+async function webhookScenario(server: Target, bundle: string) {
   const rates = option('rates')?.split(',').map(Number) ?? (size === 'full' ? [500, 1000, 1500, 2000] : [100, 200, 400]);
   const seconds = Number(option('seconds') ?? (size === 'full' ? 60 : 5));
   const sink = new Sink();
@@ -325,7 +333,7 @@ async function webhookScenario(server: DevServer, bundle: string) {
 
 // --- scenario 2: polling scale ------------------------------------------------------------------
 
-async function pollingScenario(server: DevServer, bundle: string) {
+async function pollingScenario(server: Target, bundle: string) {
   // The worker's cache before (500, smaller than the instances) and after (the default) at 1,000.
   const runs: { n: number; label: string; env?: Record<string, string> }[] = option('instances')
     ? option('instances')!
@@ -427,7 +435,7 @@ async function largestPayloads(client: Client, workflowIds: string[]): Promise<n
   return largest;
 }
 
-async function largePoll(server: DevServer, bundle: string, records: number, label: string, env: Record<string, string> = {}) {
+async function largePoll(server: Target, bundle: string, records: number, label: string, env: Record<string, string> = {}) {
   const insightly = new BenchInsightly();
   await insightly.start();
   const sink = new Sink();
@@ -491,7 +499,7 @@ async function largePoll(server: DevServer, bundle: string, records: number, lab
   return result;
 }
 
-async function largePollScenario(server: DevServer, bundle: string) {
+async function largePollScenario(server: Target, bundle: string) {
   const records = option('records');
   if (records) {
     // One narrowed step, optionally with the worker's V8 heap capped (`--heap-mb`).
@@ -529,6 +537,7 @@ function machine() {
     temporalCli: TEMPORAL_CLI.version,
     temporalSdk: pkg.dependencies['@temporalio/worker'],
     size,
+    target,
     date: new Date().toISOString(),
   };
 }
@@ -538,9 +547,11 @@ function report(results: Record<string, unknown>, m: ReturnType<typeof machine>)
     '# Benchmarks',
     '',
     `Measured by \`npm run bench -- --size ${m.size}\` on ${m.date.slice(0, 10)}: ${m.cores} cores (${m.cpu}), ${m.memoryGb} GiB, Node ${m.node},`,
-    `Temporal CLI ${m.temporalCli} (embedded dev server, SQLite in WAL mode), SDK ${m.temporalSdk}. Everything (server, app, fakes,`,
+    m.target === 'stack'
+      ? `Temporal server ${TEMPORAL_SERVER_VERSION} on PostgreSQL (\`--target stack\`: npm run stack's cluster), SDK ${m.temporalSdk}. Everything (server, database, app, fakes,`
+      : `Temporal CLI ${m.temporalCli} (embedded dev server, SQLite in WAL mode), SDK ${m.temporalSdk}. Everything (server, app, fakes,`,
     'sink, load) runs on this one machine, so the figures are ratios to baselines measured in the same run, not absolutes.',
-    'Raw figures: `bench/results/*.json`.',
+    `Raw figures: \`${path.relative(root, resultsDir)}/*.json\`.`,
     '',
   ];
   const w = results.webhooks as Record<string, { highestSustainedRate: number; steps: RateResult[] }> | undefined;
@@ -624,6 +635,7 @@ function report(results: Record<string, unknown>, m: ReturnType<typeof machine>)
     }
     lines.push('');
   }
+  if (m.target !== 'stack') lines.push(...sideBySide(w, p, m));
   lines.push('## Goals', '', '| goal | measured |', '| --- | --- |');
   if (w) {
     const ours = w.ours?.highestSustainedRate ?? 0;
@@ -648,6 +660,54 @@ function report(results: Record<string, unknown>, m: ReturnType<typeof machine>)
   return lines.join('\n');
 }
 
+type Webhooks = Record<string, { highestSustainedRate: number }>;
+type Polling = { steps: { instances: number; intervalMinutes: number; lagMs: { p50: number; p99: number } }[] };
+
+/**
+ * The embedded server's figures beside the stack's (`--target stack`, saved in bench/results/stack/),
+ * when those have been measured: the same scenarios, Temporal on SQLite against Temporal on PostgreSQL.
+ */
+function sideBySide(w: Webhooks | undefined, p: Polling | undefined, m: { size: string; date: string }): string[] {
+  const saved = (name: string) => {
+    try {
+      return JSON.parse(readFileSync(path.join(root, 'bench', 'results', 'stack', `${name}.json`), 'utf8')) as {
+        machine: { date: string; size: string };
+        result: unknown;
+      };
+    } catch {
+      return undefined;
+    }
+  };
+  const sw = saved('webhooks');
+  const sp = saved('polling');
+  if (!sw && !sp) return [];
+  const stackRun = (sw ?? sp)!.machine;
+  const lines = [
+    '## On the stack: Temporal on PostgreSQL',
+    '',
+    'The same scenarios on the cluster `npm run stack` runs (`npm run bench -- webhooks polling --target stack`; `bench/results/stack/`),',
+    'beside the embedded dev server above. Separate runs, possibly of different sizes (`quick` tries 100 to 400 webhooks/s and',
+    '50 instances, `full` 500 to 2,000/s and 1,000 instances): compare each column with its own naive relay.',
+    '',
+    `| measure | embedded dev server (SQLite; ${m.size}, ${m.date.slice(0, 10)}) | stack (PostgreSQL; ${stackRun.size}, ${stackRun.date.slice(0, 10)}) |`,
+    '| --- | --- | --- |',
+  ];
+  const stackW = sw?.result as Webhooks | undefined;
+  for (const [key, label] of [
+    ['naiveRelay', 'webhooks, naive relay: highest sustained /s'],
+    ['temporalFloor', 'webhooks, bare Temporal: highest sustained /s'],
+    ['ours', 'webhooks, element-events: highest sustained /s'],
+  ] as const) {
+    lines.push(`| ${label} | ${w?.[key]?.highestSustainedRate ?? '-'} | ${stackW?.[key]?.highestSustainedRate ?? '-'} |`);
+  }
+  const lag = (x: Polling | undefined) => {
+    const s = x?.steps[x.steps.length - 1];
+    return s ? `${s.instances} instances at ${s.intervalMinutes} min: p50 ${s.lagMs.p50} ms, p99 ${s.lagMs.p99} ms` : '-';
+  };
+  lines.push(`| polling lag (largest run) | ${lag(p)} | ${lag(sp?.result as Polling | undefined)} |`, '');
+  return lines;
+}
+
 /** `--report`: rewrite docs/benchmarks.md from the saved results without measuring again. */
 function reportOnly() {
   const results: Record<string, unknown> = {};
@@ -668,10 +728,33 @@ function reportOnly() {
   writeFileSync(path.join(root, 'docs', 'benchmarks.md'), `${report(results, m)}\n`);
 }
 
+/** The Temporal the scenarios run against: its address, and its server's PID (its CPU is sampled). */
+interface Target {
+  address: string;
+  process: { pid?: number };
+  stop(): Promise<void>;
+}
+
+async function startTarget(dir: string): Promise<Target> {
+  if (target === 'dev') return startDevServer({ port: await freePort(), uiPort: 0, headless: true, dataDir: dir, namespace: 'default' });
+  const stack = await startStack({
+    dataDir: dir,
+    ports: await stackPorts(),
+    workers: 0,
+    apis: 0,
+    ui: false,
+    namespace: 'default',
+    retentionSeconds: parseRetention(DEFAULT_RETENTION),
+    appEnv: {},
+    log: (msg) => console.log(`  stack: ${msg}`),
+  });
+  return { address: stack.temporalAddress, process: { pid: stack.temporal.pid }, stop: () => stack.stop() };
+}
+
 async function main() {
   if (args.includes('--report')) return reportOnly();
   const dir = mkdtempSync(path.join(os.tmpdir(), 'element-events-bench-'));
-  const server = await startDevServer({ port: await freePort(), uiPort: 0, headless: true, dataDir: dir, namespace: 'default' });
+  const server = await startTarget(dir);
   const { code } = await bundleWorkflowCode({
     workflowsPath: require.resolve('../src/workflows'),
     logger: { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error() {} },
@@ -679,7 +762,9 @@ async function main() {
   const bundle = path.join(dir, 'bundle.js');
   writeFileSync(bundle, code);
   const m = machine();
-  console.log(`element-events benchmarks (${size}) on ${m.cores} cores, ${m.memoryGb} GiB`);
+  console.log(
+    `element-events benchmarks (${size}, Temporal: ${target === 'stack' ? 'the stack, on PostgreSQL' : 'embedded dev server'}) on ${m.cores} cores, ${m.memoryGb} GiB`,
+  );
   const results: Record<string, unknown> = {};
   mkdirSync(resultsDir, { recursive: true });
   try {
@@ -702,7 +787,7 @@ async function main() {
     rmSync(dir, { recursive: true, force: true });
   }
   const doc = report(results, m);
-  if (!label) writeFileSync(path.join(root, 'docs', 'benchmarks.md'), `${doc}\n`);
+  writeFileSync(label ? path.join(resultsDir, 'report.md') : path.join(root, 'docs', 'benchmarks.md'), `${doc}\n`);
   console.log(`\n${doc}`);
 }
 

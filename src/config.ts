@@ -38,6 +38,13 @@ export const configSchema = z
     TEMPORAL_UI_PORT: z.coerce.number().int().min(1).max(65535).default(8233),
     /** Where the console links an instance's workflow. Unset: the embedded dev server's UI in development, no link otherwise. */
     TEMPORAL_UI_URL: z.url().optional(),
+    /** mTLS to Temporal (a secured cluster, Temporal Cloud): PEM files of this client's certificate and key. */
+    TEMPORAL_TLS_CERT: z.string().min(1).optional(),
+    TEMPORAL_TLS_KEY: z.string().min(1).optional(),
+    /** PEM file of the CA that signed the server's certificate (unset: the system's CAs). Set alone, TLS without a client certificate. */
+    TEMPORAL_TLS_CA: z.string().min(1).optional(),
+    /** An API key (Temporal Cloud), sent as a bearer token; turns TLS on. */
+    TEMPORAL_API_KEY: z.string().min(1).optional(),
     DATA_DIR: z.string().min(1).default('./data'),
     ELEMENTS_USER_SECRET: z.string().min(1).optional(),
     ELEMENTS_ORGANIZATION_SECRET: z.string().min(1).optional(),

@@ -23,7 +23,7 @@ async function main() {
     logger.info({ address: devServer.address, ui: devServer.uiUrl }, 'Temporal dev server ready');
   }
   const address = config.TEMPORAL_ADDRESS ?? devServer!.address;
-  const client = await connectClient(address, config.TEMPORAL_NAMESPACE);
+  const client = await connectClient(address, config.TEMPORAL_NAMESPACE, { access: config });
   const { worker, close } = await createWorker(config, address);
   const running = worker.run();
   const server = await listen(client, config);

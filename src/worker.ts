@@ -5,7 +5,9 @@ import { loadConfig, type Config } from './config';
 import type { LookupFn } from './events/callback-url';
 import { logger } from './logger';
 import { loadSealer } from './secrets/sealer';
+import { connectionSecurity } from './temporal/connection';
 import { installTemporalLogger } from './temporal/logging';
+import { ensureSearchAttributes } from './temporal/register-search-attributes';
 
 export async function createWorker(
   config: Config,
@@ -14,7 +16,13 @@ export async function createWorker(
   opts: { lookup?: LookupFn } = {},
 ): Promise<{ worker: Worker; close(): Promise<void> }> {
   installTemporalLogger(logger);
-  const connection = await NativeConnection.connect({ address });
+  const connection = await NativeConnection.connect({ address, ...connectionSecurity(config) });
+  // The workflows set these; a namespace without them fails every instance start, so the worker says so first.
+  const { created } = await ensureSearchAttributes(connection, config.TEMPORAL_NAMESPACE).catch(async (err: unknown) => {
+    await connection.close();
+    throw err;
+  });
+  if (created.length) logger.info({ namespace: config.TEMPORAL_NAMESPACE, created }, 'search attributes created');
   // Activities start delivery workflows. A client on the worker's own connection can start them
   // eagerly: the server hands the first workflow task straight back to this worker.
   const client = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });

@@ -4,6 +4,7 @@ import { accountsProblem, loadConfig, type Config } from '../config';
 import { logger } from '../logger';
 import { loadSealer } from '../secrets/sealer';
 import { connectClient } from '../temporal/connection';
+import { ensureSearchAttributes } from '../temporal/register-search-attributes';
 import { createApp, type AppDeps } from './app';
 import { createLimitedServer, DEFAULT_SERVER_LIMITS, type ServerLimits } from './http-server';
 import { answerClientErrorsAsJson } from './errors';
@@ -37,7 +38,11 @@ async function main() {
   const config = loadConfig();
   const noAccount = accountsProblem(config);
   if (noAccount) throw new Error(noAccount);
-  const client = await connectClient(config.TEMPORAL_ADDRESS ?? `127.0.0.1:${config.TEMPORAL_PORT}`, config.TEMPORAL_NAMESPACE);
+  const client = await connectClient(config.TEMPORAL_ADDRESS ?? `127.0.0.1:${config.TEMPORAL_PORT}`, config.TEMPORAL_NAMESPACE, {
+    access: config,
+  });
+  // Listing and counting instances query these: refuse to start without them (or say who must create them).
+  await ensureSearchAttributes(client.connection, config.TEMPORAL_NAMESPACE);
   const server = await listen(client, config);
   logger.info({ port: config.PORT, publicUrl: config.PUBLIC_URL }, 'API listening');
   const stop = () => server.close(() => void client.connection.close().then(() => process.exit(0)));

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
 import { Worker } from '@temporalio/worker';
 import { logger } from '../../src/logger';
+import * as workflows from '../../src/workflows';
 import { installTemporalLogger } from '../../src/temporal/logging';
 
 jest.setTimeout(120_000);
@@ -15,8 +16,22 @@ installTemporalLogger(logger);
 const dir = path.resolve(__dirname, '..', 'fixtures', 'histories');
 const files = readdirSync(dir).filter((f) => f.endsWith('.json'));
 
-test('there are recorded histories to replay', () => {
-  expect(files.length).toBeGreaterThanOrEqual(4);
+/** The workflow type a recorded history is of (its first event starts it). */
+const typeOf = (file: string): string =>
+  (
+    JSON.parse(readFileSync(path.join(dir, file), 'utf8')) as {
+      events: { workflowExecutionStartedEventAttributes?: { workflowType?: { name?: string } } }[];
+    }
+  ).events[0]?.workflowExecutionStartedEventAttributes?.workflowType?.name ?? '?';
+
+test('every workflow type the worker runs has recorded histories to replay', () => {
+  // The bundle's entry point lists every workflow type: a new one needs a recording (record-histories.ts).
+  const types = Object.keys(workflows).sort();
+  const recorded = new Map<string, number>();
+  for (const f of files) recorded.set(typeOf(f), (recorded.get(typeOf(f)) ?? 0) + 1);
+  process.stdout.write(`recorded histories: ${[...recorded].map(([t, n]) => `${t} ${n}`).join(', ')}\n`);
+  expect(types).toEqual(['cleanupWorkflow', 'deliveryWorkflow', 'instanceWorkflow']);
+  expect(types.filter((t) => !recorded.has(t))).toEqual([]);
 });
 
 test.each(files)('%s replays on the current workflow code', async (file) => {

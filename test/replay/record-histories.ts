@@ -1,9 +1,12 @@
 /**
  * Records the histories that test/integration/replay.test.ts replays: an Insightly instance (polls,
  * a PATCH, DELETE), a FreshBooks instance (registration, a lost verification asked for again,
- * webhooks, DELETE) and deliveries (one retried). Run it when workflows change on purpose and the
- * change is released: `npx tsx test/replay/record-histories.ts <label>`. Histories recorded before a
- * change must keep replaying after it (use patched() where they would not).
+ * webhooks, DELETE), deliveries (one retried) and a cleanup (the callbacks of a FreshBooks instance
+ * whose workflow was terminated, removed on DELETE): every workflow type of src/workflows/index.ts.
+ * Run it when workflows change on purpose and the change is released:
+ * `npx tsx test/replay/record-histories.ts <label>`; `--only cleanup-terminated,...` writes only those
+ * (to add a type the earlier recordings lacked). Histories recorded before a change must keep
+ * replaying after it (use patched() where they would not).
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -12,10 +15,14 @@ import { execFileSync } from 'node:child_process';
 import { resolveTemporalTool, TEMPORAL_CLI } from '../../src/temporal/cli';
 import { startDevServer } from '../../src/temporal/dev-server';
 import { freePort } from '../fakes/http-server';
+import { cleanupWorkflowId, instanceWorkflowId } from '../../src/workflows/ids';
 import { call, createInstance, freshbooksSeedBody, insightlySeedBody, sleep, startStack, waitForVerified } from '../integration/harness';
 
 async function main() {
-  const label = process.argv[2] ?? new Date().toISOString().slice(0, 10);
+  const args = process.argv.slice(2);
+  const onlyAt = args.indexOf('--only');
+  const only = onlyAt >= 0 ? new Set(args.splice(onlyAt, 2)[1]?.split(',')) : undefined;
+  const label = args[0] ?? new Date().toISOString().slice(0, 10);
   const dir = mkdtempSync(path.join(os.tmpdir(), 'record-histories-'));
   const server = await startDevServer({ port: await freePort(), uiPort: 0, headless: true, dataDir: dir, namespace: 'default' });
   process.env.TEST_TEMPORAL_ADDRESS = server.address;
@@ -38,16 +45,25 @@ async function main() {
     await sink.waitFor(() => sink.acceptedEvents().some((e) => e.objectId === '9002'), 30_000, 'the webhooks');
 
     for (const id of [polling.id, webhooks.id]) await call(stack, 'DELETE', `/instances/${id}`);
+
+    // An instance ended by an operator: its DELETE runs a cleanup workflow that removes its callbacks.
+    const ended = await createInstance(stack, freshbooksSeedBody({ code: freshbooks.issueCode(), callbackUrl: sink.url }));
+    await waitForVerified(stack, ended.id, 18);
+    await stack.client.workflow.getHandle(instanceWorkflowId(ended.id)).terminate('recording a cleanup');
+    const deleted = await call(stack, 'DELETE', `/instances/${ended.id}`);
+    if (deleted.status !== 200) throw new Error(`DELETE of the terminated instance answered ${deleted.status}`);
     const deliveries = sink.accepted().map((r) => `delivery-${r.body.message.eventId as string}`);
     const chosen = {
       'insightly-instance': `instance-${polling.id}`,
       'freshbooks-instance': `instance-${webhooks.id}`,
       'delivery-retried': deliveries[0]!,
       'delivery-webhooks': deliveries[deliveries.length - 1]!,
+      'cleanup-terminated': cleanupWorkflowId(ended.id),
     };
     const out = path.resolve(__dirname, '..', 'fixtures', 'histories');
     const cli = resolveTemporalTool(TEMPORAL_CLI);
     for (const [name, workflowId] of Object.entries(chosen)) {
+      if (only && !only.has(name)) continue;
       // The CLI writes the JSON form SDKs replay (this SDK's own historyToJSON trips over two protobufjs copies).
       const json = execFileSync(cli, ['workflow', 'show', '--workflow-id', workflowId, '--address', server.address, '--output', 'json']);
       const file = path.join(out, `${label}-${name}.json`);
