@@ -1,125 +1,24 @@
-// What the console reads from the API (README "API"; contract 1 for elements). Written out here
-// rather than imported from src/, so the console's bundle and type check stay apart from the server's.
+// What the console reads from the API: the server's own types, imported as types only (nothing of the
+// server enters the bundle), so the console cannot drift from what the API answers.
+import type { ElementDescription } from '../../src/elements/description';
+import type { DeliveryStatusName } from '../../src/workflows/types';
 
-export interface DatesConfiguration {
-  updatedDateField?: string;
-  updatedDateFormat?: string;
-  updatedDateTimezone?: string;
-  createdDateField?: string;
-  createdDateFormat?: string;
-  createdDateTimezone?: string;
-}
+export type { ElementDescription } from '../../src/elements/description';
+export type { DatesConfiguration } from '../../src/polling/classify';
+export type { FieldError } from '../../src/errors';
+export type { InstanceSummary, InstanceView as Instance, ResourceStatus } from '../../src/instances/types';
+export type { DeliveryAttempt, DeliveryRecord, DeliveryStatusName as DeliveryStatus } from '../../src/workflows/types';
 
-export interface PollResource {
-  url: string;
-  idField?: string;
-  datesConfiguration?: DatesConfiguration;
-  pollOverlap?: number;
-  [more: string]: unknown;
-}
+export type ConfigurationField = ElementDescription['configuration'][number];
+export type ElementAuthentication = ElementDescription['authentication'];
+export type PollResource = NonNullable<ElementDescription['events']['polling']>['resources'][string];
 
-export interface ConfigurationField {
-  name: string;
-  label: string;
-  type: 'string' | 'password' | 'number' | 'boolean' | 'url';
-  required: boolean;
-  secret: boolean;
-  default?: string | number | boolean;
-  description: string;
-}
+export const DELIVERY_STATUSES: DeliveryStatusName[] = ['pending', 'delivered', 'failed', 'gone', 'cancelled'];
 
-export type ElementAuthentication =
-  | { type: 'apiKey' }
-  | {
-      type: 'oauth2';
-      oauthUrl: string;
-      apiKeyField: string;
-      apiSecretField: string;
-      callbackUrlField: string;
-      providerData: string[];
-    };
-
-export interface ElementDescription {
-  id: number;
-  key: string;
-  name: string;
-  description: string;
-  vendorTypes: ('polling' | 'webhooks')[];
-  authentication: ElementAuthentication;
-  configuration: ConfigurationField[];
-  events: {
-    polling?: { resources: Record<string, PollResource> };
-    webhooks?: { objects: string[]; defaultObjects: string[]; actions: string[] };
-  };
-}
-
-export interface ResourceStatus {
-  watermark: string;
-  lastPollAt?: string;
-  lastEvents?: number;
-  lastError?: string;
-}
-
-export interface InstanceSummary {
-  lastPollAt?: string;
-  lastWebhookAt?: string;
-  failedDeliveries: number;
-  unavailable?: string;
-}
-
-export interface Instance {
-  id: number;
-  name: string;
-  tags: string[];
-  element: { key: string };
-  createdDate: string;
-  eventsEnabled: boolean;
-  configuration: Record<string, unknown>;
-  temporalUiUrl?: string;
-  summary?: InstanceSummary;
-  status?: {
-    polls: number;
-    nextPollAt?: string;
-    resources: Record<string, ResourceStatus>;
-    callbacks?: { wanted: number; registered: number; verified: number };
-    webhooks?: { received: number; pending: number; repeats: number; lastReceivedAt?: string };
-    tokensExpireAt?: string;
-    lastError?: string;
-    eventsDisabled?: string;
-  };
-}
-
-export type DeliveryStatus = 'pending' | 'delivered' | 'failed' | 'gone' | 'cancelled';
-export const DELIVERY_STATUSES: DeliveryStatus[] = ['pending', 'delivered', 'failed', 'gone', 'cancelled'];
-
+/** One entry of `GET /instances/{id}/events`. */
 export interface NotificationListItem {
   eventId: string;
-  status: DeliveryStatus;
+  status: DeliveryStatusName;
   events?: number;
   createdDate?: string;
-}
-
-export interface DeliveryAttempt {
-  attempt: number;
-  at: string;
-  durationMs: number;
-  url?: string;
-  status?: number;
-  error?: string;
-}
-
-export interface DeliveryRecord {
-  eventId: string;
-  instanceId: number;
-  status: DeliveryStatus;
-  events: number;
-  createdDate: string;
-  deliveredDate?: string;
-  nextAttemptAt?: string;
-  attempts: DeliveryAttempt[];
-}
-
-export interface FieldError {
-  path: string;
-  message: string;
 }
