@@ -1,8 +1,8 @@
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, rmdirSync, rmSync, statSync } from 'node:fs';
-import os from 'node:os';
+import { mkdirSync, readdirSync, rmdirSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { chromium, type BrowserContext, type Page, type Request } from 'playwright-core';
+import type { Page, Request } from 'playwright-core';
+export { launchBrowser, type Browser } from './browser';
 import { call, TEST_ORGANIZATION_SECRET, TEST_USER_SECRET, type Stack } from './harness';
 
 // The browser tests' helpers: the console built once, Debian's Chromium through playwright-core,
@@ -11,7 +11,6 @@ import { call, TEST_ORGANIZATION_SECRET, TEST_USER_SECRET, type Stack } from './
 const root = path.resolve(__dirname, '..', '..');
 const consoleDir = path.join(root, 'console');
 export const SCREENSHOT_DIR = path.join(root, 'test-output', 'console');
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
 /** The newest modification time under a path (a file, or a folder's files). */
 function newest(p: string): number {
@@ -61,48 +60,6 @@ export function ensureConsoleBuilt(): void {
   } finally {
     rmdirSync(lock);
   }
-}
-
-export interface Browser {
-  context: BrowserContext;
-  /** A fresh tab (its own session storage: signed out). */
-  newPage(viewport?: { width: number; height: number }): Promise<Page>;
-  close(): Promise<void>;
-}
-
-/** Debian's Chromium, headless, with a fresh profile of its own (deleted on close). */
-export async function launchBrowser(): Promise<Browser> {
-  const userDataDir = mkdtempSync(path.join(os.tmpdir(), 'element-events-chromium-'));
-  // playwright-core takes the profile folder as launchPersistentContext's argument (it refuses --user-data-dir in args).
-  const context = await chromium.launchPersistentContext(userDataDir, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-    viewport: { width: 1280, height: 900 },
-  });
-  // Generous: a 2-core machine under load answers slowly, and every wait here is for a condition.
-  context.setDefaultTimeout(30_000);
-  return {
-    context,
-    async newPage(viewport) {
-      const page = await context.newPage();
-      if (viewport) await page.setViewportSize(viewport);
-      return page;
-    },
-    async close() {
-      await context.close();
-      rmSync(userDataDir, { recursive: true, force: true });
-    },
-  };
 }
 
 /**

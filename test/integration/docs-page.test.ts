@@ -1,24 +1,14 @@
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
+import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { openApiDocument } from '../../src/api/openapi/document';
 import { elements } from '../../src/elements';
+import { launchBrowser, type Browser } from './browser';
 import { startStack, type Stack } from './harness';
 
 jest.setTimeout(120_000);
 
 const OUTPUT = path.resolve(__dirname, '..', '..', 'test-output', 'docs');
-const CHROMIUM_FLAGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 /**
  * A host name that is not loopback, resolved to the test's server: there Chromium applies a CSP's
  * upgrade-insecure-requests (it spares only localhost and loopback addresses), as it would for a LAN
@@ -30,24 +20,16 @@ const operations = Object.values(openApiDocument(elements).paths).flatMap((ops) 
 
 describe('the API reference page at /docs, in Chromium', () => {
   let stack: Stack;
-  let userDataDir: string;
-  let browser: BrowserContext;
+  let browser: Browser;
   beforeAll(async () => {
     // The API as `npm start` serves it; the page needs no worker.
     stack = await startStack({ worker: 'none' });
     mkdirSync(OUTPUT, { recursive: true });
-    userDataDir = mkdtempSync(path.join(os.tmpdir(), 'docs-chromium-'));
-    browser = await chromium.launchPersistentContext(userDataDir, {
-      executablePath: '/usr/bin/chromium',
-      headless: true,
-      args: [...CHROMIUM_FLAGS, `--host-resolver-rules=MAP ${OTHER_HOST} 127.0.0.1`],
-      viewport: { width: 1280, height: 900 },
-    });
+    browser = await launchBrowser([`--host-resolver-rules=MAP ${OTHER_HOST} 127.0.0.1`]);
   });
   afterAll(async () => {
     await browser?.close();
     await stack?.stop();
-    if (userDataDir) rmSync(userDataDir, { recursive: true, force: true });
   });
 
   /** Opens the page, noting every request it makes and every error it logs (a CSP refusal is one). */
