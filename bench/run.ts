@@ -14,10 +14,8 @@ import v8 from 'node:v8';
 import { Client, Connection } from '@temporalio/client';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import { startDevServer } from '../src/temporal/dev-server';
-import { DEFAULT_RETENTION, parseRetention } from '../src/stack/namespace';
-import { startStack } from '../src/stack/stack';
 import { TEMPORAL_SERVER_VERSION } from '../src/stack/binaries';
-import { stackPorts } from '../test/cluster/ports';
+import { startBareCluster } from '../test/cluster/bare-cluster';
 import { TEMPORAL_CLI } from '../src/temporal/cli';
 import { FakeFreshBooks, freshbooksSignature } from '../test/fakes/freshbooks';
 import { freePort } from '../test/fakes/http-server';
@@ -737,17 +735,7 @@ interface Target {
 
 async function startTarget(dir: string): Promise<Target> {
   if (target === 'dev') return startDevServer({ port: await freePort(), uiPort: 0, headless: true, dataDir: dir, namespace: 'default' });
-  const stack = await startStack({
-    dataDir: dir,
-    ports: await stackPorts(),
-    workers: 0,
-    apis: 0,
-    ui: false,
-    namespace: 'default',
-    retentionSeconds: parseRetention(DEFAULT_RETENTION),
-    appEnv: {},
-    log: (msg) => console.log(`  stack: ${msg}`),
-  });
+  const stack = await startBareCluster(dir, (msg) => console.log(`  stack: ${msg}`));
   return { address: stack.temporalAddress, process: { pid: stack.temporal.pid }, stop: () => stack.stop() };
 }
 

@@ -1,10 +1,8 @@
 import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { ensureBinaries } from '../../src/stack/binaries';
-import { DEFAULT_RETENTION, parseRetention } from '../../src/stack/namespace';
-import { startStack, type RunningStack } from '../../src/stack/stack';
-import { stackPorts } from './ports';
+import type { RunningStack } from '../../src/stack/stack';
+import { startBareCluster } from './bare-cluster';
 
 /**
  * `npm run test:cluster`: one cluster for the whole run (PostgreSQL, the Temporal server built from
@@ -15,21 +13,12 @@ import { stackPorts } from './ports';
 export default async function globalSetup(): Promise<void> {
   process.env.LOG_LEVEL ??= 'warn';
   const started = Date.now();
-  const binaries = ensureBinaries((msg) => process.stdout.write(`${msg}\n`));
   const dir = mkdtempSync(path.join(os.tmpdir(), 'element-events-cluster-'));
-  const stack = await startStack(
-    {
-      dataDir: dir,
-      ports: await stackPorts(),
-      workers: 0,
-      apis: 0,
-      ui: false,
-      namespace: 'default',
-      retentionSeconds: parseRetention(DEFAULT_RETENTION),
-      appEnv: {},
-      log: () => undefined,
-    },
-    binaries,
+  // Builds the pinned binaries first when the machine has none (its progress on stdout).
+  const stack = await startBareCluster(
+    dir,
+    () => undefined,
+    (msg) => process.stdout.write(`${msg}\n`),
   ).catch((err: unknown) => {
     // The stack stopped what it had started; its folder (and the server's log) would be left behind.
     process.stdout.write(`cluster start failed; its logs: ${dir}/logs (kept)\n`);
