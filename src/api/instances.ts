@@ -37,6 +37,7 @@ import { cleanupWorkflowId, instanceIdOf, instanceWorkflowId } from '../workflow
 import { BASE_PATH } from './base-path';
 import { requireOrganization, sha256, type Caller } from './auth';
 import { findOwnedEndedInstance, findOwnedInstance } from './ownership';
+import { NEXT_PAGE_HEADER } from './paging';
 import { retryAbortedUpdate } from '../temporal/updates';
 import {
   IDEMPOTENCY_MEMO,
@@ -54,9 +55,6 @@ const tokenTimes = (provider: ProviderState) =>
 export const webhookUri = (config: Config, elementKey: string, id: number) => `${config.PUBLIC_URL}${BASE_PATH}/events/${elementKey}/${id}`;
 
 const PROVIDER_TIMEOUT_MS = 20_000;
-/** The header carrying the next page of `GET /instances`, as Cloud Elements pages its lists. */
-export const NEXT_PAGE_HEADER = 'elements-next-page-token';
-
 /** Instances on one page of `GET /instances`; with `include=summary`, each costs a query and a count, so fewer. */
 export const MAX_PAGE_SIZE = 200;
 export const MAX_SUMMARY_PAGE_SIZE = 25;
