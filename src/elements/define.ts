@@ -1,16 +1,8 @@
 import { z } from 'zod';
+import { isHttpUrl } from '../http-url';
 import type { ConfigurationKey, Element, ElementDefinition } from './element';
 
 const DEFAULT_MAX_LENGTH = 1024;
-
-function isHttpUrl(s: string): boolean {
-  try {
-    const u = new URL(s);
-    return u.protocol === 'http:' || u.protocol === 'https:';
-  } catch {
-    return false;
-  }
-}
 
 /** The zod schema of one declared key: its type, required-ness and length, with messages that name it. */
 function keySchema(key: ConfigurationKey): z.ZodType {

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import type { Element, PollResource, VendorType } from '../elements/element';
 import { badRequest, type FieldError } from '../errors';
 import { callbackUrlProblem } from '../events/callback-url';
+import { isHttpUrl } from '../http-url';
 import { own } from '../own';
 import { looksSealed } from '../secrets/sealer';
 import { secretKeysOf } from './secret-keys';
@@ -25,17 +26,7 @@ const numberish = z.union(
   { error: 'must be a number' },
 );
 
-export const httpUrl = z
-  .string()
-  .max(2048, 'must be at most 2048 characters')
-  .refine((s) => {
-    try {
-      const u = new URL(s);
-      return u.protocol === 'http:' || u.protocol === 'https:';
-    } catch {
-      return false;
-    }
-  }, 'must be an absolute http(s) URL');
+export const httpUrl = z.string().max(2048, 'must be at most 2048 characters').refine(isHttpUrl, 'must be an absolute http(s) URL');
 
 const datesSchema = z.object({
   updatedDateField: z.string().min(1).optional(),
