@@ -49,9 +49,10 @@ export function createApp(deps: AppDeps): express.Express {
   api.use(express.json({ limit: JSON_LIMIT }), limitJsonDepth);
   api.use(instancesRouter(deps));
   api.use(eventsRouter(deps));
-  api.use(elementsRouter({ config: deps.config, catalog: deps.elements ?? elements }));
+  const catalog = deps.elements ?? elements;
+  api.use(elementsRouter({ config: deps.config, catalog }));
   // The OpenAPI document and its reference page: static, no secrets needed.
-  app.use(docsRouter(deps.elements ?? elements));
+  app.use(docsRouter(catalog));
   app.use(BASE_PATH, api);
   app.use(consoleRouter());
   app.use(notFoundRoute);

@@ -35,12 +35,16 @@ export function elementsRouter({ config, catalog }: { config: Config; catalog: R
     return element;
   };
 
+  // The descriptions depend on the code alone: made once, not per request.
+  const described = new Map([...catalog.values()].map((e) => [e.key, describeElement(e, BASE_PATH)]));
+  const all = [...described.values()];
+
   router.get('/elements', (_req, res) => {
-    res.json([...catalog.values()].map((e) => describeElement(e, BASE_PATH)));
+    res.json(all);
   });
 
   router.get('/elements/:keyOrId', (req, res) => {
-    res.json(describeElement(find(String(req.params.keyOrId)), BASE_PATH));
+    res.json(described.get(find(String(req.params.keyOrId)).key));
   });
 
   router.get('/elements/:keyOrId/oauth/url', (req, res) => {
