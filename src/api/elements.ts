@@ -9,7 +9,12 @@ import { BASE_PATH } from './base-path';
 
 /** Cloud Elements' names for the OAuth URL call. `apiSecret` is accepted (their clients send it) and never used or echoed. */
 export const oauthUrlQuery = z.object({
-  apiKey: z.string({ error: 'apiKey (the OAuth client id) is required' }).min(1, 'apiKey (the OAuth client id) is required').max(1024),
+  apiKey: z
+    .string({
+      error: (issue) => (issue.input === undefined ? 'apiKey (the OAuth client id) is required' : 'apiKey must be given once, as text'),
+    })
+    .min(1, 'apiKey (the OAuth client id) is required')
+    .max(1024, 'apiKey must be at most 1024 characters'),
   apiSecret: z.string().max(1024).optional(),
   callbackUrl: httpUrl,
   state: z.string().max(1024).optional(),
@@ -31,7 +36,8 @@ export function elementsRouter({ config, catalog }: { config: Config; catalog: R
   const router = Router();
   const find = (keyOrId: string) => {
     const element = findByKeyOrId(catalog, keyOrId);
-    if (!element) throw notFound(`Element ${keyOrId} not found`);
+    // Named back only while short: the path is the caller's, up to the header limit.
+    if (!element) throw notFound(keyOrId.length <= 100 ? `Element ${keyOrId} not found` : 'Element not found');
     return element;
   };
 

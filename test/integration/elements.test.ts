@@ -166,5 +166,12 @@ describe('OAuth URL', () => {
     expect(missing.status).toBe(400);
     expect(missing.body.errors.map((e: { path: string }) => e.path).sort()).toEqual(['apiKey', 'callbackUrl']);
     expect((await call(stack, 'GET', '/elements/nosuch/oauth/url?apiKey=a&callbackUrl=https://x.example')).status).toBe(404);
+    // Too long, or given twice: said so, not "required".
+    const long = await call(stack, 'GET', `/elements/freshbooksv2/oauth/url?apiKey=${'a'.repeat(1025)}&callbackUrl=https://x.example`);
+    expect(long.body.errors).toEqual([{ path: 'apiKey', message: 'apiKey must be at most 1024 characters' }]);
+    const twice = await call(stack, 'GET', '/elements/freshbooksv2/oauth/url?apiKey=a&apiKey=b&callbackUrl=https://x.example');
+    expect(twice.body.errors).toEqual([{ path: 'apiKey', message: 'apiKey must be given once, as text' }]);
+    const unknown = await call(stack, 'GET', `/elements/${'k'.repeat(5000)}`);
+    expect([unknown.status, unknown.body.message]).toEqual([404, 'Element not found']);
   });
 });
