@@ -20,6 +20,7 @@ ElementsAccount Keyword
 ElementsTokenHash Keyword
 EventsEnabled Bool
 DeliveryStatus Keyword
+DeliveryEventIds KeywordList
 "
 
 waited=0

@@ -8,7 +8,14 @@ import { elementsSignature } from '../events/notification';
 import type { Sealer } from '../secrets/sealer';
 import { instanceWorkflowId } from '../workflows/ids';
 import { deliveryTargetQuery } from '../workflows/messages';
-import type { AttemptFailureDetails, CallbackTarget, DeliveryInput, DeliveryTargetState } from '../workflows/types';
+import type {
+  AttemptFailureDetails,
+  CallbackTarget,
+  DeliveryBatchInput,
+  DeliveryInput,
+  DeliveryTargetState,
+  FirstAttemptOutcome,
+} from '../workflows/types';
 
 /** Cloud Elements gives a callback 30 s to answer. */
 export const CALLBACK_TIMEOUT_MS = 30_000;
@@ -86,7 +93,47 @@ export function createDeliveryActivities({ client, sealer, callbackPolicy, callb
     input: DeliveryInput,
     opts: { followInstance?: boolean } = {},
   ): Promise<{ status: number; url: string }> {
-    const target = await targetOf(input, opts.followInstance ?? false);
+    return post(input, await targetOf(input, opts.followInstance ?? false));
+  }
+
+  /**
+   * The first attempts of a batch, all at once. Never throws for an attempt: each outcome, accepted
+   * or not, goes back to the batch, which moves the ones not accepted on to their own schedules.
+   */
+  async function deliverFirstAttempts(batch: DeliveryBatchInput): Promise<FirstAttemptOutcome[]> {
+    return Promise.all(
+      batch.notifications.map(async (n): Promise<FirstAttemptOutcome> => {
+        const startedMs = Date.now();
+        const at = new Date(startedMs).toISOString();
+        try {
+          const { status, url } = await post({ ...n, instanceId: batch.instanceId }, batch.target);
+          return { eventId: n.eventId, delivered: true, attempt: { attempt: 1, at, durationMs: Date.now() - startedMs, url, status } };
+        } catch (err) {
+          const failure = err instanceof ApplicationFailure ? err : undefined;
+          const details = (failure?.details?.[0] as AttemptFailureDetails | undefined) ?? {};
+          return {
+            eventId: n.eventId,
+            delivered: false,
+            retryAfterMs: details.retryAfterMs,
+            attempt: {
+              attempt: 1,
+              at,
+              durationMs: Date.now() - startedMs,
+              url: details.url ?? batch.target.url,
+              status: details.status,
+              error: failure?.message ?? 'the attempt failed',
+            },
+          };
+        }
+      }),
+    );
+  }
+
+  /** POSTs one notification to `target`; throws the attempt's failure, with what the schedule needs to know. */
+  async function post(
+    input: Pick<DeliveryInput, 'eventId' | 'instanceId' | 'body'>,
+    target: CallbackTarget,
+  ): Promise<{ status: number; url: string }> {
     const url = target.url;
     // IP-literal hosts are never looked up, so the dispatcher cannot check them: this does.
     const problem = callbackUrlProblem(url, callbackPolicy.publicOnly);
@@ -145,5 +192,5 @@ export function createDeliveryActivities({ client, sealer, callbackPolicy, callb
       'CallbackRefused',
     );
   }
-  return { deliverNotification };
+  return { deliverNotification, deliverFirstAttempts };
 }

@@ -1,38 +1,10 @@
+import { createHash } from 'node:crypto';
 import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
 import { buildNotification, eventIdFor, type StandardEvent } from '../events/notification';
-import { DeliveryStatus, ElementInstanceId, ElementKey, ElementsAccount } from '../temporal/search-attributes';
-import { deliveryWorkflowId } from '../workflows/ids';
-import type { CallbackTarget, DeliveryInput, PollInput } from '../workflows/types';
-
-/**
- * Hands one notification to its own durable delivery workflow. The workflow id is the eventId, so a
- * retried poll that finds the same changes starts nothing new. Returns false when it already existed.
- */
-export async function startDelivery(starter: DeliveryStarter, input: DeliveryInput): Promise<boolean> {
-  try {
-    await starter.client.workflow.start('deliveryWorkflow', {
-      taskQueue: starter.taskQueue,
-      workflowId: deliveryWorkflowId(input.eventId),
-      args: [input],
-      workflowIdConflictPolicy: 'USE_EXISTING',
-      workflowIdReusePolicy: 'REJECT_DUPLICATE',
-      // Its first task (and first attempt) then runs on this worker without a trip through matching.
-      requestEagerStart: starter.eagerStart ?? false,
-      memo: { events: input.events },
-      typedSearchAttributes: [
-        { key: ElementInstanceId, value: input.instanceId },
-        { key: ElementKey, value: input.elementKey },
-        { key: ElementsAccount, value: input.accountId },
-        { key: DeliveryStatus, value: 'pending' },
-      ],
-      staticSummary: `${input.events} event(s) for instance ${input.instanceId}`,
-    });
-    return true;
-  } catch (err) {
-    if (err instanceof WorkflowExecutionAlreadyStartedError) return false;
-    throw err;
-  }
-}
+import { DeliveryEventIds, DeliveryStatus, ElementInstanceId, ElementKey, ElementsAccount } from '../temporal/search-attributes';
+import { deliveryBatchWorkflow } from '../workflows/delivery-batch';
+import { deliveryBatchWorkflowId } from '../workflows/ids';
+import type { BatchedNotification, CallbackTarget, DeliveryBatchInput, InstanceRef } from '../workflows/types';
 
 /** Runs `fn` over `items` with at most `limit` in flight, in order of start. */
 export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T, index: number) => Promise<R>): Promise<R[]> {
@@ -64,11 +36,13 @@ export interface DeliveryStarter {
    * NativeConnection can; the SDK refuses the request from any other.
    */
   eagerStart?: boolean;
+  /** Delivery batches started at once. */
+  dispatchConcurrency?: number;
 }
 
+/** The events of one notification, and what identifies them. */
 export interface NotificationBatch {
-  instance: PollInput['instance'];
-  target: CallbackTarget;
+  instance: InstanceRef;
   events: StandardEvent[];
   raw: unknown;
   date: string;
@@ -76,29 +50,110 @@ export interface NotificationBatch {
   identity: string[];
 }
 
-/** Builds one notification and hands it to its delivery workflow; returns its eventId. */
-export async function handOff(starter: DeliveryStarter, batch: NotificationBatch): Promise<string> {
-  const { instance } = batch;
-  const eventId = eventIdFor(instance.id, batch.identity);
-  const notification = buildNotification({
-    eventId,
-    instance: { id: instance.id, name: instance.name, tags: instance.tags, elementKey: instance.elementKey },
-    date: batch.date,
-    events: batch.events,
-    raw: batch.raw,
+/**
+ * Notifications per delivery batch. Their eventIds are the batch's `DeliveryEventIds` search
+ * attribute, whose value Temporal caps at 2 KB by default: 48 ids of 36 characters fit.
+ */
+export const MAX_NOTIFICATIONS_PER_BATCH = 48;
+/** Body bytes per batch: the batch's input is one payload in history, kept well under Temporal's 2 MB limit. */
+export const MAX_BATCH_BYTES = 256 * 1024;
+
+/** Groups notifications into batches in order: at most MAX_NOTIFICATIONS_PER_BATCH and MAX_BATCH_BYTES each (a larger body alone). */
+export function intoBatches(notifications: readonly BatchedNotification[]): BatchedNotification[][] {
+  const batches: BatchedNotification[][] = [];
+  let current: BatchedNotification[] = [];
+  let bytes = 0;
+  for (const n of notifications) {
+    const size = Buffer.byteLength(n.body);
+    if (current.length && (current.length >= MAX_NOTIFICATIONS_PER_BATCH || bytes + size > MAX_BATCH_BYTES)) {
+      batches.push(current);
+      current = [];
+      bytes = 0;
+    }
+    current.push(n);
+    bytes += size;
+  }
+  if (current.length) batches.push(current);
+  return batches;
+}
+
+/** A batch's workflow id: from its eventIds, so a retried hand-off of the same notifications starts nothing new. */
+export const batchKeyOf = (notifications: readonly BatchedNotification[]) =>
+  createHash('sha256')
+    .update(notifications.map((n) => n.eventId).join(','))
+    .digest('hex')
+    .slice(0, 32);
+
+/** Starts one delivery batch; false when it existed already (a retried hand-off). */
+async function startBatch(starter: DeliveryStarter, input: DeliveryBatchInput): Promise<boolean> {
+  try {
+    await starter.client.workflow.start(deliveryBatchWorkflow, {
+      taskQueue: starter.taskQueue,
+      workflowId: deliveryBatchWorkflowId(batchKeyOf(input.notifications)),
+      args: [input],
+      workflowIdConflictPolicy: 'USE_EXISTING',
+      workflowIdReusePolicy: 'REJECT_DUPLICATE',
+      // Its first task (all the first attempts) then runs on this worker without a trip through matching.
+      requestEagerStart: starter.eagerStart ?? false,
+      memo: {
+        events: input.notifications.reduce((sum, n) => sum + n.events, 0),
+        notifications: input.notifications.map((n) => [n.eventId, n.events]),
+      },
+      typedSearchAttributes: [
+        { key: ElementInstanceId, value: input.instanceId },
+        { key: ElementKey, value: input.elementKey },
+        { key: ElementsAccount, value: input.accountId },
+        { key: DeliveryStatus, value: 'pending' },
+        { key: DeliveryEventIds, value: input.notifications.map((n) => n.eventId) },
+      ],
+      staticSummary: `${input.notifications.length} notification(s) for instance ${input.instanceId}`,
+    });
+    return true;
+  } catch (err) {
+    if (err instanceof WorkflowExecutionAlreadyStartedError) return false;
+    throw err;
+  }
+}
+
+/** Builds one notification per group of events; returns each with its eventId, in order. */
+export function buildNotifications(groups: readonly NotificationBatch[]): BatchedNotification[] {
+  return groups.map(({ instance, ...group }) => {
+    const eventId = eventIdFor(instance.id, group.identity);
+    const notification = buildNotification({
+      eventId,
+      instance: { id: instance.id, name: instance.name, tags: instance.tags, elementKey: instance.elementKey },
+      date: group.date,
+      events: group.events,
+      raw: group.raw,
+    });
+    return { eventId, body: JSON.stringify(notification), events: group.events.length };
   });
-  await startDelivery(starter, {
-    eventId,
-    instanceId: instance.id,
-    elementKey: instance.elementKey,
-    accountId: instance.accountId,
-    callbackUrl: batch.target.url,
-    signatureKey: batch.target.signatureKey,
-    webhookSecret: batch.target.webhookSecret,
-    previousKeys: batch.target.previousKeys,
-    ...starter.deliverySchedule,
-    body: JSON.stringify(notification),
-    events: batch.events.length,
+}
+
+/**
+ * Hands notifications of one instance to delivery, durably: once this returns, each is held by a
+ * delivery batch, whose workflow makes every first attempt at once. Returns the eventIds in order.
+ * `onStarted` reports progress (the poll's heartbeat).
+ */
+export async function handOff(
+  starter: DeliveryStarter,
+  instance: InstanceRef,
+  target: CallbackTarget,
+  groups: readonly NotificationBatch[],
+  onStarted?: (notifications: number) => void,
+): Promise<string[]> {
+  const notifications = buildNotifications(groups);
+  let started = 0;
+  await mapLimit(intoBatches(notifications), starter.dispatchConcurrency ?? 16, async (batch) => {
+    await startBatch(starter, {
+      instanceId: instance.id,
+      elementKey: instance.elementKey,
+      accountId: instance.accountId,
+      target,
+      ...starter.deliverySchedule,
+      notifications: batch,
+    });
+    onStarted?.((started += batch.length));
   });
-  return eventId;
+  return notifications.map((n) => n.eventId);
 }

@@ -10,7 +10,7 @@ import { chunk, MAX_EVENTS_POLLING } from '../events/notification';
 import { classify, getByPath } from '../polling/classify';
 import { alreadyReported, overlapMsOf, toRemember } from '../polling/overlap';
 import type { PollInput, PollResult } from '../workflows/types';
-import { handOff, mapLimit, type DeliveryStarter } from './dispatch';
+import { handOff, type DeliveryStarter } from './dispatch';
 import { instanceWorkflowId } from '../workflows/ids';
 import { deliveryTargetQuery } from '../workflows/messages';
 
@@ -26,8 +26,6 @@ export interface PollDeps extends DeliveryStarter {
   sealer: Sealer;
   /** Which callback addresses deliveries may connect to. */
   callbackPolicy: CallbackPolicy;
-  /** Delivery workflows started at once; the server, not the provider, is the limit here. */
-  dispatchConcurrency?: number;
 }
 
 /**
@@ -133,11 +131,12 @@ export function createPollActivities(deps: PollDeps) {
     const batches = chunk(ordered, MAX_EVENTS_POLLING);
     if (batches.length) await refuseIfDeleted(instance.id);
     const date = new Date(input.windowEndMs).toISOString();
-    let dispatched = 0;
-    await mapLimit(batches, deps.dispatchConcurrency ?? 16, async (batch) => {
-      await handOff(deps, {
+    await handOff(
+      deps,
+      instance,
+      input.target,
+      batches.map((batch) => ({
         instance,
-        target: input.target,
         date,
         events: batch.map((f) => ({
           eventType: f.eventType,
@@ -148,9 +147,9 @@ export function createPollActivities(deps: PollDeps) {
         })),
         raw: { objectType: resourceName, objects: batch.map((f) => f.record) },
         identity: [resourceName, ...batch.map((f) => `${f.objectId}@${f.updatedMs ?? ''}:${f.eventType}`)],
-      });
-      ctx.heartbeat({ phase: 'dispatching', notifications: ++dispatched, of: batches.length });
-    });
+      })),
+      (dispatched) => ctx.heartbeat({ phase: 'dispatching', notifications: dispatched, of: batches.length }),
+    );
 
     ctx.log.info('poll finished', {
       resource: resourceName,

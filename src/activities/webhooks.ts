@@ -13,7 +13,7 @@ import {
   type RemoveStraysInput,
   type TokensIssued,
 } from '../workflows/types';
-import { handOff, mapLimit } from './dispatch';
+import { handOff } from './dispatch';
 import type { PollDeps } from './poll';
 
 function webhooksOf(elementKey: string): WebhookElement {
@@ -113,16 +113,18 @@ export function createWebhookActivities(deps: PollDeps) {
     async dispatchWebhooks(input: DispatchWebhooksInput): Promise<{ notifications: number }> {
       const element = webhooksOf(input.instance.elementKey);
       const batches = chunk(input.receipts, element.maxEventsPerNotification);
-      await mapLimit(batches, deps.dispatchConcurrency ?? 16, (batch) =>
-        handOff(deps, {
+      await handOff(
+        deps,
+        input.instance,
+        input.target,
+        batches.map((batch) => ({
           instance: input.instance,
-          target: input.target,
           date: batch[batch.length - 1]!.receivedAt,
           events: batch.map((r) => ({ ...element.standardize(r.fields), elementKey: input.instance.elementKey, date: r.receivedAt })),
           // One webhook: its form fields, as Cloud Elements sends them; several: those objects in event order.
           raw: batch.length === 1 ? batch[0]!.fields : batch.map((r) => r.fields),
           identity: ['webhooks', ...batch.map((r) => r.id ?? r.key ?? '')],
-        }),
+        })),
       );
       return { notifications: batches.length };
     },

@@ -7,10 +7,11 @@ import { parseOrThrow } from '../instances/request';
 import { payloadValue } from '../temporal/payloads';
 import type { Logger } from '../logger';
 import { retryAbortedUpdate } from '../temporal/updates';
-import { getDeliveryQuery, redeliverUpdate } from '../workflows/messages';
+import { redeliverUpdate } from '../workflows/messages';
 import type { DeliveryRecord } from '../workflows/types';
 import type { Caller } from './auth';
-import { deliveryWorkflowId, eventIdOf, instanceIdOf } from '../workflows/ids';
+import { eventIdOf, instanceIdOf } from '../workflows/ids';
+import { BadPageToken, findRecord, listRecords } from './delivery-records';
 import { findOwnedInstance } from './ownership';
 import { NEXT_PAGE_HEADER } from './paging';
 import { idempotencyKeyOf, redeliveryUpdateId } from './idempotency';
@@ -33,7 +34,9 @@ const BULK_REPLAY_WINDOW_MS = 24 * 60 * 60 * 1000;
 export function eventsRouter({ client, config, log }: { client: Client; config: Config; log: Logger }): Router {
   const router = Router();
   const caller = (req: { caller?: Caller }) => req.caller!;
+  const scope = { client, namespace: config.TEMPORAL_NAMESPACE };
 
+  /** Notifications in workflows of their own: the only ones that can be failed, hence redelivered. */
   async function list(instanceId: number, status: string | undefined, pageSize: number, nextPage?: string, where?: string) {
     let query = `WorkflowType = 'deliveryWorkflow' AND ElementInstanceId = ${instanceId}`;
     if (status) query += ` AND DeliveryStatus = '${status}'`;
@@ -58,23 +61,19 @@ export function eventsRouter({ client, config, log }: { client: Client; config: 
     return { events, nextPage: token };
   }
 
-  /** The delivery workflow of one of this instance's notifications, or 404. */
+  /** One of this instance's notifications and the workflow holding it, or 404. */
   async function delivery(instanceId: number, eventId: string) {
     if (!eventIdPattern.test(eventId)) throw notFound(`Event ${eventId} not found`);
-    const handle = client.workflow.getHandle(deliveryWorkflowId(eventId));
-    try {
-      const record = await handle.query(getDeliveryQuery);
-      if (record.instanceId !== instanceId) throw notFound(`Event ${eventId} not found`);
-      return { handle, record };
-    } catch (err) {
-      if (err instanceof WorkflowNotFoundError) throw notFound(`Event ${eventId} not found`);
-      throw err;
-    }
+    const found = await findRecord(scope, eventId);
+    if (!found || found.record.instanceId !== instanceId) throw notFound(`Event ${eventId} not found`);
+    return found;
   }
 
   async function redeliver(instanceId: number, eventId: string, updateId?: string): Promise<DeliveryRecord> {
-    const { handle, record } = await delivery(instanceId, eventId);
+    const { handle, record, batched } = await delivery(instanceId, eventId);
     const notFailed = () => new HttpError(409, `Event ${eventId} is ${record.status}; only failed notifications are redelivered`);
+    // A batch holds only notifications it delivered (or is delivering): none of them is failed.
+    if (batched) throw notFailed();
     // With an update id the workflow judges: a repeat of an id it has seen gets the first outcome, whatever the status now.
     if (!updateId && record.status !== 'failed') throw notFailed();
     try {
@@ -95,8 +94,8 @@ export function eventsRouter({ client, config, log }: { client: Client; config: 
     const handle = await findOwnedInstance(client, caller(req), req.params.id!);
     const q = parseOrThrow(listQuery, req.query, 'query');
     const instanceId = instanceIdOf(handle.workflowId);
-    const page = await list(instanceId, q.status, q.pageSize, q.nextPage).catch((err) => {
-      if (q.nextPage && /token/i.test(String(err))) throw new HttpError(400, 'nextPage is not a page token from this list');
+    const page = await listRecords(scope, instanceId, q).catch((err) => {
+      if (err instanceof BadPageToken) throw new HttpError(400, err.message);
       throw err;
     });
     // The token twice: in the body as before, and in the header Cloud Elements' clients read.

@@ -69,7 +69,8 @@ export async function deliveryWorkflow(input: DeliveryInput): Promise<DeliveryRe
   let nextAttemptAtMs: number | undefined;
   let deliveredMs: number | undefined;
   let redeliverRequested = false;
-  const createdMs = workflowInfo().startTime.getTime();
+  // Moved on from a batch: the notification was handed to delivery when the batch started.
+  const createdMs = input.carried ? Date.parse(input.carried.createdDate) : workflowInfo().startTime.getTime();
 
   const record = (): DeliveryRecord => ({
     eventId: input.eventId,
@@ -101,8 +102,25 @@ export async function deliveryWorkflow(input: DeliveryInput): Promise<DeliveryRe
     },
   );
 
-  async function runSchedule(): Promise<DeliveryStatusName> {
-    for (let n = 0; n < input.maxAttempts; n++) {
+  /** Waits as the schedule says after failed attempt `n` (from 0); false when none is left. */
+  async function waitAfter(n: number, retryAfterMs: number | undefined): Promise<boolean> {
+    if (n >= input.maxAttempts - 1) return false;
+    const waitMs = retryAfterMs ?? input.firstRetrySeconds * 1000 * 4 ** n;
+    nextAttemptAtMs = Date.now() + waitMs;
+    await sleep(waitMs);
+    return true;
+  }
+
+  /** The first attempt a batch made, when it made it: the schedule goes on from its outcome. */
+  async function carriedOn(): Promise<DeliveryStatusName | undefined> {
+    const { attempt, retryAfterMs } = input.carried!;
+    attempts.push(attempt);
+    if (attempt.status === 410) return 'gone';
+    return (await waitAfter(0, retryAfterMs)) ? undefined : 'failed';
+  }
+
+  async function runSchedule(first = 0): Promise<DeliveryStatusName> {
+    for (let n = first; n < input.maxAttempts; n++) {
       const startedMs = Date.now();
       nextAttemptAtMs = undefined;
       const summary = `attempt ${attempts.length + 1}: POST ${input.events} event(s)`;
@@ -129,17 +147,19 @@ export async function deliveryWorkflow(input: DeliveryInput): Promise<DeliveryRe
           error: message,
         });
         if (details.status === 410) return 'gone';
-        if (n === input.maxAttempts - 1) return 'failed';
-        const waitMs = details.retryAfterMs ?? input.firstRetrySeconds * 1000 * 4 ** n;
-        nextAttemptAtMs = Date.now() + waitMs;
-        await sleep(waitMs);
+        if (!(await waitAfter(n, details.retryAfterMs))) return 'failed';
       }
     }
     return 'failed';
   }
 
+  let carried = input.carried ? await carriedOn() : undefined;
+  // A carried attempt with retries left goes on at the schedule's second attempt; a redelivery starts over.
+  let resumeAt = input.carried ? 1 : 0;
   for (;;) {
-    const outcome = await runSchedule();
+    const outcome = carried ?? (await runSchedule(resumeAt));
+    carried = undefined;
+    resumeAt = 0;
     nextAttemptAtMs = undefined;
     setStatus(outcome);
     if (outcome === 'gone') {

@@ -3,9 +3,12 @@
 const INSTANCE = 'instance-';
 const DELIVERY = 'delivery-';
 const CLEANUP = 'cleanup-';
+const BATCH = 'deliveries-';
 
 export const instanceWorkflowId = (id: number | string) => `${INSTANCE}${id}`;
 export const deliveryWorkflowId = (eventId: string) => `${DELIVERY}${eventId}`;
+/** A batch of notifications' first attempts; `batchKey` is derived from their eventIds. */
+export const deliveryBatchWorkflowId = (batchKey: string) => `${BATCH}${batchKey}`;
 /** Takes down the provider callbacks of an instance whose own workflow can no longer do it. */
 export const cleanupWorkflowId = (id: number | string) => `${CLEANUP}${id}`;
 

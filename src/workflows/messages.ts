@@ -29,6 +29,8 @@ export const cleanupInputQuery = defineQuery<RemoveStraysInput | undefined>('cle
 
 /** A notification's record; works on finished deliveries too. */
 export const getDeliveryQuery = defineQuery<DeliveryRecord>('getDelivery');
+/** The record of one notification of a delivery batch, or undefined when the batch does not hold it. */
+export const getBatchedDeliveryQuery = defineQuery<DeliveryRecord | undefined, [string]>('getBatchedDelivery');
 /** Sends a failed notification again, on the full schedule. */
 export const redeliverUpdate = defineUpdate<DeliveryRecord>('redeliver');
 

@@ -33,10 +33,59 @@ export interface DeliveryInput {
   /** The exact bytes the callback receives (and the signature covers), serialized once. */
   body: string;
   events: number;
+  /** Its first attempt, when a delivery batch made it: the schedule goes on from there. */
+  carried?: CarriedAttempt;
 }
 
 /** `cancelled`: the instance was deleted while the notification waited for a retry. */
 export type DeliveryStatusName = 'pending' | 'delivered' | 'failed' | 'gone' | 'cancelled';
+
+/**
+ * A first attempt made by a delivery batch that did not succeed: the notification's own workflow
+ * carries on from it, its schedule's next wait first.
+ */
+export interface CarriedAttempt {
+  attempt: DeliveryAttempt;
+  /** The callback's Retry-After, which the next wait honours. */
+  retryAfterMs?: number;
+  /** When the notification was handed to delivery (the batch's start), for its record. */
+  createdDate: string;
+}
+
+/** One notification of a batch: the exact bytes the callback receives, and how many events they hold. */
+export interface BatchedNotification {
+  eventId: string;
+  body: string;
+  events: number;
+}
+
+/**
+ * Notifications handed to delivery together: one workflow makes all their first attempts at once,
+ * and only those that fail move on to a workflow (and retry schedule) of their own.
+ */
+export interface DeliveryBatchInput {
+  instanceId: number;
+  elementKey: string;
+  accountId: string;
+  target: CallbackTarget;
+  firstRetrySeconds: number;
+  maxAttempts: number;
+  notifications: BatchedNotification[];
+}
+
+/** What one first attempt of a batch came to. */
+export interface FirstAttemptOutcome {
+  eventId: string;
+  delivered: boolean;
+  attempt: DeliveryAttempt;
+  retryAfterMs?: number;
+}
+
+/** What a batch came to: how many of its notifications were delivered, and how many moved on to retries. */
+export interface DeliveryBatchResult {
+  delivered: number;
+  retrying: number;
+}
 
 export interface DeliveryAttempt {
   attempt: number;

@@ -2,9 +2,10 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { InterceptingCall } from '@grpc/grpc-js';
-import { defaultGrpcRetryOptions, makeGrpcRetryInterceptor, type Client } from '@temporalio/client';
+import { defaultGrpcRetryOptions, makeGrpcRetryInterceptor, WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { tsToMs } from '@temporalio/common/lib/time';
 import type { AddressInfo } from 'node:net';
+import { findRecord } from '../../src/api/delivery-records';
 import { apiServer } from '../../src/api/main';
 import { loadConfig, type Config } from '../../src/config';
 import type { Element } from '../../src/elements/element';
@@ -317,21 +318,42 @@ export async function historyText(stack: Pick<Stack, 'client'>, workflowId: stri
 
 /**
  * The waits a notification's delivery workflow scheduled, in ms, in order: its history's timers
- * (TIMER_STARTED's startToFireTimeout), i.e. what the schedule decided, whatever the clock did.
+ * (TIMER_STARTED's startToFireTimeout), i.e. what the schedule decided, whatever the clock did. A
+ * notification its batch delivered at the first attempt has no workflow of its own, and no waits.
  */
 export async function deliveryTimersMs(stack: Pick<Stack, 'client'>, eventId: string): Promise<number[]> {
-  const history = await stack.client.workflow.getHandle(deliveryWorkflowId(eventId)).fetchHistory();
+  let history;
+  try {
+    history = await stack.client.workflow.getHandle(deliveryWorkflowId(eventId)).fetchHistory();
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) return [];
+    throw err;
+  }
   return (history.events ?? []).flatMap((e) => {
     const timeout = e.timerStartedEventAttributes?.startToFireTimeout;
     return timeout ? [tsToMs(timeout)] : [];
   });
 }
 
-/** The delivery record of one notification, once its workflow has closed (delivered, gone or cancelled). */
+/** The workflow holding a notification's record: its own, or the batch that delivered it. */
+export async function notificationWorkflowId(stack: Pick<Stack, 'client'>, eventId: string): Promise<string> {
+  const found = await findRecord({ client: stack.client, namespace: stack.client.options.namespace }, eventId);
+  if (!found) throw new Error(`no record of notification ${eventId}`);
+  return found.handle.workflowId;
+}
+
+/** The delivery record of one notification, once it is final (delivered, gone or cancelled), wherever it is held. */
 export async function closedDelivery(stack: Pick<Stack, 'client'>, eventId: string): Promise<DeliveryRecord> {
-  const handle = stack.client.workflow.getHandle(deliveryWorkflowId(eventId));
-  await handle.result();
-  return await handle.query(getDeliveryQuery);
+  const scope = { client: stack.client, namespace: stack.client.options.namespace };
+  for (;;) {
+    const found = await findRecord(scope, eventId);
+    if (!found) throw new Error(`no record of notification ${eventId}`);
+    await found.handle.result();
+    if (!found.batched) return await found.handle.query(getDeliveryQuery);
+    // The batch closed: it delivered the notification, or moved it on to its own workflow.
+    const settled = await findRecord(scope, eventId);
+    if (settled?.batched && settled.record.status === 'delivered') return settled.record;
+  }
 }
 
 /** One line of counts a test asserts, printed so a run shows the figures: `what: k v, k v`. */

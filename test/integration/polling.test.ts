@@ -1,5 +1,15 @@
 import { createHmac } from 'node:crypto';
-import { call, createInstance, historyText, INSIGHTLY_KEY, insightlySeedBody, sleep, startStack, type Stack } from './harness';
+import {
+  call,
+  createInstance,
+  historyText,
+  INSIGHTLY_KEY,
+  insightlySeedBody,
+  notificationWorkflowId,
+  sleep,
+  startStack,
+  type Stack,
+} from './harness';
 
 jest.setTimeout(120_000);
 
@@ -58,7 +68,7 @@ describe('Insightly polling, end to end on a real Temporal', () => {
     expect(view.body.configuration['event.notification.signature.key']).toBe('********');
 
     // The API key and the signature key are sealed wherever they pass through Temporal.
-    for (const workflowId of [`instance-${created.id}`, `delivery-${contactNote.body.message.eventId}`]) {
+    for (const workflowId of [`instance-${created.id}`, await notificationWorkflowId(stack, contactNote.body.message.eventId)]) {
       const history = await historyText(stack, workflowId);
       expect(history).toContain('sealed:v2:');
       expect(history).not.toContain(INSIGHTLY_KEY);

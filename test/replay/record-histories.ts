@@ -1,7 +1,7 @@
 /**
  * Records the histories that test/integration/replay.test.ts replays: an Insightly instance (polls,
  * a PATCH, DELETE), a FreshBooks instance (registration, a lost verification asked for again,
- * webhooks, DELETE), deliveries (one retried) and a cleanup (the callbacks of a FreshBooks instance
+ * webhooks, DELETE), deliveries (a batch, and a notification it moved on to be retried) and a cleanup (the callbacks of a FreshBooks instance
  * whose workflow was terminated, removed on DELETE): every workflow type of src/workflows/index.ts.
  * Run it when workflows change on purpose and the change is released:
  * `npx tsx test/replay/record-histories.ts <label>`; `--only cleanup-terminated,...` writes only those
@@ -15,7 +15,8 @@ import { execFileSync } from 'node:child_process';
 import { resolveTemporalTool, TEMPORAL_CLI } from '../../src/temporal/cli';
 import { startDevServer } from '../../src/temporal/dev-server';
 import { freePort } from '../fakes/http-server';
-import { cleanupWorkflowId, instanceWorkflowId } from '../../src/workflows/ids';
+import { findRecord } from '../../src/api/delivery-records';
+import { cleanupWorkflowId, deliveryWorkflowId, instanceWorkflowId } from '../../src/workflows/ids';
 import { call, createInstance, freshbooksSeedBody, insightlySeedBody, sleep, startStack, waitForVerified } from '../integration/harness';
 
 async function main() {
@@ -52,12 +53,16 @@ async function main() {
     await stack.client.workflow.getHandle(instanceWorkflowId(ended.id)).terminate('recording a cleanup');
     const deleted = await call(stack, 'DELETE', `/instances/${ended.id}`);
     if (deleted.status !== 200) throw new Error(`DELETE of the terminated instance answered ${deleted.status}`);
-    const deliveries = sink.accepted().map((r) => `delivery-${r.body.message.eventId as string}`);
+    // The retried notification has a workflow of its own; the webhooks' were delivered by their batch.
+    const retried = deliveryWorkflowId(sink.accepted()[0]!.body.message.eventId as string);
+    const lastEventId = sink.accepted()[sink.accepted().length - 1]!.body.message.eventId as string;
+    const batch = await findRecord({ client: stack.client, namespace: 'default' }, lastEventId);
+    if (!batch?.batched) throw new Error('the last webhook notification was not delivered by a batch');
     const chosen = {
       'insightly-instance': `instance-${polling.id}`,
       'freshbooks-instance': `instance-${webhooks.id}`,
-      'delivery-retried': deliveries[0]!,
-      'delivery-webhooks': deliveries[deliveries.length - 1]!,
+      'delivery-retried': retried,
+      'delivery-batch': batch.handle.workflowId,
       'cleanup-terminated': cleanupWorkflowId(ended.id),
     };
     const out = path.resolve(__dirname, '..', 'fixtures', 'histories');

@@ -6,6 +6,7 @@ const {
   INDEXED_VALUE_TYPE_KEYWORD: KEYWORD,
   INDEXED_VALUE_TYPE_INT: INT,
   INDEXED_VALUE_TYPE_BOOL: BOOL,
+  INDEXED_VALUE_TYPE_KEYWORD_LIST: KEYWORD_LIST,
 } = temporal.api.enums.v1.IndexedValueType;
 const all = {
   ElementKey: KEYWORD,
@@ -14,6 +15,7 @@ const all = {
   ElementsTokenHash: KEYWORD,
   EventsEnabled: BOOL,
   DeliveryStatus: KEYWORD,
+  DeliveryEventIds: KEYWORD_LIST,
 };
 
 /** A gRPC error as the client raises it. */
