@@ -6,18 +6,18 @@ import { deliveryBatchWorkflow } from '../workflows/delivery-batch';
 import { deliveryBatchWorkflowId } from '../workflows/ids';
 import type { BatchedNotification, CallbackTarget, DeliveryBatchInput, InstanceRef } from '../workflows/types';
 
-/** Runs `fn` over `items` with at most `limit` in flight, in order of start. */
-export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T, index: number) => Promise<R>): Promise<R[]> {
-  const results = new Array<R>(items.length);
-  let next = 0;
+/** Runs `fn` over `items` as they come, with at most `limit` in flight; rejects with the first failure. */
+export async function forEachLimit<T>(items: Iterable<T>, limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  const iterator = items[Symbol.iterator]();
   const worker = async () => {
-    while (next < items.length) {
-      const i = next++;
-      results[i] = await fn(items[i]!, i);
-    }
+    for (let next = iterator.next(); !next.done; next = iterator.next()) await fn(next.value);
   };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return results;
+  await Promise.all(Array.from({ length: limit }, worker));
+}
+
+/** `items.map(fn)`, computed as it is iterated. */
+export function* mapLazily<T, R>(items: Iterable<T>, fn: (item: T) => R): Generator<R> {
+  for (const item of items) yield fn(item);
 }
 
 export interface DeliverySchedule {
@@ -56,25 +56,26 @@ export interface NotificationBatch {
  */
 export const MAX_NOTIFICATIONS_PER_BATCH = 48;
 /** Body bytes per batch: the batch's input is one payload in history, kept well under Temporal's 2 MB limit. */
-export const MAX_BATCH_BYTES = 256 * 1024;
+export const MAX_BATCH_BYTES = 128 * 1024;
 
-/** Groups notifications into batches in order: at most MAX_NOTIFICATIONS_PER_BATCH and MAX_BATCH_BYTES each (a larger body alone). */
-export function intoBatches(notifications: readonly BatchedNotification[]): BatchedNotification[][] {
-  const batches: BatchedNotification[][] = [];
+/**
+ * Groups notifications into batches in order, as they come: at most MAX_NOTIFICATIONS_PER_BATCH and
+ * MAX_BATCH_BYTES each (a larger body alone). Lazy, so a large poll never holds every body at once.
+ */
+export function* intoBatches(notifications: Iterable<BatchedNotification>): Generator<BatchedNotification[]> {
   let current: BatchedNotification[] = [];
   let bytes = 0;
   for (const n of notifications) {
     const size = Buffer.byteLength(n.body);
     if (current.length && (current.length >= MAX_NOTIFICATIONS_PER_BATCH || bytes + size > MAX_BATCH_BYTES)) {
-      batches.push(current);
+      yield current;
       current = [];
       bytes = 0;
     }
     current.push(n);
     bytes += size;
   }
-  if (current.length) batches.push(current);
-  return batches;
+  if (current.length) yield current;
 }
 
 /** A batch's workflow id: from its eventIds, so a retried hand-off of the same notifications starts nothing new. */
@@ -115,9 +116,9 @@ async function startBatch(starter: DeliveryStarter, input: DeliveryBatchInput): 
   }
 }
 
-/** Builds one notification per group of events; returns each with its eventId, in order. */
-export function buildNotifications(groups: readonly NotificationBatch[]): BatchedNotification[] {
-  return groups.map(({ instance, ...group }) => {
+/** Builds one notification per group of events, in order, as they are asked for. */
+export function* buildNotifications(groups: Iterable<NotificationBatch>): Generator<BatchedNotification> {
+  for (const { instance, ...group } of groups) {
     const eventId = eventIdFor(instance.id, group.identity);
     const notification = buildNotification({
       eventId,
@@ -126,25 +127,27 @@ export function buildNotifications(groups: readonly NotificationBatch[]): Batche
       events: group.events,
       raw: group.raw,
     });
-    return { eventId, body: JSON.stringify(notification), events: group.events.length };
-  });
+    yield { eventId, body: JSON.stringify(notification), events: group.events.length };
+  }
 }
 
 /**
  * Hands notifications of one instance to delivery, durably: once this returns, each is held by a
  * delivery batch, whose workflow makes every first attempt at once. Returns the eventIds in order.
- * `onStarted` reports progress (the poll's heartbeat).
+ * Notifications are built as batches are started (`dispatchConcurrency` at a time), so memory holds
+ * only those batches' bodies. `onStarted` reports progress (the poll's heartbeat).
  */
 export async function handOff(
   starter: DeliveryStarter,
   instance: InstanceRef,
   target: CallbackTarget,
-  groups: readonly NotificationBatch[],
+  groups: Iterable<NotificationBatch>,
   onStarted?: (notifications: number) => void,
 ): Promise<string[]> {
-  const notifications = buildNotifications(groups);
+  const eventIds: string[] = [];
   let started = 0;
-  await mapLimit(intoBatches(notifications), starter.dispatchConcurrency ?? 16, async (batch) => {
+  await forEachLimit(intoBatches(buildNotifications(groups)), starter.dispatchConcurrency ?? 16, async (batch) => {
+    for (const n of batch) eventIds.push(n.eventId);
     await startBatch(starter, {
       instanceId: instance.id,
       elementKey: instance.elementKey,
@@ -155,5 +158,5 @@ export async function handOff(
     });
     onStarted?.((started += batch.length));
   });
-  return notifications.map((n) => n.eventId);
+  return eventIds;
 }

@@ -10,7 +10,7 @@ import { chunk, MAX_EVENTS_POLLING } from '../events/notification';
 import { classify, getByPath } from '../polling/classify';
 import { alreadyReported, overlapMsOf, toRemember } from '../polling/overlap';
 import type { PollInput, PollResult } from '../workflows/types';
-import { handOff, type DeliveryStarter } from './dispatch';
+import { handOff, mapLazily, type DeliveryStarter } from './dispatch';
 import { instanceWorkflowId } from '../workflows/ids';
 import { deliveryTargetQuery } from '../workflows/messages';
 
@@ -135,7 +135,8 @@ export function createPollActivities(deps: PollDeps) {
       deps,
       instance,
       input.target,
-      batches.map((batch) => ({
+      // Built as they are handed over: the poll holds its records once, not every notification's body too.
+      mapLazily(batches, (batch) => ({
         instance,
         date,
         events: batch.map((f) => ({
