@@ -10,6 +10,7 @@ import { instanceWorkflowId } from '../workflows/ids';
 import { deliveryTargetQuery } from '../workflows/messages';
 import type {
   AttemptFailureDetails,
+  BatchedNotification,
   CallbackTarget,
   DeliveryBatchInput,
   DeliveryInput,
@@ -31,6 +32,29 @@ export function standardWebhookHeaders(eventId: string, body: string, secrets: s
     return `v1,${createHmac('sha256', key).update(`${eventId}.${timestamp}.${body}`, 'utf8').digest('base64')}`;
   });
   return { 'webhook-id': eventId, 'webhook-timestamp': timestamp, 'webhook-signature': signatures.join(' ') };
+}
+
+/** How long one in-order call keeps sending before it hands back to its workflow (a last callback may take its 30 s more). */
+const IN_ORDER_BUDGET_MS = 30_000;
+
+/** A first attempt that was not accepted, as its batch records it. */
+function failedOutcome(eventId: string, err: unknown, startedMs: number, url: string): FirstAttemptOutcome {
+  const failure = err instanceof ApplicationFailure ? err : undefined;
+  const details = (failure?.details?.[0] as AttemptFailureDetails | undefined) ?? {};
+  return {
+    eventId,
+    delivered: false,
+    retryAfterMs: details.retryAfterMs,
+    cancelled: details.instanceDeleted,
+    attempt: {
+      attempt: 1,
+      at: new Date(startedMs).toISOString(),
+      durationMs: Date.now() - startedMs,
+      url: details.url ?? url,
+      status: details.status,
+      error: failure?.message ?? 'the attempt failed',
+    },
+  };
 }
 
 function attemptFailed(message: string, details: AttemptFailureDetails, type: string): ApplicationFailure {
@@ -68,11 +92,16 @@ export function createDeliveryActivities({ client, sealer, callbackPolicy, callb
       webhookSecret: input.webhookSecret,
       previousKeys: input.previousKeys,
     };
-    if (!followInstance || !client) return handed;
+    return followInstance ? currentTarget(input.instanceId) : handed;
+  }
+
+  /** The instance's callback target now; throws the attempt's failure when it is deleted or has none. */
+  async function currentTarget(instanceId: number): Promise<CallbackTarget> {
+    if (!client) throw new Error('following the instance needs a client');
     const deleted = () => attemptFailed('not attempted: the instance was deleted', { instanceDeleted: true }, 'InstanceDeleted');
     let state: DeliveryTargetState;
     try {
-      const handle = client.workflow.getHandle(instanceWorkflowId(input.instanceId));
+      const handle = client.workflow.getHandle(instanceWorkflowId(instanceId));
       // Deleted, or terminated (then deleted through its cleanup): either way it takes no more events.
       if ((await handle.describe()).status.name !== 'RUNNING') throw deleted();
       state = await handle.query(deliveryTargetQuery);
@@ -100,33 +129,41 @@ export function createDeliveryActivities({ client, sealer, callbackPolicy, callb
    * The first attempts of a batch, all at once. Never throws for an attempt: each outcome, accepted
    * or not, goes back to the batch, which moves the ones not accepted on to their own schedules.
    */
-  async function deliverFirstAttempts(batch: DeliveryBatchInput): Promise<FirstAttemptOutcome[]> {
-    return Promise.all(
-      batch.notifications.map(async (n): Promise<FirstAttemptOutcome> => {
-        const startedMs = Date.now();
-        const at = new Date(startedMs).toISOString();
-        try {
-          const { status, url } = await post({ ...n, instanceId: batch.instanceId }, batch.target);
-          return { eventId: n.eventId, delivered: true, attempt: { attempt: 1, at, durationMs: Date.now() - startedMs, url, status } };
-        } catch (err) {
-          const failure = err instanceof ApplicationFailure ? err : undefined;
-          const details = (failure?.details?.[0] as AttemptFailureDetails | undefined) ?? {};
-          return {
-            eventId: n.eventId,
-            delivered: false,
-            retryAfterMs: details.retryAfterMs,
-            attempt: {
-              attempt: 1,
-              at,
-              durationMs: Date.now() - startedMs,
-              url: details.url ?? batch.target.url,
-              status: details.status,
-              error: failure?.message ?? 'the attempt failed',
-            },
-          };
-        }
-      }),
-    );
+  async function deliverFirstAttempts(
+    batch: DeliveryBatchInput,
+    opts: { ordered?: boolean; followInstance?: boolean } = {},
+  ): Promise<FirstAttemptOutcome[]> {
+    const attempt = async (n: BatchedNotification, target: CallbackTarget): Promise<FirstAttemptOutcome> => {
+      const startedMs = Date.now();
+      const at = new Date(startedMs).toISOString();
+      try {
+        const { status, url } = await post({ ...n, instanceId: batch.instanceId }, target);
+        return { eventId: n.eventId, delivered: true, attempt: { attempt: 1, at, durationMs: Date.now() - startedMs, url, status } };
+      } catch (err) {
+        return failedOutcome(n.eventId, err, startedMs, target.url);
+      }
+    };
+    if (!opts.ordered) return Promise.all(batch.notifications.map((n) => attempt(n, batch.target)));
+
+    // In order: one at a time, stopping at the first not accepted (the head the workflow retries),
+    // or once the time budget is spent (the workflow calls again from where this stopped).
+    const startedMs = Date.now();
+    let target = batch.target;
+    if (opts.followInstance) {
+      try {
+        target = await currentTarget(batch.instanceId);
+      } catch (err) {
+        return [failedOutcome(batch.notifications[0]!.eventId, err, startedMs, batch.target.url)];
+      }
+    }
+    const outcomes: FirstAttemptOutcome[] = [];
+    for (const n of batch.notifications) {
+      if (Date.now() - startedMs > IN_ORDER_BUDGET_MS) break;
+      const outcome = await attempt(n, target);
+      outcomes.push(outcome);
+      if (!outcome.delivered) break;
+    }
+    return outcomes;
   }
 
   /** POSTs one notification to `target`; throws the attempt's failure, with what the schedule needs to know. */

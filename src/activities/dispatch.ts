@@ -3,7 +3,9 @@ import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/c
 import { buildNotification, eventIdFor, type StandardEvent } from '../events/notification';
 import { DeliveryEventIds, DeliveryStatus, ElementInstanceId, ElementKey, ElementsAccount } from '../temporal/search-attributes';
 import { deliveryBatchWorkflow } from '../workflows/delivery-batch';
-import { deliveryBatchWorkflowId } from '../workflows/ids';
+import { deliveryLaneWorkflow } from '../workflows/delivery-lane';
+import { deliveryBatchWorkflowId, orderedLaneWorkflowId } from '../workflows/ids';
+import { enqueueBatchSignal } from '../workflows/messages';
 import type { BatchedNotification, CallbackTarget, DeliveryBatchInput, InstanceRef } from '../workflows/types';
 
 /** Runs `fn` over `items` as they come, with at most `limit` in flight; rejects with the first failure. */
@@ -85,12 +87,13 @@ export const batchKeyOf = (notifications: readonly BatchedNotification[]) =>
     .digest('hex')
     .slice(0, 32);
 
-/** Starts one delivery batch; false when it existed already (a retried hand-off). */
-async function startBatch(starter: DeliveryStarter, input: DeliveryBatchInput): Promise<boolean> {
+/** Starts one delivery batch; an ordered one then joins its instance's lane. */
+async function startBatch(starter: DeliveryStarter, input: DeliveryBatchInput): Promise<void> {
+  const workflowId = deliveryBatchWorkflowId(batchKeyOf(input.notifications));
   try {
     await starter.client.workflow.start(deliveryBatchWorkflow, {
       taskQueue: starter.taskQueue,
-      workflowId: deliveryBatchWorkflowId(batchKeyOf(input.notifications)),
+      workflowId,
       args: [input],
       workflowIdConflictPolicy: 'USE_EXISTING',
       workflowIdReusePolicy: 'REJECT_DUPLICATE',
@@ -109,11 +112,26 @@ async function startBatch(starter: DeliveryStarter, input: DeliveryBatchInput): 
       ],
       staticSummary: `${input.notifications.length} notification(s) for instance ${input.instanceId}`,
     });
-    return true;
   } catch (err) {
-    if (err instanceof WorkflowExecutionAlreadyStartedError) return false;
-    throw err;
+    // A retried hand-off: the batch exists already (USE_EXISTING answers a running one; this, a closed one).
+    if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
   }
+  if (!input.ordered) return;
+  // After the batch exists, so the lane never gives a turn to a batch not yet started. A retried
+  // hand-off joins again; the lane ignores that.
+  await starter.client.workflow.signalWithStart(deliveryLaneWorkflow, {
+    taskQueue: starter.taskQueue,
+    workflowId: orderedLaneWorkflowId(input.instanceId),
+    args: [{ instanceId: input.instanceId }],
+    signal: enqueueBatchSignal,
+    signalArgs: [workflowId],
+    typedSearchAttributes: [
+      { key: ElementInstanceId, value: input.instanceId },
+      { key: ElementKey, value: input.elementKey },
+      { key: ElementsAccount, value: input.accountId },
+    ],
+    staticSummary: `ordered delivery for instance ${input.instanceId}`,
+  });
 }
 
 /** Builds one notification per group of events, in order, as they are asked for. */
@@ -142,11 +160,14 @@ export async function handOff(
   instance: InstanceRef,
   target: CallbackTarget,
   groups: Iterable<NotificationBatch>,
-  onStarted?: (notifications: number) => void,
+  opts: { ordered?: boolean; onStarted?: (notifications: number) => void } = {},
 ): Promise<string[]> {
+  const { ordered, onStarted } = opts;
   const eventIds: string[] = [];
   let started = 0;
-  await forEachLimit(intoBatches(buildNotifications(groups)), starter.dispatchConcurrency ?? 16, async (batch) => {
+  // Ordered batches join the lane one after another, in order.
+  const concurrency = ordered ? 1 : (starter.dispatchConcurrency ?? 16);
+  await forEachLimit(intoBatches(buildNotifications(groups)), concurrency, async (batch) => {
     for (const n of batch) eventIds.push(n.eventId);
     await startBatch(starter, {
       instanceId: instance.id,
@@ -155,6 +176,7 @@ export async function handOff(
       target,
       ...starter.deliverySchedule,
       notifications: batch,
+      ...(ordered ? { ordered } : {}),
     });
     onStarted?.((started += batch.length));
   });

@@ -149,7 +149,10 @@ export function createPollActivities(deps: PollDeps) {
         raw: { objectType: resourceName, objects: batch.map((f) => f.record) },
         identity: [resourceName, ...batch.map((f) => `${f.objectId}@${f.updatedMs ?? ''}:${f.eventType}`)],
       })),
-      (dispatched) => ctx.heartbeat({ phase: 'dispatching', notifications: dispatched, of: batches.length }),
+      {
+        ordered: input.ordered,
+        onStarted: (dispatched) => ctx.heartbeat({ phase: 'dispatching', notifications: dispatched, of: batches.length }),
+      },
     );
 
     ctx.log.info('poll finished', {

@@ -125,6 +125,7 @@ export function createWebhookActivities(deps: PollDeps) {
           raw: batch.length === 1 ? batch[0]!.fields : batch.map((r) => r.fields),
           identity: ['webhooks', ...batch.map((r) => r.id ?? r.key ?? '')],
         })),
+        { ordered: input.ordered },
       );
       return { notifications: batches.length };
     },

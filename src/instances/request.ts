@@ -73,6 +73,7 @@ const pollerConfiguration = z.preprocess(
 
 export const eventsSchema = z.object({
   'event.notification.enabled': boolish.default(false),
+  'event.notification.ordered': boolish.optional(),
   'event.vendor.type': z
     .enum(['polling', 'webhook', 'webhooks'])
     .transform((v): VendorType => (v === 'webhook' ? 'webhooks' : v))
@@ -256,6 +257,8 @@ export function parseEventsSettings(
     callbackUrl: events['event.notification.callback.url'],
     signatureKey: events['event.notification.signature.key'],
     webhookSecret: events['event.notification.webhook.secret'],
+    // Absent unless asked for, so specs (and histories) of unordered instances are as before.
+    ...(events['event.notification.ordered'] ? { ordered: true } : {}),
     refreshIntervalMinutes: polling ? interval : undefined,
     resources: polling ? resolveResources(element, events['event.poller.configuration'], events['event.objects']) : {},
     webhookEvents: vendorType === 'webhooks' ? webhookEvents(element, events['event.objects']) : [],

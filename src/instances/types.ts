@@ -34,6 +34,8 @@ export interface EventsSettings {
   webhookUri?: string;
   /** Signing keys a PATCH replaced (sealed), still used beside the new ones until `untilMs`. */
   previousKeys?: PreviousKeys;
+  /** `event.notification.ordered`: one notification at a time, in the order the changes happened. */
+  ordered?: boolean;
 }
 
 /** Replaced signing keys kept for a grace period, so receivers can switch keys without losing events. */

@@ -111,12 +111,13 @@ export async function deliveryWorkflow(input: DeliveryInput): Promise<DeliveryRe
     return true;
   }
 
-  /** The first attempt a batch made, when it made it: the schedule goes on from its outcome. */
+  /** The attempts a batch made: the schedule goes on from the last one's outcome. */
   async function carriedOn(): Promise<DeliveryStatusName | undefined> {
-    const { attempt, retryAfterMs } = input.carried!;
-    attempts.push(attempt);
-    if (attempt.status === 410) return 'gone';
-    return (await waitAfter(0, retryAfterMs)) ? undefined : 'failed';
+    const { attempts: earlier, retryAfterMs, cancelled } = input.carried!;
+    attempts.push(...earlier);
+    if (cancelled) return 'cancelled';
+    if (earlier[earlier.length - 1]?.status === 410) return 'gone';
+    return (await waitAfter(earlier.length - 1, retryAfterMs)) ? undefined : 'failed';
   }
 
   async function runSchedule(first = 0): Promise<DeliveryStatusName> {
@@ -154,8 +155,8 @@ export async function deliveryWorkflow(input: DeliveryInput): Promise<DeliveryRe
   }
 
   let carried = input.carried ? await carriedOn() : undefined;
-  // A carried attempt with retries left goes on at the schedule's second attempt; a redelivery starts over.
-  let resumeAt = input.carried ? 1 : 0;
+  // Carried attempts with retries left go on at the schedule's next attempt; a redelivery starts over.
+  let resumeAt = input.carried?.attempts.length ?? 0;
   for (;;) {
     const outcome = carried ?? (await runSchedule(resumeAt));
     carried = undefined;

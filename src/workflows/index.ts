@@ -2,4 +2,5 @@
 export { instanceWorkflow } from './instance';
 export { deliveryWorkflow } from './delivery';
 export { deliveryBatchWorkflow } from './delivery-batch';
+export { deliveryLaneWorkflow } from './delivery-lane';
 export { cleanupWorkflow } from './cleanup';

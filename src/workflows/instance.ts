@@ -327,6 +327,7 @@ export async function instanceWorkflow(input: InstanceWorkflowInput): Promise<vo
           windowEndMs,
           overlapStartMs: rereadStartMs(overlap, windowStartMs, overlapMs),
           seen: overlap.seen,
+          ...(spec.events.ordered ? { ordered: true } : {}),
         },
       ]);
       // A PATCH removed the resource while it was polled: its watermark is gone, and stays gone.
@@ -349,7 +350,10 @@ export async function instanceWorkflow(input: InstanceWorkflowInput): Promise<vo
     try {
       await CancellationScope.cancellable(async () => {
         pollScope = CancellationScope.current();
-        await Promise.all(Object.keys(spec.events.resources).map((name) => pollOne(name, startedMs)));
+        const names = Object.keys(spec.events.resources);
+        // Ordered: one resource after another, so their notifications join the lane in one order.
+        if (spec.events.ordered) for (const name of names) await pollOne(name, startedMs);
+        else await Promise.all(names.map((name) => pollOne(name, startedMs)));
       });
     } catch (err) {
       if (!isCancellation(err)) throw err;
@@ -500,6 +504,7 @@ export async function instanceWorkflow(input: InstanceWorkflowInput): Promise<vo
             instance: instanceRef(),
             target,
             receipts,
+            ...(spec.events.ordered ? { ordered: true } : {}),
           },
         ]);
       } else {

@@ -31,6 +31,12 @@ export const cleanupInputQuery = defineQuery<RemoveStraysInput | undefined>('cle
 export const getDeliveryQuery = defineQuery<DeliveryRecord>('getDelivery');
 /** The record of one notification of a delivery batch, or undefined when the batch does not hold it. */
 export const getBatchedDeliveryQuery = defineQuery<DeliveryRecord | undefined, [string]>('getBatchedDelivery');
+/** An ordered delivery batch joins its instance's lane (sent with start by the hand-off). */
+export const enqueueBatchSignal = defineSignal<[string]>('enqueueBatch');
+/** The lane gives an ordered batch its turn. */
+export const proceedSignal = defineSignal('proceed');
+/** An ordered batch tells the lane it is done: the next one may go. */
+export const batchDoneSignal = defineSignal<[string]>('batchDone');
 /** Sends a failed notification again, on the full schedule. */
 export const redeliverUpdate = defineUpdate<DeliveryRecord>('redeliver');
 

@@ -45,9 +45,12 @@ export type DeliveryStatusName = 'pending' | 'delivered' | 'failed' | 'gone' | '
  * carries on from it, its schedule's next wait first.
  */
 export interface CarriedAttempt {
-  attempt: DeliveryAttempt;
+  /** The attempts made so far (one, or an ordered batch's retries of its head). */
+  attempts: DeliveryAttempt[];
   /** The callback's Retry-After, which the next wait honours. */
   retryAfterMs?: number;
+  /** The instance was deleted before the notification's turn: it will not be sent. */
+  cancelled?: boolean;
   /** When the notification was handed to delivery (the batch's start), for its record. */
   createdDate: string;
 }
@@ -71,6 +74,20 @@ export interface DeliveryBatchInput {
   firstRetrySeconds: number;
   maxAttempts: number;
   notifications: BatchedNotification[];
+  /**
+   * `event.notification.ordered`: the batch waits for its turn in the instance's lane, then delivers
+   * one notification at a time, in order, retrying the head while the rest wait.
+   */
+  ordered?: boolean;
+}
+
+/** An ordered instance's lane: the batches waiting for their turn, carried over continue-as-new. */
+export interface DeliveryLaneInput {
+  instanceId: number;
+  queue?: string[];
+  done?: string[];
+  /** Batches that joined recently, with when: a retried hand-off's second join is ignored. */
+  joined?: [string, number][];
 }
 
 /** What one first attempt of a batch came to. */
@@ -79,6 +96,8 @@ export interface FirstAttemptOutcome {
   delivered: boolean;
   attempt: DeliveryAttempt;
   retryAfterMs?: number;
+  /** Not attempted: the instance was deleted (or has no callback any more). */
+  cancelled?: boolean;
 }
 
 /** What a batch came to: how many of its notifications were delivered, and how many moved on to retries. */
@@ -149,6 +168,8 @@ export interface PollInput {
   overlapStartMs?: number;
   /** Changes reported already whose dates the re-read covers: read again, they are skipped. */
   seen?: SeenEntry[];
+  /** Delivered in order, through the instance's lane. */
+  ordered?: boolean;
 }
 
 export interface PollResult {
@@ -268,6 +289,8 @@ export interface DispatchWebhooksInput {
   instance: InstanceRef;
   target: CallbackTarget;
   receipts: WebhookReceipt[];
+  /** Delivered in order, through the instance's lane. */
+  ordered?: boolean;
 }
 
 export interface RefreshTokensInput extends ProviderCallInput {

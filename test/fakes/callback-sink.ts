@@ -17,6 +17,11 @@ export class CallbackSink {
   readonly received: Received[] = [];
   url = '';
   private plan: (number | { status: number; headers: Record<string, string> })[] = [];
+  /** How long each answer is held back (ms), so that requests a sender makes at once overlap here. */
+  holdMs = 0;
+  /** Requests being answered now, and the most there ever were at once. */
+  inFlight = 0;
+  maxInFlight = 0;
   private close?: () => Promise<void>;
 
   /** The next requests answer these statuses (optionally with headers), in order; afterwards 200. */
@@ -44,7 +49,10 @@ export class CallbackSink {
 
   async start(port = 0): Promise<string> {
     const app = express();
-    app.post('/callback', express.text({ type: '*/*', limit: '10mb' }), (req, res) => {
+    app.post('/callback', express.text({ type: '*/*', limit: '10mb' }), async (req, res) => {
+      this.maxInFlight = Math.max(this.maxInFlight, ++this.inFlight);
+      if (this.holdMs) await new Promise((r) => setTimeout(r, this.holdMs));
+      this.inFlight--;
       const answer = this.plan.shift() ?? 200;
       const { status, headers } = typeof answer === 'number' ? { status: answer, headers: {} } : answer;
       this.received.push({ at: Date.now(), headers: req.headers, rawBody: req.body, body: JSON.parse(req.body), answered: status });

@@ -30,7 +30,7 @@ test('every workflow type the worker runs has recorded histories to replay', () 
   const recorded = new Map<string, number>();
   for (const f of files) recorded.set(typeOf(f), (recorded.get(typeOf(f)) ?? 0) + 1);
   process.stdout.write(`recorded histories: ${[...recorded].map(([t, n]) => `${t} ${n}`).join(', ')}\n`);
-  expect(types).toEqual(['cleanupWorkflow', 'deliveryBatchWorkflow', 'deliveryWorkflow', 'instanceWorkflow']);
+  expect(types).toEqual(['cleanupWorkflow', 'deliveryBatchWorkflow', 'deliveryLaneWorkflow', 'deliveryWorkflow', 'instanceWorkflow']);
   expect(types.filter((t) => !recorded.has(t))).toEqual([]);
 });
 

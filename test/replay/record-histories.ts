@@ -1,7 +1,8 @@
 /**
  * Records the histories that test/integration/replay.test.ts replays: an Insightly instance (polls,
  * a PATCH, DELETE), a FreshBooks instance (registration, a lost verification asked for again,
- * webhooks, DELETE), deliveries (a batch, and a notification it moved on to be retried) and a cleanup (the callbacks of a FreshBooks instance
+ * webhooks, DELETE), deliveries (a batch, a notification it moved on to be retried, an ordered batch
+ * retrying its head, and the lane of the ordered instance) and a cleanup (the callbacks of a FreshBooks instance
  * whose workflow was terminated, removed on DELETE): every workflow type of src/workflows/index.ts.
  * Run it when workflows change on purpose and the change is released:
  * `npx tsx test/replay/record-histories.ts <label>`; `--only cleanup-terminated,...` writes only those
@@ -16,7 +17,7 @@ import { resolveTemporalTool, TEMPORAL_CLI } from '../../src/temporal/cli';
 import { startDevServer } from '../../src/temporal/dev-server';
 import { freePort } from '../fakes/http-server';
 import { findRecord } from '../../src/api/delivery-records';
-import { cleanupWorkflowId, deliveryWorkflowId, instanceWorkflowId } from '../../src/workflows/ids';
+import { cleanupWorkflowId, deliveryWorkflowId, instanceWorkflowId, orderedLaneWorkflowId } from '../../src/workflows/ids';
 import { call, createInstance, freshbooksSeedBody, insightlySeedBody, sleep, startStack, waitForVerified } from '../integration/harness';
 
 async function main() {
@@ -45,7 +46,21 @@ async function main() {
     await freshbooks.sendWebhook('client.update', 9002);
     await sink.waitFor(() => sink.acceptedEvents().some((e) => e.objectId === '9002'), 30_000, 'the webhooks');
 
-    for (const id of [polling.id, webhooks.id]) await call(stack, 'DELETE', `/instances/${id}`);
+    // Ordered: its webhooks' batches take their turns in the instance's lane.
+    const orderedBody = freshbooksSeedBody({ code: freshbooks.issueCode(), callbackUrl: sink.url });
+    orderedBody.configuration['event.notification.ordered'] = true;
+    const ordered = await createInstance(stack, orderedBody);
+    await waitForVerified(stack, ordered.id, 18);
+    const orderedUri = freshbooks.callbacks().find((c) => c.uri.endsWith(`/events/freshbooksv2/${ordered.id}`))!.uri;
+    sink.answerNext(500); // the head is retried in its batch
+    await freshbooks.sendWebhook('invoice.create', 9101, {}, { uri: orderedUri });
+    await freshbooks.sendWebhook('invoice.update', 9101, {}, { uri: orderedUri });
+    await sink.waitFor(() => sink.acceptedEvents().filter((e) => e.objectId === '9101').length >= 2, 30_000, 'the ordered webhooks');
+    const orderedHead = sink.received.find((r) => r.body.message.events[0]?.objectId === '9101')!.body.message.eventId as string;
+    const orderedBatch = await findRecord({ client: stack.client, namespace: 'default' }, orderedHead);
+    if (!orderedBatch?.batched) throw new Error('the ordered head was not delivered by its batch');
+
+    for (const id of [polling.id, webhooks.id, ordered.id]) await call(stack, 'DELETE', `/instances/${id}`);
 
     // An instance ended by an operator: its DELETE runs a cleanup workflow that removes its callbacks.
     const ended = await createInstance(stack, freshbooksSeedBody({ code: freshbooks.issueCode(), callbackUrl: sink.url }));
@@ -63,6 +78,8 @@ async function main() {
       'freshbooks-instance': `instance-${webhooks.id}`,
       'delivery-retried': retried,
       'delivery-batch': batch.handle.workflowId,
+      'delivery-batch-ordered': orderedBatch.handle.workflowId,
+      'delivery-lane': orderedLaneWorkflowId(ordered.id),
       'cleanup-terminated': cleanupWorkflowId(ended.id),
     };
     const out = path.resolve(__dirname, '..', 'fixtures', 'histories');
