@@ -422,6 +422,8 @@ async function pollingScenario(server: Target, bundle: string) {
       instances: n,
       intervalMinutes: intervalMin,
       observedSeconds: windowS,
+      // An instance that never polled has no lag to show: the lags alone would hide it.
+      instancesPolled: new Set(insightly.polls.filter(([, t]) => t >= t0).map(([key]) => key)).size,
       polls: lags.length,
       pollsPerSecond: +(lags.length / windowS).toFixed(2),
       expectedPollsPerSecond: +(n / (intervalMs / 1000)).toFixed(2),
@@ -430,7 +432,7 @@ async function pollingScenario(server: Target, bundle: string) {
     };
     steps.push(step);
     console.log(
-      `  ${String(n).padStart(5)} instances  ${step.pollsPerSecond} polls/s (expected ${step.expectedPollsPerSecond})  lag p50 ${step.lagMs.p50} ms  p99 ${step.lagMs.p99} ms`,
+      `  ${String(n).padStart(5)} instances (${step.instancesPolled} polled)  ${step.pollsPerSecond} polls/s (expected ${step.expectedPollsPerSecond})  lag p50 ${step.lagMs.p50} ms  p99 ${step.lagMs.p99} ms`,
     );
     await app.stop();
     insightly.stop();
