@@ -19,6 +19,7 @@ import { startDevServer } from '../src/temporal/dev-server';
 import { TEMPORAL_SERVER_VERSION } from '../src/stack/binaries';
 import { startBareCluster } from '../test/cluster/bare-cluster';
 import { TEMPORAL_CLI } from '../src/temporal/cli';
+import { instanceWorkflowId } from '../src/workflows/ids';
 import { FakeFreshBooks, freshbooksSignature } from '../test/fakes/freshbooks';
 import { freePort } from '../test/fakes/http-server';
 import { openLoop, summary, whileSampling } from './lib/measure';
@@ -56,7 +57,7 @@ const chosen = args.filter((a) => !a.startsWith('--') && !optionValues.has(a));
 // The goals compare element-events with the naive relay only; the other systems are for chasing bottlenecks.
 const systems = option('systems')?.split(',') ?? (size === 'goals' ? ['naiveRelay', 'ours'] : undefined);
 const wanted = (system: string) => !systems || systems.includes(system);
-const scenarios = chosen.length ? chosen : ['webhooks', 'polling', 'large-poll'];
+const scenarios = chosen.length ? chosen : ['webhooks', 'polling', 'large-poll', 'idle'];
 
 // What the SDK picks for maxCachedWorkflows from this machine's default heap limit (reuseV8Context).
 const SDK_DEFAULT_CACHE = Math.max(Math.floor((Math.max(v8.getHeapStatistics().heap_size_limit / 2 ** 20 - 200, 0) * 600) / 1024), 10);
@@ -181,6 +182,13 @@ async function startApp(address: string, env: Record<string, string>, split = fa
   const api = `http://127.0.0.1:${port}/elements/api-v2`;
   await waitFor(async () => (await fetch(`${api}/healthz`).catch(() => undefined))?.status === 200, 120_000, 'the app');
   return { api, pid: children[0]!.pid!, apiPid: children[1]?.pid, stop: async () => void (await Promise.all(children.map(stop))) };
+}
+
+async function get(api: string, route: string) {
+  const r = await fetch(`${api}${route}`, { headers: { authorization: AUTH } });
+  const json = (await r.json()) as Record<string, unknown>;
+  if (!r.ok) throw new Error(`${route}: ${r.status} ${JSON.stringify(json)}`);
+  return json;
 }
 
 async function post(api: string, route: string, body: unknown) {
@@ -550,6 +558,107 @@ async function largePollScenario(server: Target, bundle: string) {
   return { steps };
 }
 
+// --- scenario 4: the idle cost ---------------------------------------------------------------------
+
+/** A workflow's run now and its history's length. */
+async function historyNow(client: Client, workflowId: string, runId?: string) {
+  const d = await client.workflow.getHandle(workflowId, runId).describe();
+  return { runId: d.runId, historyLength: d.historyLength };
+}
+
+/** History events a workflow added since `from`, in that run and in every run it continued as new into since. */
+async function eventsSince(client: Client, workflowId: string, from: { runId: string; historyLength: number }) {
+  let run = await historyNow(client, workflowId);
+  let events = 0;
+  let continuedAsNew = 0;
+  while (run.runId !== from.runId) {
+    events += run.historyLength;
+    continuedAsNew++;
+    const history = await client.workflow.getHandle(workflowId, run.runId).fetchHistory();
+    const previous = history.events?.[0]?.workflowExecutionStartedEventAttributes?.continuedExecutionRunId;
+    if (!previous) throw new Error(`${workflowId}: run ${from.runId} is not among the runs before ${run.runId}`);
+    run = await historyNow(client, workflowId, previous);
+  }
+  return { events: events + run.historyLength - from.historyLength, continuedAsNew };
+}
+
+/**
+ * What an instance with nothing to report costs: a few polling instances whose provider has no
+ * changes, and the history events each instance's workflow adds per poll. Each count is taken midway
+ * between two polls, when the workflow sleeps, so it falls on whole polls.
+ */
+async function idleScenario(server: Target, bundle: string) {
+  const instances = size === 'quick' ? 3 : 10;
+  const pollsEach = 3;
+  const intervalMin = Number(option('interval') ?? (size === 'quick' ? 0.25 : GOALS.polling.intervalMinutes));
+  const intervalMs = intervalMin * 60_000;
+  const insightly = new BenchInsightly(); // no records: every poll finds nothing
+  await insightly.start();
+  const sink = new Sink();
+  await sink.start();
+  const app = await startApp(server.address, { INSIGHTLY_API_URL: insightly.url, WORKFLOW_BUNDLE_PATH: bundle });
+  const connection = await Connection.connect({ address: server.address });
+  const client = new Client({ connection });
+  const until = (ms: number) => new Promise((r) => setTimeout(r, Math.max(0, ms - Date.now())));
+  const pollsOf = async (id: number) => ((await get(app.api, `/instances/${id}`)).status as { polls: number }).polls;
+  try {
+    const created: { id: number; createdMs: number }[] = [];
+    for (let i = 0; i < instances; i++) {
+      const r = await post(app.api, '/instances', {
+        element: { key: 'insightly' },
+        configuration: {
+          password: `idle-${i}`,
+          'event.notification.enabled': true,
+          'event.vendor.type': 'polling',
+          'event.notification.callback.url': sink.url,
+          'event.poller.refresh_interval': intervalMin,
+          'event.poller.configuration': { contacts: {} },
+        },
+        name: `idle ${i}`,
+      });
+      created.push({ id: Number(r.id), createdMs: Date.parse(String(r.createdDate)) });
+    }
+    const perInstance = await Promise.all(
+      created.map(async ({ id, createdMs }) => {
+        const workflowId = instanceWorkflowId(id);
+        // Polls are due every interval from creation; half an interval after the first, the workflow sleeps.
+        await until(createdMs + 1.5 * intervalMs);
+        const from = await historyNow(client, workflowId);
+        const pollsFrom = await pollsOf(id);
+        await until(createdMs + (1.5 + pollsEach) * intervalMs);
+        const polls = (await pollsOf(id)) - pollsFrom;
+        if (polls < 1) throw new Error(`idle instance ${id} did not poll in ${pollsEach} intervals`);
+        const { events, continuedAsNew } = await eventsSince(client, workflowId, from);
+        return { id, polls, events, continuedAsNew, eventsPerPoll: +(events / polls).toFixed(1) };
+      }),
+    );
+    const perPoll = perInstance.map((p) => p.eventsPerPoll);
+    const result = {
+      instances,
+      intervalMinutes: intervalMin,
+      pollsEach,
+      historyEventsPerPoll: {
+        min: Math.min(...perPoll),
+        mean: +(perPoll.reduce((a, b) => a + b, 0) / perPoll.length).toFixed(1),
+        max: Math.max(...perPoll),
+      },
+      continuedAsNew: perInstance.reduce((a, p) => a + p.continuedAsNew, 0),
+      // Not idle if anything reached the callback: the figure would count deliveries too.
+      notifications: sink.notifications,
+      perInstance,
+    };
+    console.log(
+      `  ${instances} idle instances every ${intervalMin} min: history events a poll min ${result.historyEventsPerPoll.min}, mean ${result.historyEventsPerPoll.mean}, max ${result.historyEventsPerPoll.max}; ${result.notifications} notifications`,
+    );
+    return result;
+  } finally {
+    await connection.close();
+    await app.stop();
+    insightly.stop();
+    sink.stop();
+  }
+}
+
 // --- report ---------------------------------------------------------------------------------------
 
 function machine() {
@@ -737,7 +846,7 @@ function sideBySide(w: Webhooks | undefined, p: Polling | undefined, m: { size: 
 function reportOnly() {
   const results: Record<string, unknown> = {};
   let m: ReturnType<typeof machine> | undefined;
-  for (const name of ['webhooks', 'polling', 'large-poll']) {
+  for (const name of ['webhooks', 'polling', 'large-poll', 'idle']) {
     try {
       const saved = JSON.parse(readFileSync(path.join(root, 'bench', 'results', `${name}.json`), 'utf8')) as {
         machine: ReturnType<typeof machine>;
@@ -766,6 +875,8 @@ async function startTarget(dir: string): Promise<Target> {
   return { address: stack.temporalAddress, process: { pid: stack.temporal.pid }, stop: () => stack.stop() };
 }
 
+const SCENARIOS = { webhooks: webhookScenario, polling: pollingScenario, 'large-poll': largePollScenario, idle: idleScenario };
+
 async function main() {
   if (args.includes('--report')) return reportOnly();
   const dir = mkdtempSync(path.join(os.tmpdir(), 'element-events-bench-'));
@@ -785,15 +896,8 @@ async function main() {
   try {
     for (const name of scenarios) {
       console.log(`\n${name}`);
-      const run =
-        name === 'webhooks'
-          ? webhookScenario
-          : name === 'polling'
-            ? pollingScenario
-            : name === 'large-poll'
-              ? largePollScenario
-              : undefined;
-      if (!run) throw new Error(`unknown scenario ${name}; known: webhooks, polling, large-poll`);
+      const run = Object.hasOwn(SCENARIOS, name) ? SCENARIOS[name as keyof typeof SCENARIOS] : undefined;
+      if (!run) throw new Error(`unknown scenario ${name}; known: ${Object.keys(SCENARIOS).join(', ')}`);
       results[name] = await run(server, bundle);
       writeFileSync(path.join(resultsDir, `${name}.json`), JSON.stringify({ machine: m, result: results[name] }, null, 2));
     }
