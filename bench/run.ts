@@ -498,15 +498,20 @@ async function largePoll(server: Target, bundle: string, records: number, label:
     await waitFor(() => sink.firstSeen.size >= records, 30 * 60_000, 'all records delivered');
   });
   const pollStarted = insightly.polls[0]![1];
-  const deliveredSeconds = (Math.max(...sink.firstSeen.values()) - pollStarted) / 1000;
+  // A loop, not Math.max(...): as many arguments as records would overflow the stack at some size.
+  let lastDeliveredMs = 0;
+  for (const t of sink.firstSeen.values()) lastDeliveredMs = Math.max(lastDeliveredMs, t);
+  const deliveredSeconds = (lastDeliveredMs - pollStarted) / 1000;
   const connection = await Connection.connect({ address: server.address });
   const client = new Client({ connection });
-  const deliveries: string[] = [];
-  for await (const w of client.workflow.list({ query: `WorkflowType = 'deliveryWorkflow' AND ElementInstanceId = ${created.id}` })) {
-    deliveries.push(w.workflowId);
-    if (deliveries.length >= 20) break;
+  // The instance's workflow and up to 20 more of the instance's, of whatever type delivery uses.
+  const instanceWorkflow = instanceWorkflowId(String(created.id));
+  const others: string[] = [];
+  for await (const w of client.workflow.list({ query: `ElementInstanceId = ${created.id}` })) {
+    if (w.workflowId !== instanceWorkflow) others.push(w.workflowId);
+    if (others.length >= 20) break;
   }
-  const largestPayloadBytes = await largestPayloads(client, [`instance-${created.id}`, ...deliveries]);
+  const largestPayloadBytes = await largestPayloads(client, [instanceWorkflow, ...others]);
   await connection.close();
   const result = {
     label,
@@ -755,7 +760,9 @@ function report(results: Record<string, unknown>, m: ReturnType<typeof machine>)
     lines.push(
       '## Large poll',
       '',
-      "One poll finds every record changed; notifications of 10 events, each delivered by its own notification workflow. The worker and the API run as separate processes here, so the worker's memory is its own.",
+      'One poll finds every record changed; "all delivered" is when the last of them reached the callback, counted from the poll\'s first request.',
+      "The worker and the API run as separate processes here, so the worker's memory is its own. The largest history payload is",
+      "the largest in the histories of the instance's workflow and up to 20 other workflows of the instance.",
       '',
     );
     lines.push(
