@@ -679,15 +679,16 @@ function machine() {
     temporalSdk: pkg.dependencies['@temporalio/worker'],
     size,
     target,
-    /** The code measured (src/ is what differs between runs). */
-    commit: gitCommit(),
+    srcCommit: srcCommit(),
     date: new Date().toISOString(),
   };
 }
 
-function gitCommit(): string | undefined {
+/** The code measured: the last commit that changed src/, with "+" when src/ has changes not committed. */
+function srcCommit(): string | undefined {
   try {
-    return execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: root, encoding: 'utf8' }).trim();
+    const git = (...a: string[]) => execFileSync('git', a, { cwd: root, encoding: 'utf8' }).trim();
+    return git('log', '-1', '--format=%h', '--', 'src') + (git('status', '--porcelain', '--', 'src') ? '+' : '');
   } catch {
     return undefined;
   }
@@ -800,7 +801,7 @@ function goalRows(w?: WebhookResults, p?: { steps: PollingStep[] }, l?: { steps:
 
   const baseline = idleBaseline();
   const today = baseline?.result.historyEventsPerPoll.max;
-  const idleGoal = `idle cost: an instance with nothing to report costs no more history than today${today === undefined ? '' : ` (${today} events a poll, at ${baseline!.machine.commit ?? baseline!.machine.date?.slice(0, 10)})`}`;
+  const idleGoal = `idle cost: an instance with nothing to report costs no more history than today${today === undefined ? '' : ` (${today} events a poll, at ${baseline!.machine.srcCommit ? `src/ at ${baseline!.machine.srcCommit}` : baseline!.machine.date?.slice(0, 10)})`}`;
   if (idle) {
     rows.push({
       goal: idleGoal,
@@ -821,7 +822,7 @@ function report(results: Record<string, unknown>, m: Machine) {
   const lines = [
     '# Benchmarks',
     '',
-    `Measured by \`npm run bench -- --size ${m.size}\` on ${m.date.slice(0, 10)}${m.commit ? ` at ${m.commit}` : ''}: ${m.cores} cores (${m.cpu}), ${m.memoryGb} GiB, Node ${m.node},`,
+    `Measured by \`npm run bench -- --size ${m.size}\` on ${m.date.slice(0, 10)}${m.srcCommit ? ` (src/ at ${m.srcCommit})` : ''}: ${m.cores} cores (${m.cpu}), ${m.memoryGb} GiB, Node ${m.node},`,
     m.target === 'stack'
       ? `Temporal server ${TEMPORAL_SERVER_VERSION} on PostgreSQL (\`--target stack\`: npm run stack's cluster), SDK ${m.temporalSdk}. Everything (server, database, app, fakes,`
       : `Temporal CLI ${m.temporalCli} (embedded dev server, SQLite in WAL mode), SDK ${m.temporalSdk}. Everything (server, app, fakes,`,
@@ -910,7 +911,7 @@ function report(results: Record<string, unknown>, m: Machine) {
     for (const [name, r] of [
       ...(idle ? [['this run', idle] as const] : []),
       ...(baseline
-        ? [[`today (${baseline.machine.commit ?? '-'}, ${baseline.machine.date?.slice(0, 10)})`, baseline.result] as const]
+        ? [[`today (src/ at ${baseline.machine.srcCommit ?? '-'}, ${baseline.machine.date?.slice(0, 10)})`, baseline.result] as const]
         : []),
     ] as const) {
       const e = r.historyEventsPerPoll;
