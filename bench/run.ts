@@ -801,7 +801,7 @@ function goalRows(w?: WebhookResults, p?: { steps: PollingStep[] }, l?: { steps:
 
   const baseline = idleBaseline();
   const today = baseline?.result.historyEventsPerPoll.max;
-  const idleGoal = `idle cost: an instance with nothing to report costs no more history than today${today === undefined ? '' : ` (${today} events a poll, at ${baseline!.machine.srcCommit ? `src/ at ${baseline!.machine.srcCommit}` : baseline!.machine.date?.slice(0, 10)})`}`;
+  const idleGoal = `idle cost: an instance with nothing to report costs no more history than today${today === undefined ? '' : ` (${today} events a poll, ${baseline!.machine.srcCommit ? `src/ at ${baseline!.machine.srcCommit}` : `on ${baseline!.machine.date?.slice(0, 10)}`})`}`;
   if (idle) {
     rows.push({
       goal: idleGoal,
