@@ -715,7 +715,7 @@ function shareOfNaive(w: WebhookResults) {
       ? `element-events sustained ${ours}/s; the naive relay ${w.naiveRelay ? 'sustained no rate' : 'was not run'}`
       : `element-events sustained ${ours}/s, ${capped ? '≤ ' : ''}${Math.round(share * 100)}% of the naive relay's ${naive}/s` +
         (capped ? ' (its highest rate tried: its ceiling may be higher)' : '');
-  return { ours, naive, share, text };
+  return { ours, naive, share, capped, text };
 }
 
 interface PollingStep {
@@ -765,13 +765,17 @@ function goalRows(w?: WebhookResults, p?: { steps: PollingStep[] }, l?: { steps:
   if (w?.ours?.steps.length) {
     const steps = w.ours.steps;
     const at = steps.find((s) => s.rate >= gw.rate) ?? steps[steps.length - 1]!;
-    const { share, text } = shareOfNaive(w);
+    const { share, capped, text } = shareOfNaive(w);
     const held = steps.some((s) => s.rate >= gw.rate && s.seconds >= gw.seconds && !s.refused && !s.lost && s.latencyMs.p99 < gw.p99Ms);
     const covered = !!w.naiveRelay && (w.secondsPerRate ?? 0) >= gw.seconds && (w.rates ?? []).some((r) => r >= gw.rate);
     rows.push({
       goal: webhooksGoal,
-      measured: `${at.rate < gw.rate ? 'stopped climbing at' : 'at'} ${at.rate}/s for ${at.seconds} s: ${at.accepted}/${at.sent} accepted, ${at.lost} undelivered, p99 ${at.latencyMs.p99} ms; ${text}`,
-      verdict: !covered ? NOT_MEASURED : held && share !== undefined && share >= gw.ofNaive ? 'met' : 'not met',
+      measured: `at ${at.rate}/s${at.rate < gw.rate ? ' (it went no higher)' : ''} for ${at.seconds} s: ${at.accepted}/${at.sent} accepted, ${at.lost} undelivered, p99 ${at.latencyMs.p99} ms; ${text}`,
+      verdict: !covered
+        ? NOT_MEASURED
+        : held && share !== undefined && share >= gw.ofNaive
+          ? `met${capped ? ' (the share is of the highest rate tried)' : ''}`
+          : 'not met',
     });
   } else rows.push({ goal: webhooksGoal, measured: '-', verdict: 'not measured' });
 
@@ -985,13 +989,16 @@ function sideBySide(w: Webhooks | undefined, p: Polling | undefined, m: { size: 
   return lines;
 }
 
-/** `--report`: rewrite docs/benchmarks.md from the saved results without measuring again. */
+/**
+ * `--report`: rewrite docs/benchmarks.md from the saved results without measuring again; with `--label NAME`
+ * (or `--target stack`), that folder's report.md from its results.
+ */
 function reportOnly() {
   const results: Record<string, unknown> = {};
   let m: Machine | undefined;
-  for (const name of ['webhooks', 'polling', 'large-poll', 'idle']) {
+  for (const name of Object.keys(SCENARIOS)) {
     try {
-      const saved = JSON.parse(readFileSync(path.join(root, 'bench', 'results', `${name}.json`), 'utf8')) as {
+      const saved = JSON.parse(readFileSync(path.join(resultsDir, `${name}.json`), 'utf8')) as {
         machine: Machine;
         result: unknown;
       };
@@ -1001,8 +1008,8 @@ function reportOnly() {
       // not measured yet
     }
   }
-  if (!m) throw new Error('no saved results in bench/results');
-  writeFileSync(path.join(root, 'docs', 'benchmarks.md'), `${report(results, m)}\n`);
+  if (!m) throw new Error(`no saved results in ${path.relative(root, resultsDir)}`);
+  writeFileSync(label ? path.join(resultsDir, 'report.md') : path.join(root, 'docs', 'benchmarks.md'), `${report(results, m)}\n`);
 }
 
 /** The Temporal the scenarios run against: its address, and its server's PID (its CPU is sampled). */
