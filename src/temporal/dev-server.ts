@@ -38,9 +38,12 @@ export function devServerArgs(opts: DevServerOptions): string[] {
     'journal_mode=wal',
     '--sqlite-pragma',
     'synchronous=normal',
-    // Delivery workflows start eagerly on the worker that asks (see activities/dispatch.ts).
+    // Delivery batches start eagerly on the worker that asks (see activities/dispatch.ts), and an
+    // activity goes straight back to the worker whose workflow task scheduled it when it has a slot.
     '--dynamic-config-value',
     'system.enableEagerWorkflowStart=true',
+    '--dynamic-config-value',
+    'system.enableActivityEagerExecution=true',
     '--log-level',
     'warn',
     ...searchAttributeFlags.flatMap((f) => ['--search-attribute', f]),
