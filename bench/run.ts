@@ -329,11 +329,17 @@ async function webhookScenario(server: Target, bundle: string) {
     if (!wanted(system)) continue;
     const freshbooks = new FakeFreshBooks(FB);
     await freshbooks.start();
-    const app = await startApp(server.address, {
-      FRESHBOOKS_API_URL: freshbooks.url,
-      WORKFLOW_BUNDLE_PATH: bundle,
-      WEBHOOK_SIGNAL_MAX_BATCH: batch,
-    });
+    // The worker and the API as separate processes, as `npm run worker` and `npm run api` run them:
+    // one Node process for both made its one thread the bottleneck on two cores.
+    const app = await startApp(
+      server.address,
+      {
+        FRESHBOOKS_API_URL: freshbooks.url,
+        WORKFLOW_BUNDLE_PATH: bundle,
+        WEBHOOK_SIGNAL_MAX_BATCH: batch,
+      },
+      true,
+    );
     const created = await post(app.api, '/instances', {
       element: { key: 'freshbooksv2' },
       providerData: { code: freshbooks.issueCode() },
@@ -351,14 +357,37 @@ async function webhookScenario(server: Target, bundle: string) {
     });
     await waitFor(() => freshbooks.callbacks().filter((c) => c.verified).length === 3, 60_000, 'verified callbacks');
     const cb = freshbooks.callbacks().find((c) => c.event === 'invoice.update')!;
-    out[system] = await rampRates(label, cb.uri, cb.verifier, sink, rates, seconds, { app: app.pid, temporal: serverPid });
-    void created;
+    out[system] = await rampRates(label, cb.uri, cb.verifier, sink, rates, seconds, {
+      app: app.pid,
+      api: app.apiPid!,
+      temporal: serverPid,
+    });
+    console.log(`  ${label}: ${await workflowCounts(server.address, Number(created.id))}`);
     await app.stop();
     await freshbooks.stop();
   }
   sink.stop();
   if (out.ours) console.log(`  ${shareOfNaive(out as WebhookResults).text}`);
   return out;
+}
+
+/** What the server did for one instance: its runs (continue-as-new) and their history, its batches and retried notifications. */
+async function workflowCounts(address: string, instanceId: number): Promise<string> {
+  const connection = await Connection.connect({ address });
+  const client = new Client({ connection });
+  try {
+    let runs = 0;
+    let events = 0;
+    for await (const w of client.workflow.list({ query: `WorkflowId = 'instance-${instanceId}'` })) {
+      runs++;
+      events += w.historyLength ?? 0;
+    }
+    const count = async (type: string) =>
+      (await client.workflow.count(`WorkflowType = '${type}' AND ElementInstanceId = ${instanceId}`)).count;
+    return `instance runs ${runs} (history events ${events}), delivery batches ${await count('deliveryBatchWorkflow')}, notifications retried ${await count('deliveryWorkflow')}`;
+  } finally {
+    await connection.close();
+  }
 }
 
 // --- scenario 2: polling scale ------------------------------------------------------------------
