@@ -17,11 +17,15 @@ export interface TemporalPorts {
 
 /**
  * Dynamic config the stack's server runs with, kept beside docker/temporal/dynamicconfig.yaml (the
- * compose file's copy): eager workflow start, which the delivery workflows use (activities/dispatch.ts).
+ * compose file's copy): eager workflow start, which the delivery batches use (activities/dispatch.ts), and eager
+ * activity execution.
  */
 export const DYNAMIC_CONFIG = `# Read by the Temporal server every 10 s (dynamicConfigClient.pollInterval).
-# Delivery workflows start eagerly on the worker that starts them (src/activities/dispatch.ts).
+# Delivery batches start eagerly on the worker that starts them (src/activities/dispatch.ts), and an
+# activity goes straight back to the worker whose workflow task scheduled it when that worker has a slot.
 system.enableEagerWorkflowStart:
+  - value: true
+system.enableActivityEagerExecution:
   - value: true
 `;
 

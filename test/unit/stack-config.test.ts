@@ -24,6 +24,7 @@ describe('docker-compose.yml runs what npm run stack runs', () => {
     expect(readFileSync(path.join(root, 'docker', 'temporal', 'dynamicconfig.yaml'), 'utf8')).toBe(DYNAMIC_CONFIG);
     expect(compose).toContain(`TEMPORAL_RETENTION: \${TEMPORAL_RETENTION:-${DEFAULT_RETENTION}}`);
     expect(DYNAMIC_CONFIG).toMatch(/system\.enableEagerWorkflowStart:\n {2}- value: true/);
+    expect(DYNAMIC_CONFIG).toMatch(/system\.enableActivityEagerExecution:\n {2}- value: true/);
   });
 });
 
