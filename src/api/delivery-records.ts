@@ -24,6 +24,8 @@ export interface ListedRecord {
 
 /** Workflows read per visibility page; a page token points into one such page. */
 const WORKFLOWS_PER_PAGE = 100;
+/** Visibility pages one request reads at most: a short page with a token follows rather than unbounded reading. */
+const MAX_PAGES_PER_REQUEST = 5;
 
 /** The list's page token: a visibility page, and how many of its notifications came before. */
 interface Cursor {
@@ -57,10 +59,11 @@ export async function listRecords(
   opts: { status?: string; pageSize: number; nextPage?: string },
 ): Promise<{ events: ListedRecord[]; nextPage?: string }> {
   let cursor: Cursor = opts.nextPage ? decodeCursor(opts.nextPage) : { skip: 0 };
-  let query = `(WorkflowType = 'deliveryWorkflow' OR WorkflowType = 'deliveryBatchWorkflow') AND ElementInstanceId = ${instanceId}`;
+  // A batch that moved every notification on (`retrying`) holds none to list.
+  let query = `(WorkflowType = 'deliveryWorkflow' OR WorkflowType = 'deliveryBatchWorkflow') AND ElementInstanceId = ${instanceId} AND DeliveryStatus != 'retrying'`;
   if (opts.status) query += ` AND DeliveryStatus = '${opts.status}'`;
   const events: ListedRecord[] = [];
-  for (;;) {
+  for (let pages = 1; ; pages++) {
     let page;
     try {
       page = await client.workflowService.listWorkflowExecutions({
@@ -97,7 +100,7 @@ export async function listRecords(
     }
     if (!nextToken) return { events };
     cursor = { token: nextToken, skip: 0 };
-    if (events.length === opts.pageSize) return { events, nextPage: encodeCursor(cursor) };
+    if (events.length === opts.pageSize || pages >= MAX_PAGES_PER_REQUEST) return { events, nextPage: encodeCursor(cursor) };
   }
 }
 

@@ -326,7 +326,8 @@ export async function deliveryTimersMs(stack: Pick<Stack, 'client'>, eventId: st
   try {
     history = await stack.client.workflow.getHandle(deliveryWorkflowId(eventId)).fetchHistory();
   } catch (err) {
-    if (err instanceof WorkflowNotFoundError) return [];
+    // fetchHistory answers an unknown workflow with gRPC's NOT_FOUND (5) itself.
+    if (err instanceof WorkflowNotFoundError || (err as { code?: number }).code === 5) return [];
     throw err;
   }
   return (history.events ?? []).flatMap((e) => {
