@@ -378,13 +378,17 @@ async function workflowCounts(address: string, instanceId: number): Promise<stri
   try {
     let runs = 0;
     let events = 0;
+    let failedTasks = 0;
     for await (const w of client.workflow.list({ query: `WorkflowId = 'instance-${instanceId}'` })) {
       runs++;
       events += w.historyLength ?? 0;
+      // A continue-as-new that a signal raced fails its workflow task, and the run is replayed from the start.
+      const history = await client.workflow.getHandle(w.workflowId, w.runId).fetchHistory();
+      failedTasks += (history.events ?? []).filter((e) => e.workflowTaskFailedEventAttributes).length;
     }
     const count = async (type: string) =>
       (await client.workflow.count(`WorkflowType = '${type}' AND ElementInstanceId = ${instanceId}`)).count;
-    return `instance runs ${runs} (history events ${events}), delivery batches ${await count('deliveryBatchWorkflow')}, notifications retried ${await count('deliveryWorkflow')}`;
+    return `instance runs ${runs} (history events ${events}, workflow tasks failed ${failedTasks}), delivery batches ${await count('deliveryBatchWorkflow')}, notifications retried ${await count('deliveryWorkflow')}`;
   } finally {
     await connection.close();
   }
