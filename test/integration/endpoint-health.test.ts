@@ -1,5 +1,7 @@
 import { CallbackSink, type Received } from '../fakes/callback-sink';
+import { Worker } from '@temporalio/worker';
 import { MAX_EVENTS_POLLING } from '../../src/events/notification';
+import { deliveryWorkflowId, instanceWorkflowId } from '../../src/workflows/ids';
 import { call, createInstance, insightlySeedBody, report, sleep, startStack, until, type Stack } from './harness';
 
 jest.setTimeout(180_000);
@@ -41,6 +43,12 @@ function changes(notifications: number, name: string): string[] {
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 const endpointOf = async (id: number): Promise<any> => (await call(stack, 'GET', `/instances/${id}`)).body.status.endpoint;
+
+/** Replays a workflow's history on the current code: its endpoint signals, probe updates and timers are deterministic. */
+async function replays(on: Stack, workflowId: string): Promise<void> {
+  const history = await on.client.workflow.getHandle(workflowId).fetchHistory();
+  await Worker.runReplayHistory({ workflowBundle: { codePath: process.env.WORKFLOW_BUNDLE_PATH! }, replayName: workflowId }, history);
+}
 
 /** The most requests that arrived within any one second (a window starting at each request). */
 function mostInOneSecond(received: readonly Received[]): number {
@@ -149,6 +157,9 @@ test('the endpoint recovers: the backlog arrives at no more than maxRate, each n
         .sort(),
     ).toEqual([...objectIds].sort());
     await call(stack, 'DELETE', `/instances/${id}`);
+    // The instance (outcome signals, the probe update, the recovery timer) and a held notification replay.
+    await replays(stack, instanceWorkflowId(id));
+    await replays(stack, deliveryWorkflowId(sink.received[0]!.body.message.eventId));
   } finally {
     await sink.stop();
   }
@@ -223,6 +234,7 @@ describe('failing for days', () => {
       expect(view.configuration['event.notification.enabled']).toBe(false);
       expect(sink.accepted()).toHaveLength(0);
       await call(days, 'DELETE', `/instances/${id}`);
+      await replays(days, instanceWorkflowId(id));
     } finally {
       await sink.stop();
     }
