@@ -364,6 +364,8 @@ export async function instanceWorkflow(input: InstanceWorkflowInput): Promise<vo
   setHandler(configureUpdate, async (next) => {
     const enabledChanged = next.events.enabled !== spec.events.enabled;
     const intervalChanged = next.events.refreshIntervalMinutes !== spec.events.refreshIntervalMinutes;
+    // Endpoint health is the callback URL's: another URL, or events turned on again, starts healthy.
+    if (next.events.callbackUrl !== spec.events.callbackUrl || (enabledChanged && next.events.enabled)) state.endpoint = undefined;
     spec = next;
     if (spec.events.enabled) state.eventsDisabled = undefined;
     if (enabledChanged && spec.events.enabled) {
