@@ -24,6 +24,7 @@ const MIN_HOLD_MS = 500;
 const MAX_FAILED_IDS = 5;
 
 const HEALTHY: EndpointGateState = { state: 'healthy' };
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Go: the attempt may POST now. Held: not attempted; ask again at `heldUntilMs`. */
 export type GateDecision = { go: true; probe?: boolean } | { go: false; heldUntilMs: number };
@@ -40,6 +41,8 @@ export class EndpointGate {
   private readonly reading = new Map<number, Promise<EndpointGateState>>();
   private readonly probing = new Map<number, Promise<boolean>>();
   private readonly nextSlotMs = new Map<number, number>();
+  /** When the gate last let an attempt at the instance go: no two go closer than 1/rate. */
+  private readonly lastGoMs = new Map<number, number>();
   private readonly pending = new Map<number, EndpointOutcomes>();
   private readonly reportTimers = new Map<number, NodeJS.Timeout>();
   private readonly lastReportMs = new Map<number, number>();
@@ -85,6 +88,7 @@ export class EndpointGate {
       const old = Date.now() - 60_000;
       for (const [id, r] of this.read) if (r.atMs < old) this.read.delete(id);
       for (const [id, at] of this.nextSlotMs) if (at < old) this.nextSlotMs.delete(id);
+      for (const [id, at] of this.lastGoMs) if (at < old) this.lastGoMs.delete(id);
       for (const [id, at] of this.lastFailureMs) if (at < Date.now() - SUSPECT_AFTER_FAILURE_MS) this.lastFailureMs.delete(id);
     }
     this.read.set(instanceId, { gate, atMs: Date.now() });
@@ -133,8 +137,15 @@ export class EndpointGate {
     const now = Date.now();
     const at = Math.max(now, this.nextSlotMs.get(instanceId) ?? 0);
     if (at - now > budgetMs) return { go: false, heldUntilMs: at };
-    this.nextSlotMs.set(instanceId, at + 1000 / rate);
-    if (at > now) await new Promise((r) => setTimeout(r, at - now));
+    const interval = 1000 / rate;
+    this.nextSlotMs.set(instanceId, at + interval);
+    if (at > now) await sleep(at - now);
+    // A timer that fired late must not bring this one closer than the interval to the one before.
+    for (let wait = (this.lastGoMs.get(instanceId) ?? 0) + interval - Date.now(); wait > 0;) {
+      await sleep(wait);
+      wait = (this.lastGoMs.get(instanceId) ?? 0) + interval - Date.now();
+    }
+    this.lastGoMs.set(instanceId, Date.now());
     return { go: true };
   }
 
