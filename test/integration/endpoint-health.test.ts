@@ -233,6 +233,17 @@ describe('failing for days', () => {
       expect(view.status.eventsDisabled).toMatch(/every attempt at the callback has failed since/);
       expect(view.configuration['event.notification.enabled']).toBe(false);
       expect(sink.accepted()).toHaveLength(0);
+      // Turned on again, the callback starts afresh (not off again at its next failure for its old days):
+      // healthy, or failing only since the PATCH (the notifications still pending go on failing).
+      const patchedAtMs = Date.now();
+      const on = await call(days, 'PATCH', `/instances/${id}`, { json: { configuration: { 'event.notification.enabled': true } } });
+      expect(on.status).toBe(200);
+      expect(on.body.eventsEnabled).toBe(true);
+      expect(on.body.status.eventsDisabled).toBeUndefined();
+      expect(['healthy', 'failing']).toContain(on.body.status.endpoint.state);
+      expect(Date.parse(on.body.status.endpoint.failingSince ?? new Date(patchedAtMs).toISOString())).toBeGreaterThanOrEqual(
+        patchedAtMs - 1000,
+      );
       await call(days, 'DELETE', `/instances/${id}`);
       await replays(days, instanceWorkflowId(id));
     } finally {
