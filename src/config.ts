@@ -88,6 +88,13 @@ export const configSchema = z
     WEBHOOK_REPEAT_WINDOW_SECONDS: positiveNumber.pipe(z.number().max(86_400)).default(600),
     /** Webhooks for one instance carried by one signal at most (1 turns the grouping off; the benchmark compares). */
     WEBHOOK_SIGNAL_MAX_BATCH: z.coerce.number().int().min(1).max(1000).default(200),
+    /** Endpoint health: seconds of only failures (across at least 5 notifications) before a callback's circuit opens. */
+    ENDPOINT_OPEN_AFTER_SECONDS: positiveNumber.default(3600),
+    /** Seconds before the first probe of an open circuit; the interval doubles after each probe up to ENDPOINT_MAX_PROBE_SECONDS. */
+    ENDPOINT_PROBE_SECONDS: positiveNumber.default(60),
+    ENDPOINT_MAX_PROBE_SECONDS: positiveNumber.default(3600),
+    /** Hours of failure after which events are turned off (the reason shown in status). */
+    ENDPOINT_DISABLE_AFTER_HOURS: positiveNumber.default(120),
     /** Refuse callback URLs on private and loopback addresses. Unset: on unless the embedded dev server runs. */
     CALLBACK_URLS_PUBLIC_ONLY: z.enum(['true', 'false']).optional(),
     /** 32 bytes, base64 or hex, or several comma separated (the first seals, all open: rotation). Unset: a key file in DATA_DIR. */

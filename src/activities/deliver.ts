@@ -6,6 +6,7 @@ import { retryAfterMs } from '../elements/http';
 import { attemptErrorCategory, callbackDispatcher, callbackUrlProblem, type CallbackPolicy } from '../events/callback-url';
 import { elementsSignature } from '../events/notification';
 import type { Sealer } from '../secrets/sealer';
+import { EndpointGate, type GateDecision } from './endpoint-gate';
 import { instanceWorkflowId } from '../workflows/ids';
 import { deliveryTargetQuery } from '../workflows/messages';
 import type {
@@ -36,6 +37,26 @@ export function standardWebhookHeaders(eventId: string, body: string, secrets: s
 
 /** How long one in-order call keeps sending before it hands back to its workflow (a last callback may take its 30 s more). */
 const IN_ORDER_BUDGET_MS = 30_000;
+/**
+ * How long an attempt may wait at the endpoint gate for a rate slot: what its activity's timeout spares
+ * beside the callback's 30 s (a retry: 40 s; a batch's first attempts: 45 s; in order: 75 s). A later
+ * slot holds the attempt, which asks again then.
+ */
+const GATE_WAIT_RETRY_MS = 5_000;
+const GATE_WAIT_BATCH_MS = 10_000;
+
+/** Failures that say something about the callback itself (not a refused address, nor a deleted instance). */
+const ENDPOINT_FAILURES = new Set(['CallbackRefused', 'CallbackUnreachable']);
+
+/** A first attempt the endpoint gate held: nothing was sent, and nothing goes on record. */
+function heldOutcome(eventId: string, heldUntilMs: number, url: string): FirstAttemptOutcome {
+  return {
+    eventId,
+    delivered: false,
+    heldUntilMs,
+    attempt: { attempt: 0, at: new Date().toISOString(), durationMs: 0, url, error: 'not attempted: the endpoint gate held it' },
+  };
+}
 
 /** A first attempt that was not accepted, as its batch records it. */
 function failedOutcome(eventId: string, err: unknown, startedMs: number, url: string): FirstAttemptOutcome {
@@ -79,6 +100,25 @@ export function createDeliveryActivities({ client, sealer, callbackPolicy, callb
   // Resolves callback hosts at connect time and refuses forbidden addresses there, so a name cannot
   // pass a check and then answer with an inner address for the request (DNS rebinding).
   const dispatcher = callbackDispatcher(callbackPolicy);
+  // Endpoint health and maxRate: per instance, in this worker process. No client (unit tests): no gate.
+  const gate = client ? new EndpointGate(client) : undefined;
+  const admit = async (instanceId: number, budgetMs: number, opts: { relaxed?: boolean } = {}): Promise<GateDecision> =>
+    gate ? gate.admit(instanceId, budgetMs, opts) : { go: true };
+
+  /** `post`, its outcome reported to the instance's endpoint health. */
+  async function postAndRecord(
+    input: Pick<DeliveryInput, 'eventId' | 'instanceId' | 'body'>,
+    target: CallbackTarget,
+  ): Promise<{ status: number; url: string }> {
+    try {
+      const result = await post(input, target);
+      gate?.record(input.instanceId, input.eventId, true);
+      return result;
+    } catch (err) {
+      if (err instanceof ApplicationFailure && ENDPOINT_FAILURES.has(err.type ?? '')) gate?.record(input.instanceId, input.eventId, false);
+      throw err;
+    }
+  }
 
   /**
    * Where this attempt goes: the target handed over with the notification for a first attempt; for
@@ -122,7 +162,13 @@ export function createDeliveryActivities({ client, sealer, callbackPolicy, callb
     input: DeliveryInput,
     opts: { followInstance?: boolean } = {},
   ): Promise<{ status: number; url: string }> {
-    return post(input, await targetOf(input, opts.followInstance ?? false));
+    const target = await targetOf(input, opts.followInstance ?? false);
+    const decision = await admit(input.instanceId, GATE_WAIT_RETRY_MS);
+    if (!decision.go) {
+      // Not an attempt: the schedule waits until then and asks again, without counting it.
+      throw attemptFailed('not attempted: the endpoint gate held it', { heldUntilMs: decision.heldUntilMs }, 'EndpointHeld');
+    }
+    return postAndRecord(input, target);
   }
 
   /**
@@ -134,10 +180,13 @@ export function createDeliveryActivities({ client, sealer, callbackPolicy, callb
     opts: { ordered?: boolean; followInstance?: boolean } = {},
   ): Promise<FirstAttemptOutcome[]> {
     const attempt = async (n: BatchedNotification, target: CallbackTarget): Promise<FirstAttemptOutcome> => {
+      // A batch's first attempts: the hot path, where a healthy instance's state may be up to 30 s old.
+      const decision = await admit(batch.instanceId, GATE_WAIT_BATCH_MS, { relaxed: !opts.followInstance });
+      if (!decision.go) return heldOutcome(n.eventId, decision.heldUntilMs, target.url);
       const startedMs = Date.now();
       const at = new Date(startedMs).toISOString();
       try {
-        const { status, url } = await post({ ...n, instanceId: batch.instanceId }, target);
+        const { status, url } = await postAndRecord({ ...n, instanceId: batch.instanceId }, target);
         return { eventId: n.eventId, delivered: true, attempt: { attempt: 1, at, durationMs: Date.now() - startedMs, url, status } };
       } catch (err) {
         return failedOutcome(n.eventId, err, startedMs, target.url);
@@ -161,6 +210,7 @@ export function createDeliveryActivities({ client, sealer, callbackPolicy, callb
       if (Date.now() - startedMs > IN_ORDER_BUDGET_MS) break;
       const outcome = await attempt(n, target);
       outcomes.push(outcome);
+      // Not accepted, or held by the endpoint gate: the workflow retries (or waits for) the head.
       if (!outcome.delivered) break;
     }
     return outcomes;

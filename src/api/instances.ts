@@ -235,6 +235,12 @@ export function instancesRouter({ client, config, log, sealer, callbackPolicy }:
                 verificationResendSeconds: config.VERIFICATION_RESEND_SECONDS,
                 providerRetrySeconds: config.PROVIDER_RETRY_SECONDS,
                 webhookRepeatWindowSeconds: config.WEBHOOK_REPEAT_WINDOW_SECONDS,
+                endpointHealth: {
+                  openAfterSeconds: config.ENDPOINT_OPEN_AFTER_SECONDS,
+                  probeSeconds: config.ENDPOINT_PROBE_SECONDS,
+                  maxProbeSeconds: config.ENDPOINT_MAX_PROBE_SECONDS,
+                  disableAfterHours: config.ENDPOINT_DISABLE_AFTER_HOURS,
+                },
               },
             ],
             // Ids of deleted instances are never handed out again.

@@ -74,6 +74,9 @@ const pollerConfiguration = z.preprocess(
 export const eventsSchema = z.object({
   'event.notification.enabled': boolish.default(false),
   'event.notification.ordered': boolish.optional(),
+  'event.notification.maxRate': numberish
+    .pipe(z.number().positive('must be a positive number of notifications per second').max(10_000, 'must be at most 10000'))
+    .optional(),
   'event.vendor.type': z
     .enum(['polling', 'webhook', 'webhooks'])
     .transform((v): VendorType => (v === 'webhook' ? 'webhooks' : v))
@@ -259,6 +262,7 @@ export function parseEventsSettings(
     webhookSecret: events['event.notification.webhook.secret'],
     // Absent unless asked for, so specs (and histories) of unordered instances are as before.
     ...(events['event.notification.ordered'] ? { ordered: true } : {}),
+    ...(events['event.notification.maxRate'] !== undefined ? { maxRate: events['event.notification.maxRate'] } : {}),
     refreshIntervalMinutes: polling ? interval : undefined,
     resources: polling ? resolveResources(element, events['event.poller.configuration'], events['event.objects']) : {},
     webhookEvents: vendorType === 'webhooks' ? webhookEvents(element, events['event.objects']) : [],

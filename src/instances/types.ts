@@ -36,6 +36,8 @@ export interface EventsSettings {
   previousKeys?: PreviousKeys;
   /** `event.notification.ordered`: one notification at a time, in the order the changes happened. */
   ordered?: boolean;
+  /** `event.notification.maxRate`: POSTs per second to the callback at most (per worker process). */
+  maxRate?: number;
 }
 
 /** Replaced signing keys kept for a grace period, so receivers can switch keys without losing events. */
@@ -75,9 +77,28 @@ export interface InstanceView {
     webhooks?: { received: number; pending: number; repeats: number; lastReceivedAt?: string };
     tokensExpireAt?: string;
     lastError?: string;
-    /** Why events were turned off by the system (a callback that answered 410 Gone). */
+    /** Why events were turned off by the system (a callback that answered 410 Gone, or failed for days). */
     eventsDisabled?: string;
+    /** The callback URL's health (instances with a callback URL). */
+    endpoint?: EndpointStatus;
   };
+}
+
+/** `status.endpoint`: whether attempts go to the callback URL, pause for probes, or drain a backlog. */
+export interface EndpointStatus {
+  state: 'healthy' | 'failing' | 'open' | 'recovering';
+  since: string;
+  /** The first failure of the current run of failures. */
+  failingSince?: string;
+  openedAt?: string;
+  /** Open: when the next probe may go. */
+  nextProbeAt?: string;
+  /** Failed attempts in the current run of failures. */
+  failures: number;
+  /** Up to 5 of the notifications that failed in it. */
+  failedEventIds: string[];
+  lastFailureAt?: string;
+  lastSuccessAt?: string;
 }
 
 /** What the console's list shows of each instance beside its view: recent activity and failures. */

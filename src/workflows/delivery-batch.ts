@@ -145,13 +145,18 @@ export async function deliveryBatchWorkflow(input: DeliveryBatchInput): Promise<
         attempt: { attempt: 1, at, durationMs: 0, url: input.target.url, error: 'the attempt did not complete' },
       }));
     }
-    for (const outcome of results) record(outcome);
+    // Held by the endpoint gate (circuit open, or its rate spent): not attempted, nothing on record.
+    for (const outcome of results) if (outcome.heldUntilMs === undefined) record(outcome);
     await Promise.all(
       input.notifications
         .filter((n) => !delivered.has(n.eventId))
         .map((n) => {
           const outcome = results.find((r) => r.eventId === n.eventId);
-          return moveOn(n, { attempts: attempts.get(n.eventId) ?? [], retryAfterMs: outcome?.retryAfterMs });
+          return moveOn(n, {
+            attempts: attempts.get(n.eventId) ?? [],
+            retryAfterMs: outcome?.retryAfterMs,
+            ...(outcome?.heldUntilMs !== undefined ? { heldUntilMs: outcome.heldUntilMs } : {}),
+          });
         }),
     );
   }
@@ -184,7 +189,13 @@ export async function deliveryBatchWorkflow(input: DeliveryBatchInput): Promise<
         ];
       }
       let failure: FirstAttemptOutcome | undefined;
+      let heldUntilMs: number | undefined;
       for (const outcome of results) {
+        // Held by the endpoint gate: not attempted, nothing on record; the head waits and asks again.
+        if (outcome.heldUntilMs !== undefined) {
+          heldUntilMs = outcome.heldUntilMs;
+          break;
+        }
         // Not attempted (the instance is gone): no attempt goes on record.
         if (outcome.cancelled) {
           failure = outcome;
@@ -194,6 +205,12 @@ export async function deliveryBatchWorkflow(input: DeliveryBatchInput): Promise<
         record({ ...outcome, attempt: { ...outcome.attempt, attempt: made + 1 } });
         if (outcome.delivered) head++;
         else failure = outcome;
+      }
+      if (heldUntilMs !== undefined && !failure) {
+        nextAttemptAtMs = Math.max(heldUntilMs, Date.now() + 500);
+        await sleep(nextAttemptAtMs - Date.now());
+        nextAttemptAtMs = undefined;
+        continue;
       }
       if (!failure) continue; // stopped after its time budget: the next call goes on from the head
       const n = input.notifications[head]!;

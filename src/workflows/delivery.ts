@@ -111,11 +111,22 @@ export async function deliveryWorkflow(input: DeliveryInput): Promise<DeliveryRe
     return true;
   }
 
+  /** Waits for the endpoint gate (circuit open, or its rate spent); the attempt it held does not count. */
+  async function holdUntil(untilMs: number): Promise<void> {
+    nextAttemptAtMs = Math.max(untilMs, Date.now() + 500);
+    await sleep(nextAttemptAtMs - Date.now());
+  }
+
   /** The attempts a batch made: the schedule goes on from the last one's outcome. */
   async function carriedOn(): Promise<DeliveryStatusName | undefined> {
-    const { attempts: earlier, retryAfterMs, cancelled } = input.carried!;
+    const { attempts: earlier, retryAfterMs, cancelled, heldUntilMs } = input.carried!;
     attempts.push(...earlier);
     if (cancelled) return 'cancelled';
+    // Held by the endpoint gate before its attempt: it waits, and its attempt is still to come.
+    if (heldUntilMs !== undefined) {
+      await holdUntil(heldUntilMs);
+      return undefined;
+    }
     if (earlier[earlier.length - 1]?.status === 410) return 'gone';
     return (await waitAfter(earlier.length - 1, retryAfterMs)) ? undefined : 'failed';
   }
@@ -139,6 +150,11 @@ export async function deliveryWorkflow(input: DeliveryInput): Promise<DeliveryRe
         const { message, details } = failure;
         // Nothing was sent: the instance is gone, and its notifications with it.
         if (details.instanceDeleted) return 'cancelled';
+        if (details.heldUntilMs !== undefined) {
+          await holdUntil(details.heldUntilMs);
+          n--;
+          continue;
+        }
         attempts.push({
           attempt: attempts.length + 1,
           at: iso(startedMs),

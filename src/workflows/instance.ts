@@ -18,7 +18,7 @@ import {
   type LocalActivityOptions,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import type { InstanceView, ResourceStatus } from '../instances/types';
+import type { EndpointStatus, InstanceView, ResourceStatus } from '../instances/types';
 import { publicView } from '../instances/view';
 import { own } from '../own';
 import { advance, initialOverlap, overlapMsOf, rereadStartMs, seenCap } from '../polling/overlap';
@@ -30,6 +30,9 @@ import {
   configureUpdate,
   deleteInstanceUpdate,
   deliveryTargetQuery,
+  endpointGateQuery,
+  endpointOutcomesSignal,
+  endpointProbeUpdate,
   getInstanceQuery,
   getSpecQuery,
   receiverStateQuery,
@@ -37,11 +40,13 @@ import {
   tokensIssuedSignal,
   webhooksSignal,
 } from './messages';
+import { applyOutcomes, endpointDead, endpointHealed, endpointLimits, grantProbe, probeDue, recoveredAtMs } from './endpoint-health';
 import { RecentKeys } from './recent-keys';
 import {
   PROVIDER_REFUSED,
   type CallbackState,
   type CallbackTarget,
+  type EndpointGateState,
   type InstanceState,
   type InstanceWorkflowInput,
   type ProviderCallInput,
@@ -188,6 +193,47 @@ export async function instanceWorkflow(input: InstanceWorkflowInput): Promise<vo
   }
   syncResources();
 
+  // --- endpoint health: one callback URL per instance, so its health lives here -----------------
+  const limits = endpointLimits(input.endpointHealth);
+  // Its timer and its turning events off are commands: runs recorded before them replay without.
+  const endpointCommands = patched('endpoint-health');
+  const endpointView = (): EndpointStatus => {
+    const e = state.endpoint;
+    const at = (ms: number | undefined) => (ms === undefined ? undefined : iso(ms));
+    if (!e) return { state: 'healthy', since: spec.createdDate, failures: 0, failedEventIds: [] };
+    return {
+      state: e.state,
+      since: iso(e.sinceMs),
+      failingSince: e.state === 'healthy' ? undefined : at(e.failingSinceMs),
+      openedAt: e.state === 'open' || e.state === 'recovering' ? at(e.openedAtMs) : undefined,
+      nextProbeAt: e.state === 'open' ? at(e.nextProbeAtMs) : undefined,
+      failures: e.failures,
+      failedEventIds: e.failedEventIds,
+      lastFailureAt: at(e.lastFailureMs),
+      lastSuccessAt: at(e.lastSuccessMs),
+    };
+  };
+  const endpointGate = (): EndpointGateState => ({
+    state: state.endpoint?.state ?? 'healthy',
+    nextProbeAtMs: state.endpoint?.nextProbeAtMs,
+    probeGrantedAtMs: state.endpoint?.probeGrantedAtMs,
+    maxRate: spec.events.maxRate,
+  });
+  /** Failing for days: events off, the reason in status, as for 410 Gone. */
+  function turnEventsOff(reason: string): void {
+    spec = {
+      ...spec,
+      configuration: { ...spec.configuration, 'event.notification.enabled': false },
+      publicConfiguration: { ...spec.publicConfiguration, 'event.notification.enabled': false },
+      events: { ...spec.events, enabled: false },
+    };
+    state.eventsDisabled = reason;
+    syncResources();
+    upsertMemo({ instance: publicView(spec) });
+    upsertSearchAttributes([{ key: EventsEnabled, value: false }]);
+    reconciled = false;
+  }
+
   const view = (): InstanceView => {
     const callbacks = Object.values(state.callbacks);
     return {
@@ -214,6 +260,7 @@ export async function instanceWorkflow(input: InstanceWorkflowInput): Promise<vo
           : {}),
         lastError: state.lastError,
         eventsDisabled: state.eventsDisabled,
+        ...(spec.events.callbackUrl ? { endpoint: endpointView() } : {}),
       },
     };
   };
@@ -287,6 +334,28 @@ export async function instanceWorkflow(input: InstanceWorkflowInput): Promise<vo
     upsertSearchAttributes([{ key: EventsEnabled, value: false }]);
     reconciled = false;
   });
+  setHandler(endpointGateQuery, endpointGate);
+  setHandler(endpointOutcomesSignal, (outcomes) => {
+    const nowMs = Date.now();
+    state.endpoint = applyOutcomes(state.endpoint, outcomes, nowMs, limits);
+    if (spec.events.enabled && endpointCommands && endpointDead(state.endpoint, nowMs, limits)) {
+      const since = iso(state.endpoint.failingSinceMs ?? nowMs);
+      log.warn('callback failing for days; events turned off', { since });
+      turnEventsOff(`events turned off at ${iso(nowMs)}: every attempt at the callback has failed since ${since}`);
+    }
+  });
+  setHandler(
+    endpointProbeUpdate,
+    () => {
+      state.endpoint = grantProbe(state.endpoint!, Date.now(), limits);
+      return endpointGate();
+    },
+    {
+      validator: () => {
+        if (!probeDue(state.endpoint, Date.now())) throw new Error('no probe is due');
+      },
+    },
+  );
   setHandler(deleteInstanceUpdate, async () => {
     deleting = true;
     pollScope?.cancel();
@@ -295,6 +364,8 @@ export async function instanceWorkflow(input: InstanceWorkflowInput): Promise<vo
   setHandler(configureUpdate, async (next) => {
     const enabledChanged = next.events.enabled !== spec.events.enabled;
     const intervalChanged = next.events.refreshIntervalMinutes !== spec.events.refreshIntervalMinutes;
+    // Endpoint health is the callback URL's: another URL, or events turned on again, starts healthy.
+    if (next.events.callbackUrl !== spec.events.callbackUrl || (enabledChanged && next.events.enabled)) state.endpoint = undefined;
     spec = next;
     if (spec.events.enabled) state.eventsDisabled = undefined;
     if (enabledChanged && spec.events.enabled) {
@@ -544,18 +615,25 @@ export async function instanceWorkflow(input: InstanceWorkflowInput): Promise<vo
   };
 
   let retryAtMs = Infinity;
+  // Recovering: healthy again after a while with no failure, even if no attempt reports it.
+  const endpointDueMs = () =>
+    endpointCommands && state.endpoint?.state === 'recovering' ? recoveredAtMs(state.endpoint, limits) : Infinity;
+  let endpointArmedMs = Infinity;
   while (!deleting) {
+    endpointArmedMs = endpointDueMs();
     const wakeAt = Math.min(
       polling() ? (state.nextPollAtMs ?? Infinity) : Infinity,
       webhooks() ? (refreshAtMs() ?? Infinity) : Infinity,
       webhooks() ? nextResendAtMs() : Infinity,
       retryAtMs,
+      endpointArmedMs,
     );
     const hasWork = () =>
       deleting ||
       !reconciled ||
       state.pendingWebhooks.length > 0 ||
       (needsConfirming() && retryAtMs === Infinity) ||
+      endpointDueMs() !== endpointArmedMs ||
       // Signals grow history while we wait; waking for the suggestion keeps any instance under the limit.
       historyFull();
     if (!hasWork()) {
@@ -563,6 +641,8 @@ export async function instanceWorkflow(input: InstanceWorkflowInput): Promise<vo
       else if (wakeAt > Date.now()) await condition(hasWork, wakeAt - Date.now());
     }
     if (deleting) break;
+    if (state.endpoint?.state === 'recovering' && Date.now() >= recoveredAtMs(state.endpoint, limits))
+      state.endpoint = endpointHealed(state.endpoint, Date.now());
 
     if (webhooks()) {
       await refreshIfDue();

@@ -1,6 +1,15 @@
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { InstanceSpec, InstanceView } from '../instances/types';
-import type { DeliveryRecord, DeliveryTargetState, ReceiverState, RemoveStraysInput, TokensIssued, WebhookReceipt } from './types';
+import type {
+  DeliveryRecord,
+  DeliveryTargetState,
+  EndpointGateState,
+  EndpointOutcomes,
+  ReceiverState,
+  RemoveStraysInput,
+  TokensIssued,
+  WebhookReceipt,
+} from './types';
 
 // Declared once, used by the workflows and the API alike.
 export const getInstanceQuery = defineQuery<InstanceView>('getInstance');
@@ -45,3 +54,10 @@ export const receiverStateQuery = defineQuery<ReceiverState>('receiverState');
 
 /** A new Element token (its hash): the old one stops working once this returns. */
 export const rotateTokenUpdate = defineUpdate<void, [{ tokenHash: string }]>('rotateToken');
+
+/** Attempt outcomes at the instance's callback, aggregated by a worker (at most one a second per instance). */
+export const endpointOutcomesSignal = defineSignal<[EndpointOutcomes]>('endpointOutcomes');
+/** What a worker's gate needs before an attempt: the endpoint's state, the next probe, maxRate. */
+export const endpointGateQuery = defineQuery<EndpointGateState>('endpointGate');
+/** Grants the probe of an open circuit, once per probe interval (rejected when none is due). */
+export const endpointProbeUpdate = defineUpdate<EndpointGateState>('endpointProbe');

@@ -51,6 +51,8 @@ export interface CarriedAttempt {
   retryAfterMs?: number;
   /** The instance was deleted before the notification's turn: it will not be sent. */
   cancelled?: boolean;
+  /** Not attempted: the endpoint's circuit was open (or its rate spent); the next attempt waits until then. */
+  heldUntilMs?: number;
   /** When the notification was handed to delivery (the batch's start), for its record. */
   createdDate: string;
 }
@@ -98,6 +100,8 @@ export interface FirstAttemptOutcome {
   retryAfterMs?: number;
   /** Not attempted: the instance was deleted (or has no callback any more). */
   cancelled?: boolean;
+  /** Not attempted: the endpoint's gate holds it until then (circuit open, or its rate spent). Nothing goes on record. */
+  heldUntilMs?: number;
 }
 
 /** What a batch came to: how many of its notifications were delivered, and how many moved on to retries. */
@@ -143,6 +147,8 @@ export interface AttemptFailureDetails {
   url?: string;
   /** The instance is gone: no attempt will be made again. */
   instanceDeleted?: boolean;
+  /** Not attempted: the endpoint's gate holds the attempt until then; it does not count. */
+  heldUntilMs?: number;
 }
 
 /** What an attempt reads of its instance: the current target, or that the instance was deleted. */
@@ -256,6 +262,69 @@ export interface InstanceState {
   eventsDisabled?: string;
   /** Events were turned off or the instance is being deleted: look for callbacks of ours it does not know. */
   strayCheckDue?: boolean;
+  /** The health of the instance's callback URL; absent until an outcome is reported (healthy). */
+  endpoint?: EndpointHealth;
+}
+
+/**
+ * Endpoint health of an instance's callback URL (one per instance). `healthy`: attempts go as
+ * scheduled. `failing`: every attempt failed since `failingSinceMs`. `open`: failing long enough,
+ * across enough notifications; attempts pause but for one probe per probe interval. `recovering`:
+ * a probe was accepted; attempts go at a bounded drain rate until a while passes with no failure.
+ */
+export type EndpointStateName = 'healthy' | 'failing' | 'open' | 'recovering';
+
+export interface EndpointHealth {
+  state: EndpointStateName;
+  /** When it entered `state` (workflow time). */
+  sinceMs: number;
+  /** The first failure of the current run of failures (worker time, as reported). */
+  failingSinceMs?: number;
+  /** Distinct notifications that failed in this run, up to ENDPOINT_FAILED_IDS_KEPT. */
+  failedEventIds: string[];
+  /** Failed attempts in this run of failures. */
+  failures: number;
+  lastFailureMs?: number;
+  lastSuccessMs?: number;
+  /** When the circuit opened. */
+  openedAtMs?: number;
+  /** The wait before the next probe is granted, doubling after each probe up to the maximum. */
+  probeIntervalMs?: number;
+  /** When the next probe may go. */
+  nextProbeAtMs?: number;
+  /** When the last probe was granted. */
+  probeGrantedAtMs?: number;
+}
+
+/** Attempt outcomes of one instance, aggregated by a worker (at most one signal a second per instance). */
+export interface EndpointOutcomes {
+  failures: number;
+  successes: number;
+  /** Up to 5 distinct eventIds among the failures. */
+  failedEventIds: string[];
+  firstFailureMs?: number;
+  lastFailureMs?: number;
+  lastSuccessMs?: number;
+}
+
+/** What a worker's gate reads of an instance before an attempt (the endpoint query). */
+export interface EndpointGateState {
+  state: EndpointStateName;
+  nextProbeAtMs?: number;
+  probeGrantedAtMs?: number;
+  /** `event.notification.maxRate`: POSTs per second, at most. */
+  maxRate?: number;
+}
+
+/** Endpoint-health thresholds; defaults in the instance workflow, tests shorten them. */
+export interface EndpointThresholds {
+  /** The circuit opens after this long of only failures (across at least 5 notifications). */
+  openAfterSeconds?: number;
+  /** The first probe interval; it doubles after each probe up to `maxProbeSeconds`. */
+  probeSeconds?: number;
+  maxProbeSeconds?: number;
+  /** Failing this long: events are turned off. */
+  disableAfterHours?: number;
 }
 
 export interface TokenTimes {
@@ -312,4 +381,6 @@ export interface InstanceWorkflowInput {
   providerRetrySeconds?: number;
   /** How long a webhook's key is remembered: the same webhook again within it is a repeat. */
   webhookRepeatWindowSeconds?: number;
+  /** Endpoint-health thresholds (absent: the defaults). */
+  endpointHealth?: EndpointThresholds;
 }

@@ -17,6 +17,8 @@ export class CallbackSink {
   readonly received: Received[] = [];
   url = '';
   private plan: (number | { status: number; headers: Record<string, string> })[] = [];
+  /** While set, every request is answered with this status (a callback that is down), the plan untouched. */
+  down?: number;
   /** How long each answer is held back (ms), so that requests a sender makes at once overlap here. */
   holdMs = 0;
   /** Requests being answered now, and the most there ever were at once. */
@@ -53,7 +55,7 @@ export class CallbackSink {
       this.maxInFlight = Math.max(this.maxInFlight, ++this.inFlight);
       if (this.holdMs) await new Promise((r) => setTimeout(r, this.holdMs));
       this.inFlight--;
-      const answer = this.plan.shift() ?? 200;
+      const answer = this.down ?? this.plan.shift() ?? 200;
       const { status, headers } = typeof answer === 'number' ? { status: answer, headers: {} } : answer;
       this.received.push({ at: Date.now(), headers: req.headers, rawBody: req.body, body: JSON.parse(req.body), answered: status });
       res

@@ -49,7 +49,25 @@ export const instanceStatusSchema = z.strictObject({
     .describe('Webhook instances: webhooks received, not yet handed to delivery, and dropped as repeats'),
   tokensExpireAt: isoDate.optional().describe('OAuth elements: when the provider tokens expire (refreshed before)'),
   lastError: z.string().optional(),
-  eventsDisabled: z.string().optional().describe('Why the system turned events off (a callback answered 410 Gone)'),
+  eventsDisabled: z.string().optional().describe('Why the system turned events off (a callback answered 410 Gone, or failed for 5 days)'),
+  endpoint: z
+    .strictObject({
+      state: z
+        .enum(['healthy', 'failing', 'open', 'recovering'])
+        .describe(
+          '`failing`: every attempt failed since `failingSince`; `open`: attempts pause but for one probe per interval; `recovering`: a probe was accepted, the backlog drains at a bounded rate',
+        ),
+      since: isoDate,
+      failingSince: isoDate.optional(),
+      openedAt: isoDate.optional(),
+      nextProbeAt: isoDate.optional().describe('Open: when the next probe may go'),
+      failures: z.number().int().describe('Failed attempts in the current run of failures'),
+      failedEventIds: z.array(z.string()).describe('Up to 5 notifications that failed in it'),
+      lastFailureAt: isoDate.optional(),
+      lastSuccessAt: isoDate.optional(),
+    })
+    .optional()
+    .describe("The callback URL's health (instances with a callback URL)"),
 });
 
 /** `GET /instances?include=summary`: each instance's recent activity and failures, for the console's list. */
