@@ -9,13 +9,11 @@ import {
   log,
   patched,
   proxyActivities,
-  proxyLocalActivities,
   setHandler,
   upsertMemo,
   upsertSearchAttributes,
   workflowInfo,
   type ActivityOptions,
-  type LocalActivityOptions,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import type { EndpointStatus, InstanceView, ResourceStatus } from '../instances/types';
@@ -71,16 +69,6 @@ const { pollResource } = proxyActivities<Activities>(pollOptions);
 const { registerCallback, confirmCallback, deregisterCallback, refreshTokens, resendVerification, removeStrayCallbacks } =
   proxyActivities<Activities>(providerOptions);
 const { dispatchWebhooks } = proxyActivities<Activities>(dispatchOptions);
-/**
- * The same as a local activity, in the workflow task that took the webhooks in: the receipts are not
- * written to history a second time as an activity's input, and no activity task makes the round
- * trip through the server. A retry after a crash starts the same batches (their ids come from the eventIds).
- */
-const localDispatchOptions: LocalActivityOptions = {
-  startToCloseTimeout: dispatchOptions.startToCloseTimeout,
-  retry: dispatchOptions.retry,
-};
-const { dispatchWebhooks: dispatchWebhooksHere } = proxyLocalActivities<Activities>(localDispatchOptions);
 
 const DEFAULT_MAX_HISTORY_EVENTS = 10_000;
 /** Webhooks handed to delivery per activity: keeps each activity's input well under payload limits. */
@@ -582,12 +570,14 @@ export async function instanceWorkflow(input: InstanceWorkflowInput): Promise<vo
       const receipts = state.pendingWebhooks.slice(0, WEBHOOKS_PER_DISPATCH);
       const target = callbackTarget();
       if (spec.events.enabled && target) {
-        const dispatch = { instance: instanceRef(), target, receipts, ...(spec.events.ordered ? { ordered: true } : {}) };
-        const summary = `deliver ${receipts.length} webhook(s)`;
-        // Histories recorded before dispatching locally replay with the activity.
-        if (patched('dispatch-webhooks-locally'))
-          await dispatchWebhooksHere.executeWithOptions({ ...localDispatchOptions, summary }, [dispatch]);
-        else await dispatchWebhooks.executeWithOptions({ ...dispatchOptions, summary }, [dispatch]);
+        await dispatchWebhooks.executeWithOptions({ ...dispatchOptions, summary: `deliver ${receipts.length} webhook(s)` }, [
+          {
+            instance: instanceRef(),
+            target,
+            receipts,
+            ...(spec.events.ordered ? { ordered: true } : {}),
+          },
+        ]);
       } else {
         log.info('events are off: dropping webhooks that arrived anyway', { count: receipts.length });
       }
