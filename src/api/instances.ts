@@ -96,6 +96,8 @@ export function instancesRouter({ client, config, log, sealer, callbackPolicy }:
   const caller = (req: { caller?: Caller }) => req.caller!;
   /** Per account: creates under way, and instances created a moment ago (not yet in Temporal's list). */
   const quota = new Map<string, { inFlight: number; recent: Set<string> }>();
+  /** Instances deleted in the last moments: Temporal's list may still show them running, and they no longer count. */
+  const deletedRecently = new Set<string>();
   const keyedCreates = new KeyedQueue();
 
   const ownedInstance = (who: Caller, rawId: string) => findOwnedInstance(client, who, rawId);
@@ -147,7 +149,7 @@ export function instancesRouter({ client, config, log, sealer, callbackPolicy }:
       forget();
     };
     try {
-      const exclude = [...mine.recent].map((w) => `'${w}'`).join(', ');
+      const exclude = [...mine.recent, ...deletedRecently].map((w) => `'${w}'`).join(', ');
       const { count } = await client.workflow.count(
         `WorkflowType = 'instanceWorkflow' AND ExecutionStatus = 'Running' AND ElementsAccount = '${accountId}'` +
           (exclude ? ` AND WorkflowId NOT IN (${exclude})` : ''),
@@ -398,8 +400,13 @@ export function instancesRouter({ client, config, log, sealer, callbackPolicy }:
     if (!handle) return;
     await retryAbortedUpdate(() => handle.executeUpdate(deleteInstanceUpdate));
     await handle.result();
-    // Deleted a moment after it was created: it no longer counts against the quota.
+    // Deleted: it no longer counts against the quota, even while Temporal's list still shows it running.
     for (const held of quota.values()) held.recent.delete(handle.workflowId);
+    // At most 200 at a time (they go into the count's query); past that, a create may see a 429 for a few seconds.
+    if (deletedRecently.size < 200) {
+      deletedRecently.add(handle.workflowId);
+      setTimeout(() => deletedRecently.delete(handle.workflowId), VISIBILITY_SETTLE_MS).unref();
+    }
     log.info({ instanceId: Number(req.params.id) }, 'instance deleted');
     res.json({ id: Number(req.params.id), deleted: true });
   });
