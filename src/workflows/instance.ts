@@ -207,7 +207,7 @@ export async function instanceWorkflow(input: InstanceWorkflowInput): Promise<vo
     probeGrantedAtMs: state.endpoint?.probeGrantedAtMs,
     maxRate: spec.events.maxRate,
   });
-  /** Failing for days: events off, the reason in status, as for 410 Gone. */
+  /** Events off with the reason in status: a callback gone (410), or failing for days. */
   function turnEventsOff(reason: string): void {
     spec = {
       ...spec,
@@ -308,19 +308,8 @@ export async function instanceWorkflow(input: InstanceWorkflowInput): Promise<vo
   setHandler(callbackGoneSignal, ({ callbackUrl, eventId, at }) => {
     // Only if that is still the instance's callback: a PATCH may have moved it since.
     if (!spec.events.enabled || spec.events.callbackUrl !== callbackUrl) return;
-    const configuration = { ...spec.configuration, 'event.notification.enabled': false };
-    spec = {
-      ...spec,
-      configuration,
-      publicConfiguration: { ...spec.publicConfiguration, 'event.notification.enabled': false },
-      events: { ...spec.events, enabled: false },
-    };
-    state.eventsDisabled = `events turned off at ${at}: the callback answered 410 Gone to notification ${eventId}`;
     log.warn('callback answered 410 Gone; events turned off', { eventId });
-    syncResources();
-    upsertMemo({ instance: publicView(spec) });
-    upsertSearchAttributes([{ key: EventsEnabled, value: false }]);
-    reconciled = false;
+    turnEventsOff(`events turned off at ${at}: the callback answered 410 Gone to notification ${eventId}`);
   });
   setHandler(endpointGateQuery, endpointGate);
   setHandler(endpointOutcomesSignal, (outcomes) => {
