@@ -83,6 +83,12 @@ const newToken = () => randomBytes(32).toString('base64url');
 /** How long a new instance keeps its quota place in memory: until Temporal's list counts it. */
 const VISIBILITY_SETTLE_MS = 5_000;
 
+/** A create's place in its account's quota: released when the create ends (kept a few seconds if it created). */
+interface QuotaPlace {
+  move(toWorkflowId: string): void;
+  release(created: boolean): void;
+}
+
 interface Deps {
   client: Client;
   config: Config;
@@ -94,8 +100,8 @@ interface Deps {
 export function instancesRouter({ client, config, log, sealer, callbackPolicy }: Deps): Router {
   const router = Router();
   const caller = (req: { caller?: Caller }) => req.caller!;
-  /** Per account: creates under way, and instances created a moment ago (not yet in Temporal's list). */
-  const quota = new Map<string, { inFlight: number; recent: Set<string> }>();
+  /** Per account: the workflow ids of creates under way and of instances created a moment ago (perhaps not yet in Temporal's list). */
+  const quota = new Map<string, Set<string>>();
   /** Instances deleted in the last moments: Temporal's list may still show them running, and they no longer count. */
   const deletedRecently = new Set<string>();
   const keyedCreates = new KeyedQueue();
@@ -124,47 +130,51 @@ export function instancesRouter({ client, config, log, sealer, callbackPolicy }:
   }
 
   /**
-   * Holds a place for one more instance of the account, or answers 429. The place is taken before the
-   * count is asked, so concurrent creates see each other; a new instance stays counted here for a few
-   * seconds, until Temporal's list (which may lag) shows it, and the list is asked to leave those out
-   * so none is counted twice. Per API process: replicas may overshoot by what they create at once.
+   * Holds a place for one more instance of the account, or answers 429. The place (the workflow id the
+   * create will start) is taken before the count is asked, and the count leaves out every place held at
+   * that moment, then adds them: a create is counted once, whether or not Temporal's list (which may
+   * lag) shows it yet, and of two concurrent creates the later one counts the earlier. A new instance
+   * stays held for a few seconds, until the list shows it. Per API process: replicas may overshoot by
+   * what they create at once.
    */
-  async function reserveInstance(accountId: string): Promise<(createdId?: number) => void> {
-    const mine = quota.get(accountId) ?? { inFlight: 0, recent: new Set<string>() };
-    quota.set(accountId, mine);
-    mine.inFlight++;
-    const forget = () => {
-      if (!mine.inFlight && !mine.recent.size) quota.delete(accountId);
+  async function reserveInstance(accountId: string, workflowId: string): Promise<QuotaPlace> {
+    const held = quota.get(accountId) ?? new Set<string>();
+    quota.set(accountId, held);
+    held.add(workflowId);
+    let place = workflowId;
+    const drop = (id: string) => {
+      held.delete(id);
+      if (!held.size) quota.delete(accountId);
     };
-    const release = (createdId?: number) => {
-      mine.inFlight--;
-      if (createdId !== undefined) {
-        const workflowId = instanceWorkflowId(createdId);
-        mine.recent.add(workflowId);
-        setTimeout(() => {
-          mine.recent.delete(workflowId);
-          forget();
-        }, VISIBILITY_SETTLE_MS).unref();
-      }
-      forget();
+    const release = (created: boolean) => {
+      if (created) setTimeout(() => drop(place), VISIBILITY_SETTLE_MS).unref();
+      else drop(place);
     };
     try {
-      const exclude = [...mine.recent, ...deletedRecently].map((w) => `'${w}'`).join(', ');
+      const counted = [...held];
+      const exclude = [...counted, ...deletedRecently].map((w) => `'${w}'`).join(', ');
       const { count } = await client.workflow.count(
         `WorkflowType = 'instanceWorkflow' AND ExecutionStatus = 'Running' AND ElementsAccount = '${accountId}'` +
-          (exclude ? ` AND WorkflowId NOT IN (${exclude})` : ''),
+          ` AND WorkflowId NOT IN (${exclude})`,
       );
-      const held = mine.inFlight + mine.recent.size;
-      if (count + held > config.MAX_INSTANCES_PER_ACCOUNT) {
+      if (count + counted.length > config.MAX_INSTANCES_PER_ACCOUNT) {
         throw tooMany(
-          `This account has ${count + held - 1} instances; MAX_INSTANCES_PER_ACCOUNT allows ${config.MAX_INSTANCES_PER_ACCOUNT}. Delete one first.`,
+          `This account has ${count + counted.length - 1} instances; MAX_INSTANCES_PER_ACCOUNT allows ${config.MAX_INSTANCES_PER_ACCOUNT}. Delete one first.`,
         );
       }
     } catch (err) {
-      release();
+      release(false);
       throw err;
     }
-    return release;
+    return {
+      // A drawn id already taken (a deleted instance's) is drawn again: the place moves with it.
+      move(to: string) {
+        held.delete(place);
+        held.add(to);
+        place = to;
+      },
+      release,
+    };
   }
 
   router.post('/instances', requireOrganization, async (req, res) => {
@@ -198,8 +208,10 @@ export function instancesRouter({ client, config, log, sealer, callbackPolicy }:
     const configuration = body.configuration;
     const events = await validateConfiguration(element, configuration);
     // Before the provider is asked: a refused create must not use up a single-use OAuth code.
-    const release = await reserveInstance(accountId);
-    let createdId: number | undefined;
+    const drawId = () => keyed?.id ?? randomInt(100_000, 2 ** 31 - 1);
+    let id = drawId();
+    const place = await reserveInstance(accountId, instanceWorkflowId(id));
+    let created = false;
     try {
       let provider: ProviderState;
       try {
@@ -212,7 +224,7 @@ export function instancesRouter({ client, config, log, sealer, callbackPolicy }:
       }
       const token = newToken();
       for (let attempt = 0; ; attempt++) {
-        const id = keyed?.id ?? randomInt(100_000, 2 ** 31 - 1);
+        if (attempt) place.move(instanceWorkflowId((id = drawId())));
         const settings = sealedSettings(element, configuration, events, sealer, id);
         const spec: InstanceSpec = {
           id,
@@ -267,13 +279,13 @@ export function instancesRouter({ client, config, log, sealer, callbackPolicy }:
           }
           throw err;
         }
-        createdId = spec.id;
+        created = true;
         log.info({ instanceId: spec.id, element: element.key, events: events.enabled, vendorType: events.vendorType }, 'instance created');
         res.status(200).json({ ...publicView(spec), token });
         return;
       }
     } finally {
-      release(createdId);
+      place.release(created);
     }
   }
 
@@ -401,7 +413,7 @@ export function instancesRouter({ client, config, log, sealer, callbackPolicy }:
     await retryAbortedUpdate(() => handle.executeUpdate(deleteInstanceUpdate));
     await handle.result();
     // Deleted: it no longer counts against the quota, even while Temporal's list still shows it running.
-    for (const held of quota.values()) held.recent.delete(handle.workflowId);
+    for (const held of quota.values()) held.delete(handle.workflowId);
     // At most 200 at a time (they go into the count's query); past that, a create may see a 429 for a few seconds.
     if (deletedRecently.size < 200) {
       deletedRecently.add(handle.workflowId);
