@@ -6,6 +6,7 @@ import { providerUrlsFrom } from './elements/urls';
 // Development defaults, documented in the README; any deployment that faces users overrides them.
 export const DEV_USER_SECRET = 'dev-user-secret';
 export const DEV_ORGANIZATION_SECRET = 'dev-organization-secret';
+export const DEV_OPERATOR_TOKEN = 'dev-operator-token';
 
 const positiveNumber = z.coerce.number().positive();
 
@@ -99,6 +100,9 @@ export const configSchema = z
     CALLBACK_URLS_PUBLIC_ONLY: z.enum(['true', 'false']).optional(),
     /** 32 bytes, base64 or hex, or several comma separated (the first seals, all open: rotation). Unset: a key file in DATA_DIR. */
     SECRETS_KEY: z.string().min(1).optional(),
+    /** Operators' credential (Bearer) for /metrics and the codec server; at least 16 characters. Unset: the
+     *  development token in development, and those endpoints off (404) otherwise. */
+    OPERATOR_TOKEN: z.string().min(16).optional(),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   })
   .transform((env) => {
@@ -117,6 +121,7 @@ export const configSchema = z
       CALLBACK_URLS_PUBLIC_ONLY: env.CALLBACK_URLS_PUBLIC_ONLY ? env.CALLBACK_URLS_PUBLIC_ONLY === 'true' : !development,
       HOST: env.HOST ?? (development ? '127.0.0.1' : undefined),
       TEMPORAL_UI_URL: (env.TEMPORAL_UI_URL ?? (development ? `http://localhost:${env.TEMPORAL_UI_PORT}` : undefined))?.replace(/\/+$/, ''),
+      OPERATOR_TOKEN: env.OPERATOR_TOKEN ?? (development ? DEV_OPERATOR_TOKEN : undefined),
       accounts: [...(usesDevSecret && !development ? [] : [defaultAccount]), ...env.ELEMENTS_ACCOUNTS],
     };
   });
