@@ -100,6 +100,9 @@ export const configSchema = z
     CALLBACK_URLS_PUBLIC_ONLY: z.enum(['true', 'false']).optional(),
     /** 32 bytes, base64 or hex, or several comma separated (the first seals, all open: rotation). Unset: a key file in DATA_DIR. */
     SECRETS_KEY: z.string().min(1).optional(),
+    /** Keys that encrypt Temporal payloads (32 bytes each, base64 or hex, comma separated; the first encrypts, all
+     *  decrypt). Unset: keys derived from SECRETS_KEY's. */
+    PAYLOAD_KEYS: z.string().min(1).optional(),
     /** Operators' credential (Bearer) for /metrics and the codec server; at least 16 characters. Unset: the
      *  development token in development, and those endpoints off (404) otherwise. */
     OPERATOR_TOKEN: z.string().min(16).optional(),

@@ -123,8 +123,8 @@ export const parseKeys = (text: string): Buffer[] =>
  * SECRETS_KEY when set (production: every API and worker process shares it); otherwise a key kept
  * beside the embedded server's database, created on first use, so local runs need no set-up.
  */
-export function loadSealer(opts: { secretsKey?: string; dataDir: string }): Sealer {
-  if (opts.secretsKey) return new Sealer(parseKeys(opts.secretsKey));
+export function loadSecretKeys(opts: { secretsKey?: string; dataDir: string }): Buffer[] {
+  if (opts.secretsKey) return parseKeys(opts.secretsKey);
   const file = path.resolve(opts.dataDir, 'secrets.key');
   if (!existsSync(file)) {
     mkdirSync(path.dirname(file), { recursive: true });
@@ -135,5 +135,7 @@ export function loadSealer(opts: { secretsKey?: string; dataDir: string }): Seal
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
     }
   }
-  return new Sealer(parseKeys(readFileSync(file, 'utf8')));
+  return parseKeys(readFileSync(file, 'utf8'));
 }
+
+export const loadSealer = (opts: { secretsKey?: string; dataDir: string }): Sealer => new Sealer(loadSecretKeys(opts));
