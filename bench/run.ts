@@ -373,13 +373,14 @@ async function webhookScenario(server: Target, bundle: string) {
 
 /** What the server did for one instance: its runs (continue-as-new) and their history, its batches and retried notifications. */
 async function workflowCounts(address: string, instanceId: number): Promise<string> {
-  const connection = await Connection.connect({ address });
+  // A run's history page holds up to 1,000 events, and under load its signals carry 200 webhooks each: over gRPC's 4 MB default.
+  const connection = await Connection.connect({ address, channelArgs: { 'grpc.max_receive_message_length': 128 * 2 ** 20 } });
   const client = new Client({ connection });
   try {
     let runs = 0;
     let events = 0;
     let failedTasks = 0;
-    for await (const w of client.workflow.list({ query: `WorkflowId = 'instance-${instanceId}'` })) {
+    for await (const w of client.workflow.list({ query: `WorkflowId = '${instanceWorkflowId(instanceId)}'` })) {
       runs++;
       events += w.historyLength ?? 0;
       // A continue-as-new that a signal raced fails its workflow task, and the run is replayed from the start.
