@@ -177,6 +177,8 @@ async function startApp(address: string, env: Record<string, string>, split = fa
     CALLBACK_URLS_PUBLIC_ONLY: 'false',
     // The load generator posts from one address: its connections are the point, not an attack.
     HTTP_MAX_CONNECTIONS_PER_ADDRESS: '4096',
+    // The polling goal runs 2,000 instances under the bench's one account (the default allows 1,000).
+    MAX_INSTANCES_PER_ACCOUNT: '100000',
     ...env,
   };
   const children = split ? [runTs('src/worker.ts', appEnv), runTs('src/api/main.ts', appEnv)] : [runTs('src/main.ts', appEnv)];
