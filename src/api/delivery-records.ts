@@ -1,5 +1,6 @@
 import { WorkflowNotFoundError, type Client, type WorkflowHandle } from '@temporalio/client';
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { Sealer } from '../secrets/sealer';
 import { payloadValue } from '../temporal/payloads';
 import { deliveryWorkflowId, eventIdOf } from '../workflows/ids';
 import { getBatchedDeliveryQuery, getDeliveryQuery } from '../workflows/messages';
@@ -35,10 +36,18 @@ interface Cursor {
 
 export class BadPageToken extends Error {}
 
-const encodeCursor = (c: Cursor) => Buffer.from(JSON.stringify(c)).toString('base64url');
-function decodeCursor(text: string): Cursor {
+/**
+ * The cursor travels sealed (AES-GCM) for this instance's list and status: a token the API did not
+ * issue, or one issued for another list, is a 400 before anything reaches Temporal (a forged visibility
+ * token there is an internal error, retried).
+ */
+const cursorContext = (instanceId: number, status?: string) => ({ instanceId, field: `events page:${status ?? ''}` });
+const encodeCursor = (sealer: Sealer, instanceId: number, status: string | undefined, c: Cursor) =>
+  Buffer.from(sealer.seal(JSON.stringify(c), cursorContext(instanceId, status))).toString('base64url');
+function decodeCursor(sealer: Sealer, instanceId: number, status: string | undefined, text: string): Cursor {
   try {
-    const c = JSON.parse(Buffer.from(text, 'base64url').toString('utf8')) as Cursor;
+    const opened = sealer.open(Buffer.from(text, 'base64url').toString('utf8'), cursorContext(instanceId, status));
+    const c = JSON.parse(opened) as Cursor;
     if (!Number.isInteger(c.skip) || c.skip < 0 || (c.token !== undefined && typeof c.token !== 'string')) throw new Error();
     return c;
   } catch {
@@ -54,11 +63,12 @@ const dateOf = (t: { seconds?: unknown; nanos?: number | null } | null | undefin
  * delivered (its memo); those it moved on are listed by their own workflows.
  */
 export async function listRecords(
-  { client, namespace }: RecordsScope,
+  /** `sealer` seals the list's page tokens: a caller cannot forge a visibility token or read another list with one. */
+  { client, namespace, sealer }: RecordsScope & { sealer: Sealer },
   instanceId: number,
   opts: { status?: string; pageSize: number; nextPage?: string },
 ): Promise<{ events: ListedRecord[]; nextPage?: string }> {
-  let cursor: Cursor = opts.nextPage ? decodeCursor(opts.nextPage) : { skip: 0 };
+  let cursor: Cursor = opts.nextPage ? decodeCursor(sealer, instanceId, opts.status, opts.nextPage) : { skip: 0 };
   // A batch that moved every notification on (`retrying`) holds none to list.
   let query = `(WorkflowType = 'deliveryWorkflow' OR WorkflowType = 'deliveryBatchWorkflow') AND ElementInstanceId = ${instanceId} AND DeliveryStatus != 'retrying'`;
   if (opts.status) query += ` AND DeliveryStatus = '${opts.status}'`;
@@ -96,11 +106,15 @@ export async function listRecords(
     const nextToken = page.nextPageToken?.length ? Buffer.from(page.nextPageToken).toString('base64url') : undefined;
     if (cursor.skip + fromHere.length < rows.length) {
       // The page is full before this visibility page is done: the next one starts inside it.
-      return { events, nextPage: encodeCursor({ token: cursor.token, skip: cursor.skip + fromHere.length }) };
+      return {
+        events,
+        nextPage: encodeCursor(sealer, instanceId, opts.status, { token: cursor.token, skip: cursor.skip + fromHere.length }),
+      };
     }
     if (!nextToken) return { events };
     cursor = { token: nextToken, skip: 0 };
-    if (events.length === opts.pageSize || pages >= MAX_PAGES_PER_REQUEST) return { events, nextPage: encodeCursor(cursor) };
+    if (events.length === opts.pageSize || pages >= MAX_PAGES_PER_REQUEST)
+      return { events, nextPage: encodeCursor(sealer, instanceId, opts.status, cursor) };
   }
 }
 

@@ -6,6 +6,7 @@ import { HttpError, notFound } from '../errors';
 import { parseOrThrow } from '../instances/request';
 import { payloadValue } from '../temporal/payloads';
 import type { Logger } from '../logger';
+import type { Sealer } from '../secrets/sealer';
 import { retryAbortedUpdate } from '../temporal/updates';
 import { redeliverUpdate } from '../workflows/messages';
 import type { DeliveryRecord } from '../workflows/types';
@@ -31,10 +32,10 @@ const BULK_REPLAY_WINDOW_MS = 24 * 60 * 60 * 1000;
  * A notification's record: `GET /instances/{id}/events` (newest first, paged, by status),
  * `GET …/events/{eventId}` with its attempts, and redelivery of failed ones, singly or in bulk.
  */
-export function eventsRouter({ client, config, log }: { client: Client; config: Config; log: Logger }): Router {
+export function eventsRouter({ client, config, log, sealer }: { client: Client; config: Config; log: Logger; sealer: Sealer }): Router {
   const router = Router();
   const caller = (req: { caller?: Caller }) => req.caller!;
-  const scope = { client, namespace: config.TEMPORAL_NAMESPACE };
+  const scope = { client, namespace: config.TEMPORAL_NAMESPACE, sealer };
 
   /** Notifications in workflows of their own: the only ones that can be failed, hence redelivered. */
   async function list(instanceId: number, status: string | undefined, pageSize: number, nextPage?: string, where?: string) {

@@ -105,6 +105,30 @@ describe('delivery records, redelivery and response rules', () => {
     expect(page2.headers.get('elements-next-page-token')).toBeNull();
     expect(page2.body.nextPage).toBeUndefined();
     expect(new Set([...page1.body.events, ...page2.body.events].map((e: { eventId: string }) => e.eventId)).size).toBe(3);
+    // Page tokens are the caller's to forge: junk, a cursor of the caller's own making (a negative offset,
+    // a visibility token Temporal never issued), or a real token used on another list are each a 400
+    // naming nextPage, and none reaches Temporal.
+    const token = (c: unknown) => Buffer.from(JSON.stringify(c)).toString('base64url');
+    const forged = [
+      `/instances/${id}/events?pageSize=2&nextPage=not-a-token`,
+      `/instances/${id}/events?pageSize=2&nextPage=${token({ skip: -1 })}`,
+      `/instances/${id}/events?pageSize=2&nextPage=${token({ skip: 0, token: Buffer.from('forged visibility token').toString('base64url') })}`,
+      `/instances/${id}/events?pageSize=2&status=failed&nextPage=${page1.body.nextPage}`,
+    ];
+    const callsBefore = stack.temporalCalls.length;
+    const answers = [];
+    for (const path of forged) answers.push(await call(stack, 'GET', path));
+    const listed = stack.temporalCalls.slice(callsBefore).filter((c) => c.endsWith('/ListWorkflowExecutions')).length;
+    report('forged page tokens', {
+      sent: forged.length,
+      'refused 400': answers.filter((a) => a.status === 400).length,
+      'Temporal lists': listed,
+    });
+    for (const a of answers) {
+      expect(a.status).toBe(400);
+      expect(a.body.message).toContain('nextPage');
+    }
+    expect(listed).toBe(0);
     expect((await call(stack, 'GET', `/instances/${id}/events?status=lost`)).status).toBe(400);
     expect((await call(stack, 'GET', `/instances/${id}/events/not-an-event`)).status).toBe(404);
 
