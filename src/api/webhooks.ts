@@ -141,7 +141,10 @@ export function webhooksRouter({ client, config, log, sealer }: { client: Client
         res.json({ received: true });
       } catch (err) {
         if (err instanceof HttpError) throw err;
-        if (err instanceof ReceiverBusy) throw new HttpError(503, err.message, [], { 'retry-after': '1' });
+        if (err instanceof ReceiverBusy) {
+          res.locals.webhookRefusal = 'busy';
+          throw new HttpError(503, err.message, [], { 'retry-after': '1' });
+        }
         if (err instanceof WorkflowNotFoundError) throw notFound(`Instance ${instanceId} not found`);
         // Not accepted within the deadline (every Temporal call above is bounded by it): the
         // provider retries, and nothing was half-recorded.

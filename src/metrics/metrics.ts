@@ -25,7 +25,8 @@ export const webhooksRefused = new Counter({
   name: 'element_events_webhooks_refused_total',
   help:
     'Provider webhooks refused, by element and reason: malformed (400), bad_signature (401), not_found (404: ' +
-    'no such element or instance), too_large (413), rate_limited (429), unavailable (503: not recorded in time), error',
+    'no such element or instance), too_large (413), rate_limited (429), unavailable (503: not recorded in time), ' +
+    'busy (503: too many reads of instances not known to be running), error',
   labelNames: ['element', 'reason'] as const,
   registers: [registry],
 });

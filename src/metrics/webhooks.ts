@@ -14,7 +14,8 @@ const REASONS: Record<number, string> = {
 
 /**
  * Counts each post to the webhook receiver once it is answered: accepted by kind (the handler puts
- * `res.locals.webhookKind`), refused by the reason its status stands for. Counted from the answer, so
+ * `res.locals.webhookKind`), refused by the reason its status stands for, or the handler's own
+ * (`res.locals.webhookRefusal`: `busy`, a 503 that is the receiver shedding made-up ids, not Temporal away). Counted from the answer, so
  * every refusal is counted however it was made (a handler's error, a body parser's 413). A post
  * whose client went away before the answer is not counted.
  */
@@ -26,7 +27,8 @@ export const countWebhookAnswers: RequestHandler = (req, res, next) => {
       const kind = res.locals.webhookKind === 'verification' ? 'verification' : 'notification';
       webhooksReceived.inc({ element, kind });
     } else {
-      webhooksRefused.inc({ element, reason: REASONS[res.statusCode] ?? 'error' });
+      const reason = typeof res.locals.webhookRefusal === 'string' ? res.locals.webhookRefusal : REASONS[res.statusCode];
+      webhooksRefused.inc({ element, reason: reason ?? 'error' });
     }
   });
   next();
