@@ -106,6 +106,12 @@ export const configSchema = z
     /** Operators' credential (Bearer) for /metrics and the codec server; at least 16 characters. Unset: the
      *  development token in development, and those endpoints off (404) otherwise. */
     OPERATOR_TOKEN: z.string().min(16).optional(),
+    /** `npm run worker`'s own GET /metrics port (behind OPERATOR_TOKEN). Unset: none (the API's /metrics serves `npm start`'s worker). */
+    WORKER_METRICS_PORT: z.coerce.number().int().min(1).max(65535).optional(),
+    WORKER_METRICS_HOST: z.string().min(1).default('127.0.0.1'),
+    /** The Temporal SDK's own worker metrics (its native Prometheus exporter, no credential). Unset: off. */
+    TEMPORAL_SDK_METRICS_PORT: z.coerce.number().int().min(1).max(65535).optional(),
+    TEMPORAL_SDK_METRICS_HOST: z.string().min(1).default('127.0.0.1'),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   })
   .transform((env) => {

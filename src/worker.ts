@@ -4,6 +4,8 @@ import { createActivities } from './activities';
 import { loadConfig, type Config } from './config';
 import type { LookupFn } from './events/callback-url';
 import { logger } from './logger';
+import { serveWorkerMetrics } from './metrics/server';
+import { sdkMetricsExporter } from './metrics/sdk';
 import { loadSealer } from './secrets/sealer';
 import { connectionSecurity } from './temporal/connection';
 import { installTemporalLogger } from './temporal/logging';
@@ -15,7 +17,8 @@ export async function createWorker(
   /** Tests resolve callback hosts with a stub of their own. */
   opts: { lookup?: LookupFn } = {},
 ): Promise<{ worker: Worker; close(): Promise<void> }> {
-  installTemporalLogger(logger);
+  // The SDK's metrics exporter only when configured: tests create workers in-process, many per run.
+  installTemporalLogger(logger, { metrics: sdkMetricsExporter(config) });
   const connection = await NativeConnection.connect({ address, ...connectionSecurity(config) });
   // The workflows set these; a namespace without them fails every instance start, so the worker says so first.
   const { created } = await ensureSearchAttributes(connection, config.TEMPORAL_NAMESPACE).catch(async (err: unknown) => {
@@ -57,8 +60,18 @@ async function main() {
   const config = loadConfig();
   const address = config.TEMPORAL_ADDRESS ?? `127.0.0.1:${config.TEMPORAL_PORT}`;
   const { worker, close } = await createWorker(config, address);
-  logger.info({ address, taskQueue: config.TEMPORAL_TASK_QUEUE }, 'worker started');
+  const metricsServer = await serveWorkerMetrics(config, logger);
+  logger.info(
+    {
+      address,
+      taskQueue: config.TEMPORAL_TASK_QUEUE,
+      metricsPort: config.WORKER_METRICS_PORT,
+      sdkMetricsPort: config.TEMPORAL_SDK_METRICS_PORT,
+    },
+    'worker started',
+  );
   await worker.run(); // the SDK shuts the worker down on SIGINT/SIGTERM
+  metricsServer?.close();
   await close();
 }
 

@@ -5,6 +5,7 @@ import { fetch, type Response } from 'undici';
 import { retryAfterMs } from '../elements/http';
 import { attemptErrorCategory, callbackDispatcher, callbackUrlProblem, type CallbackPolicy } from '../events/callback-url';
 import { elementsSignature } from '../events/notification';
+import { countAttempt, countGate, failedAttemptOf, msOf } from '../metrics/delivery';
 import type { Sealer } from '../secrets/sealer';
 import { EndpointGate, type GateDecision } from './endpoint-gate';
 import { instanceWorkflowId } from '../workflows/ids';
@@ -102,8 +103,16 @@ export function createDeliveryActivities({ client, sealer, callbackPolicy, callb
   const dispatcher = callbackDispatcher(callbackPolicy);
   // Endpoint health and maxRate: per instance, in this worker process. No client (unit tests): no gate.
   const gate = client ? new EndpointGate(client) : undefined;
-  const admit = async (instanceId: number, budgetMs: number, opts: { relaxed?: boolean } = {}): Promise<GateDecision> =>
-    gate ? gate.admit(instanceId, budgetMs, opts) : { go: true };
+  const admit = async (
+    elementKey: string,
+    instanceId: number,
+    budgetMs: number,
+    opts: { relaxed?: boolean } = {},
+  ): Promise<GateDecision> => {
+    const decision: GateDecision = gate ? await gate.admit(instanceId, budgetMs, opts) : { go: true };
+    countGate(elementKey, decision);
+    return decision;
+  };
 
   /** `post`, its outcome reported to the instance's endpoint health. */
   async function postAndRecord(
@@ -157,13 +166,33 @@ export function createDeliveryActivities({ client, sealer, callbackPolicy, callb
     return state.target;
   }
 
-  /** One attempt at POSTing a notification. */
+  /**
+   * One attempt at POSTing a notification. `scheduleAttempt` (its place in the schedule, from 1) says
+   * whether a failure here fails the notification; workflows from before it was passed leave it out.
+   */
   async function deliverNotification(
     input: DeliveryInput,
-    opts: { followInstance?: boolean } = {},
+    opts: { followInstance?: boolean; scheduleAttempt?: number } = {},
   ): Promise<{ status: number; url: string }> {
+    const counted = {
+      elementKey: input.elementKey,
+      handedAtMs: msOf(input.carried?.createdDate),
+      last: opts.scheduleAttempt !== undefined && opts.scheduleAttempt >= input.maxAttempts,
+    };
+    try {
+      const result = await attemptOne(input, opts);
+      countAttempt({ ...counted, delivered: true, status: result.status });
+      return result;
+    } catch (err) {
+      const failed = failedAttemptOf(err);
+      if (failed) countAttempt({ ...counted, delivered: false, status: failed.status });
+      throw err;
+    }
+  }
+
+  async function attemptOne(input: DeliveryInput, opts: { followInstance?: boolean }): Promise<{ status: number; url: string }> {
     const target = await targetOf(input, opts.followInstance ?? false);
-    const decision = await admit(input.instanceId, GATE_WAIT_RETRY_MS);
+    const decision = await admit(input.elementKey, input.instanceId, GATE_WAIT_RETRY_MS);
     if (!decision.go) {
       // Not an attempt: the schedule waits until then and asks again, without counting it.
       throw attemptFailed('not attempted: the endpoint gate held it', { heldUntilMs: decision.heldUntilMs }, 'EndpointHeld');
@@ -174,14 +203,35 @@ export function createDeliveryActivities({ client, sealer, callbackPolicy, callb
   /**
    * The first attempts of a batch, all at once. Never throws for an attempt: each outcome, accepted
    * or not, goes back to the batch, which moves the ones not accepted on to their own schedules.
+   * In order, `headAttempt` is the first notification's place in its schedule (a retried head's).
    */
   async function deliverFirstAttempts(
     batch: DeliveryBatchInput,
-    opts: { ordered?: boolean; followInstance?: boolean } = {},
+    opts: { ordered?: boolean; followInstance?: boolean; headAttempt?: number } = {},
+  ): Promise<FirstAttemptOutcome[]> {
+    const outcomes = await firstAttempts(batch, opts);
+    outcomes.forEach((outcome, i) => {
+      // Held by the endpoint gate, or not made for a deleted instance: no attempt on record.
+      if (outcome.heldUntilMs !== undefined || outcome.cancelled) return;
+      const place = i === 0 && opts.ordered ? (opts.headAttempt ?? 1) : 1;
+      countAttempt({
+        elementKey: batch.elementKey,
+        delivered: outcome.delivered,
+        status: outcome.attempt.status,
+        handedAtMs: batch.handedAtMs,
+        last: place >= batch.maxAttempts,
+      });
+    });
+    return outcomes;
+  }
+
+  async function firstAttempts(
+    batch: DeliveryBatchInput,
+    opts: { ordered?: boolean; followInstance?: boolean },
   ): Promise<FirstAttemptOutcome[]> {
     const attempt = async (n: BatchedNotification, target: CallbackTarget): Promise<FirstAttemptOutcome> => {
       // A batch's first attempts: the hot path, where a healthy instance's state may be up to 30 s old.
-      const decision = await admit(batch.instanceId, GATE_WAIT_BATCH_MS, { relaxed: !opts.followInstance });
+      const decision = await admit(batch.elementKey, batch.instanceId, GATE_WAIT_BATCH_MS, { relaxed: !opts.followInstance });
       if (!decision.go) return heldOutcome(n.eventId, decision.heldUntilMs, target.url);
       const startedMs = Date.now();
       const at = new Date(startedMs).toISOString();

@@ -176,6 +176,8 @@ export async function handOff(
       target,
       ...starter.deliverySchedule,
       notifications: batch,
+      // Plain data for the delivery latency metric: the batch's first attempts measure from here.
+      handedAtMs: Date.now(),
       ...(ordered ? { ordered } : {}),
     });
     onStarted?.((started += batch.length));

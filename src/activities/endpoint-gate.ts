@@ -26,8 +26,8 @@ const MAX_FAILED_IDS = 5;
 const HEALTHY: EndpointGateState = { state: 'healthy' };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** Go: the attempt may POST now. Held: not attempted; ask again at `heldUntilMs`. */
-export type GateDecision = { go: true; probe?: boolean } | { go: false; heldUntilMs: number };
+/** Go: the attempt may POST now. Held (by an open circuit, or a rate slot too far off): not attempted; ask again at `heldUntilMs`. */
+export type GateDecision = { go: true; probe?: boolean } | { go: false; heldUntilMs: number; by?: 'circuit' | 'rate' };
 
 /**
  * The worker's side of endpoint health, per instance: a cache of the instance's endpoint state (read
@@ -105,7 +105,7 @@ export class EndpointGate {
         if (await this.probe(instanceId)) return { go: true, probe: true };
         gate = await this.state(instanceId);
       }
-      if (gate.state === 'open') return { go: false, heldUntilMs: heldUntil(gate) };
+      if (gate.state === 'open') return { go: false, heldUntilMs: heldUntil(gate), by: 'circuit' };
     }
     const rate = gate.state === 'recovering' ? (gate.maxRate ?? DEFAULT_DRAIN_RATE) : gate.maxRate;
     return rate ? this.slot(instanceId, rate, budgetMs) : { go: true };
@@ -136,7 +136,7 @@ export class EndpointGate {
   private async slot(instanceId: number, rate: number, budgetMs: number): Promise<GateDecision> {
     const now = Date.now();
     const at = Math.max(now, this.nextSlotMs.get(instanceId) ?? 0);
-    if (at - now > budgetMs) return { go: false, heldUntilMs: at };
+    if (at - now > budgetMs) return { go: false, heldUntilMs: at, by: 'rate' };
     const interval = 1000 / rate;
     this.nextSlotMs.set(instanceId, at + interval);
     if (at > now) await sleep(at - now);

@@ -7,6 +7,7 @@ import { secretKeysOf } from '../instances/secret-keys';
 import type { CallbackPolicy } from '../events/callback-url';
 import type { Sealer } from '../secrets/sealer';
 import { chunk, MAX_EVENTS_POLLING } from '../events/notification';
+import { measurePoll } from '../metrics/polling';
 import { classify, getByPath } from '../polling/classify';
 import { alreadyReported, overlapMsOf, toRemember } from '../polling/overlap';
 import type { PollInput, PollResult } from '../workflows/types';
@@ -72,6 +73,10 @@ export function createPollActivities(deps: PollDeps) {
    * (no more), so a large poll stays out of history.
    */
   async function pollResource(input: PollInput): Promise<PollResult> {
+    return measurePoll(input, Context.current().info.attempt, () => pollOnce(input));
+  }
+
+  async function pollOnce(input: PollInput): Promise<PollResult> {
     const ctx = Context.current();
     const { instance, resource, resourceName } = input;
     const element = findElement(instance.elementKey);

@@ -17,6 +17,7 @@ import { BASE_PATH } from './base-path';
 import { instancesRouter } from './instances';
 import { limitJsonDepth } from './json-depth';
 import { LoginLimiter } from './login-limiter';
+import { metricsRouter } from './metrics';
 import { webhooksRouter } from './webhooks';
 
 export { BASE_PATH } from './base-path';
@@ -54,6 +55,8 @@ export function createApp(deps: AppDeps): express.Express {
   // The OpenAPI document and its reference page: static, no secrets needed.
   app.use(docsRouter(catalog));
   app.use(BASE_PATH, api);
+  // Operators' metrics, at the root where Prometheus looks (docs/operations.md).
+  app.use(metricsRouter(deps));
   app.use(consoleRouter());
   app.use(notFoundRoute);
   app.use(errorHandler(deps.log));

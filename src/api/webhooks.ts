@@ -6,6 +6,7 @@ import { findElement } from '../elements';
 import type { ParsedWebhook } from '../elements/element';
 import { badRequest, HttpError, notFound, tooMany, unauthorized } from '../errors';
 import type { Logger } from '../logger';
+import { countWebhookAnswers } from '../metrics/webhooks';
 import type { Sealer } from '../secrets/sealer';
 import { instanceWorkflowId } from '../workflows/ids';
 import { callbackVerificationSignal } from '../workflows/messages';
@@ -81,6 +82,7 @@ export function webhooksRouter({ client, config, log, sealer }: { client: Client
 
   router.post(
     '/events/:elementKey/:instanceId',
+    countWebhookAnswers,
     refuseDeclaredOversize,
     express.text({ type: () => true, limit: WEBHOOK_BODY_LIMIT_BYTES }),
     async (req, res) => {
@@ -94,6 +96,7 @@ export function webhooksRouter({ client, config, log, sealer }: { client: Client
       const raw = typeof req.body === 'string' ? req.body : '';
       const parsed = webhooks.parse(raw, req.header('content-type'));
       if (typeof parsed === 'string') throw badRequest(`Not a ${element.key} webhook: ${parsed}`);
+      res.locals.webhookKind = parsed.kind;
 
       // Settled from the request alone, before Temporal is asked anything.
       let signedBy: ((verifier: string) => boolean) | undefined;
@@ -138,7 +141,10 @@ export function webhooksRouter({ client, config, log, sealer }: { client: Client
         res.json({ received: true });
       } catch (err) {
         if (err instanceof HttpError) throw err;
-        if (err instanceof ReceiverBusy) throw new HttpError(503, err.message, [], { 'retry-after': '1' });
+        if (err instanceof ReceiverBusy) {
+          res.locals.webhookRefusal = 'busy';
+          throw new HttpError(503, err.message, [], { 'retry-after': '1' });
+        }
         if (err instanceof WorkflowNotFoundError) throw notFound(`Instance ${instanceId} not found`);
         // Not accepted within the deadline (every Temporal call above is bounded by it): the
         // provider retries, and nothing was half-recorded.

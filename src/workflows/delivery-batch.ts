@@ -173,9 +173,10 @@ export async function deliveryBatchWorkflow(input: DeliveryBatchInput): Promise<
         results = await deliverFirstAttempts.executeWithOptions(
           { ...inOrderOptions, summary: `in order: ${rest.length} notification(s) from ${head + 1}` },
           // Retries go where the instance's callback is now, signed with its keys now.
+          // The head's place in its schedule tells the activity whether its failure fails it (metrics).
           [
             { ...input, notifications: rest },
-            { ordered: true, followInstance: retrying },
+            { ordered: true, followInstance: retrying, headAttempt: (attempts.get(rest[0]!.eventId)?.length ?? 0) + 1 },
           ],
         );
       } catch {

@@ -138,9 +138,12 @@ export async function deliveryWorkflow(input: DeliveryInput): Promise<DeliveryRe
       const summary = `attempt ${attempts.length + 1}: POST ${input.events} event(s)`;
       try {
         // Retries and redeliveries go where the instance's callback is now, signed with its keys now.
+        // The attempt's place in the schedule tells the activity whether its failure fails the
+        // notification (for the metrics; an argument only, so recorded histories replay the same).
+        const scheduleAttempt = n + 1;
         const { status: httpStatus, url } = attempts.length
-          ? await deliverNotification.executeWithOptions({ ...attemptOptions, summary }, [input, { followInstance: true }])
-          : await deliverFirst.executeWithOptions({ ...firstAttemptOptions, summary }, [input]);
+          ? await deliverNotification.executeWithOptions({ ...attemptOptions, summary }, [input, { followInstance: true, scheduleAttempt }])
+          : await deliverFirst.executeWithOptions({ ...firstAttemptOptions, summary }, [input, { scheduleAttempt }]);
         attempts.push({ attempt: attempts.length + 1, at: iso(startedMs), durationMs: Date.now() - startedMs, url, status: httpStatus });
         deliveredMs = Date.now();
         return 'delivered';

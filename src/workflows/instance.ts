@@ -364,7 +364,7 @@ export async function instanceWorkflow(input: InstanceWorkflowInput): Promise<vo
 
   // --- polling ---------------------------------------------------------------------------------
 
-  async function pollOne(name: string, startedMs: number): Promise<void> {
+  async function pollOne(name: string, startedMs: number, dueAtMs: number | undefined): Promise<void> {
     const resource = spec.events.resources[name]!;
     const previous = state.watermarks[name]!;
     const windowStartMs = Date.parse(previous.watermark);
@@ -388,6 +388,8 @@ export async function instanceWorkflow(input: InstanceWorkflowInput): Promise<vo
           overlapStartMs: rereadStartMs(overlap, windowStartMs, overlapMs),
           seen: overlap.seen,
           ...(spec.events.ordered ? { ordered: true } : {}),
+          // Plain data for the poll lag metric, measured by the activity.
+          dueAtMs,
         },
       ]);
       // A PATCH removed the resource while it was polled: its watermark is gone, and stays gone.
@@ -407,13 +409,14 @@ export async function instanceWorkflow(input: InstanceWorkflowInput): Promise<vo
 
   async function pollCycle(): Promise<void> {
     const startedMs = Date.now();
+    const dueAtMs = state.nextPollAtMs;
     try {
       await CancellationScope.cancellable(async () => {
         pollScope = CancellationScope.current();
         const names = Object.keys(spec.events.resources);
         // Ordered: one resource after another, so their notifications join the lane in one order.
-        if (spec.events.ordered) for (const name of names) await pollOne(name, startedMs);
-        else await Promise.all(names.map((name) => pollOne(name, startedMs)));
+        if (spec.events.ordered) for (const name of names) await pollOne(name, startedMs, dueAtMs);
+        else await Promise.all(names.map((name) => pollOne(name, startedMs, dueAtMs)));
       });
     } catch (err) {
       if (!isCancellation(err)) throw err;

@@ -76,6 +76,8 @@ export interface DeliveryBatchInput {
   firstRetrySeconds: number;
   maxAttempts: number;
   notifications: BatchedNotification[];
+  /** When the batch was handed to delivery (epoch ms), for the delivery latency metric; absent in batches from before it. */
+  handedAtMs?: number;
   /**
    * `event.notification.ordered`: the batch waits for its turn in the instance's lane, then delivers
    * one notification at a time, in order, retrying the head while the rest wait.
@@ -176,6 +178,8 @@ export interface PollInput {
   seen?: SeenEntry[];
   /** Delivered in order, through the instance's lane. */
   ordered?: boolean;
+  /** When this poll was due (epoch ms), for the poll lag metric; absent in polls scheduled before it. */
+  dueAtMs?: number;
 }
 
 export interface PollResult {

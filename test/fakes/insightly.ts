@@ -28,6 +28,8 @@ export interface SearchCall {
   query: Record<string, string>;
   at: number;
   status: number;
+  /** Records the answer held (a 200's page). */
+  returned?: number;
 }
 
 const FORMAT = 'yyyy-MM-dd HH:mm:ss';
@@ -195,7 +197,9 @@ export class FakeInsightly {
         .filter((r) => !query.field_name || String(r[query.field_name]) === query.field_value)
         .sort((a, b) => (this.order === 'updated' ? updated(a) - updated(b) : 0) || id(a) - id(b));
       const headers: Record<string, string> = query.count_total === 'true' ? { 'X-Total-Count': String(matching.length) } : {};
-      answer(200, matching.slice(skip, skip + top), headers);
+      const page = matching.slice(skip, skip + top);
+      call.returned = page.length;
+      answer(200, page, headers);
       await this.afterSearch?.(call);
     });
     const listening = await listenOnFreePort(app, port);

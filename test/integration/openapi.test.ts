@@ -31,6 +31,8 @@ const NOT_DOCUMENTED = [
   'GET /docs/swagger-ui.css',
   'GET /docs/swagger-ui-bundle.js',
   'GET /docs/favicon-32x32.png',
+  // Operators' metrics (Prometheus' text format, OPERATOR_TOKEN): not the API's, documented in docs/operations.md.
+  'GET /metrics',
   // The web console's pages (its index.html) and icon.
   ...CONSOLE_ROUTES.map((p) => `GET ${p.replace(/:(\w+)/g, '{$1}')}`),
 ];
