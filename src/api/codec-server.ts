@@ -126,7 +126,7 @@ export function codecServerRouter({ config }: { config: Config }): Router {
     }
     let body: unknown;
     try {
-      body = JSON.parse((req.body as Buffer).toString('utf8'));
+      body = JSON.parse(Buffer.isBuffer(req.body) ? req.body.toString('utf8') : '');
     } catch {
       throw badRequest('Invalid JSON in request body');
     }
