@@ -95,16 +95,23 @@ export function codecServerRouter({ config }: { config: Config }): Router {
     res.status(204).end();
   };
 
-  // Settled from the headers alone, before any body is read.
+  // Settled from the headers alone, before any body is read. Only a wrong token or a forged cookie counts
+  // as a failed sign-in: a UI opened before signing in (or left signed in past the session) sends many
+  // requests without a valid credential, and must not lock its operator out for the rest of the minute.
   const operatorOnly: RequestHandler = (req, _res, next) => {
     const address = clientKey(req.ip ?? req.socket.remoteAddress ?? 'unknown');
     limiter.check(address);
-    const bearer = /^\s*Bearer\s+(\S+)\s*$/i.exec(req.header('authorization') ?? '')?.[1];
-    if (isOperatorToken(token, bearer) || sessions!.valid(cookieValue(req.header('cookie'), SESSION_COOKIE))) return next();
-    limiter.failed(address);
+    const authorization = req.header('authorization');
+    const bearer = /^\s*Bearer\s+(\S+)\s*$/i.exec(authorization ?? '')?.[1];
+    if (isOperatorToken(token, bearer)) return next();
+    const session = sessions!.check(cookieValue(req.header('cookie'), SESSION_COOKIE));
+    if (session === 'valid') return next();
+    if (authorization !== undefined || session === 'forged') limiter.failed(address);
     throw unauthorized(
-      `The codec server is for operators: send "Authorization: Bearer <OPERATOR_TOKEN>", or sign in at ${CODEC_PATH}/sign-in ` +
-        'and let the Temporal UI include credentials',
+      session === 'expired'
+        ? `The operator session has ended: sign in again at ${CODEC_PATH}/sign-in`
+        : `The codec server is for operators: send "Authorization: Bearer <OPERATOR_TOKEN>", or sign in at ${CODEC_PATH}/sign-in ` +
+            'and let the Temporal UI include credentials',
     );
   };
 

@@ -32,14 +32,25 @@ export class OperatorSessions {
 
   /** Whether a cookie value is a session this key signed and that has not ended. */
   valid(value: string | undefined): boolean {
-    if (!value || value.length > 200) return false;
+    return this.check(value) === 'valid';
+  }
+
+  /**
+   * A session this key signed, still running (`valid`) or ended (`expired`: a browser left signed in,
+   * not a guess); or anything else (`forged`), which counts as a failed sign-in.
+   */
+  check(value: string): 'valid' | 'expired' | 'forged';
+  check(value: string | undefined): 'valid' | 'expired' | 'forged' | 'absent';
+  check(value: string | undefined): 'valid' | 'expired' | 'forged' | 'absent' {
+    if (value === undefined || value === '') return 'absent';
+    if (value.length > 200) return 'forged';
     const parts = value.split('.');
-    if (parts.length !== 4 || parts[0] !== VERSION || !/^\d{1,12}$/.test(parts[1]!)) return false;
+    if (parts.length !== 4 || parts[0] !== VERSION || !/^\d{1,12}$/.test(parts[1]!)) return 'forged';
     const body = parts.slice(0, 3).join('.');
     const given = Buffer.from(parts[3]!, 'base64url');
     const expected = Buffer.from(this.mac(body), 'base64url');
-    if (given.length !== expected.length || !timingSafeEqual(given, expected)) return false;
-    return Number(parts[1]) * 1000 > this.now();
+    if (given.length !== expected.length || !timingSafeEqual(given, expected)) return 'forged';
+    return Number(parts[1]) * 1000 > this.now() ? 'valid' : 'expired';
   }
 
   private mac(body: string): string {
