@@ -7,7 +7,7 @@ import { ENCRYPTED_ENCODING, loadPayloadCodec, type EncryptionCodec } from '../t
 import { clientKey, LoginLimiter } from './login-limiter';
 import { isOperatorToken } from './operator-auth';
 import { cookieValue, OperatorSessions, SESSION_COOKIE } from './operator-session';
-import { signInRoutes } from './operator-sign-in';
+import { isOwnOrigin, signInRoutes } from './operator-sign-in';
 
 /** Where the codec server lives on the API; the Temporal UI appends `/decode` and `/encode`. */
 export const CODEC_PATH = '/codec';
@@ -75,7 +75,7 @@ export function codecServerRouter({ config }: { config: Config }): Router {
   const crossOrigin: RequestHandler = (req, res, next) => {
     const origin = req.header('origin');
     res.vary('Origin');
-    if (origin === undefined || origin === ownOrigin(req, config)) return next();
+    if (origin === undefined || isOwnOrigin(origin, req)) return next();
     if (origin !== uiOrigin) throw forbidden(originRefusal(origin, uiOrigin));
     res.set({ 'access-control-allow-origin': origin, 'access-control-allow-credentials': 'true' });
     next();
@@ -186,12 +186,6 @@ export function codecServerRouter({ config }: { config: Config }): Router {
 
   router.use(signInRoutes({ basePath: CODEC_PATH, config, sessions, limiter, operatorEndpointsOn }));
   return router;
-}
-
-/** The API's own origin as this request reached it, so its own pages' POSTs pass the origin check. */
-function ownOrigin(req: Request, config: Config): string {
-  const host = req.header('host');
-  return host ? `${req.protocol}://${host}` : new URL(config.PUBLIC_URL).origin;
 }
 
 function originRefusal(origin: string, uiOrigin: string | undefined): string {

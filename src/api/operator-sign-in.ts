@@ -6,6 +6,19 @@ import { clientKey, type LoginLimiter } from './login-limiter';
 import { isOperatorToken } from './operator-auth';
 import { SESSION_COOKIE, SESSION_SECONDS, type OperatorSessions } from './operator-session';
 
+/**
+ * Whether `origin` is the API itself as this request reached it (its own pages' POSTs). By host alone:
+ * behind a proxy that ends TLS, the page is https while this server sees http, and no other site can
+ * choose the Host header a browser sends.
+ */
+export function isOwnOrigin(origin: string, req: Request): boolean {
+  try {
+    return new URL(origin).host === req.header('host');
+  } catch {
+    return false;
+  }
+}
+
 const escapeHtml = (text: string) =>
   text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 
@@ -67,7 +80,7 @@ browser decode payloads for the Temporal UI through <code>${escapeHtml(basePath)
   router.post(`${basePath}/sign-in`, operatorEndpointsOn, pagePolicy, (req, res, next) => {
     // A sign-in posted by another site's page is refused: nobody may plant a session in an operator's browser.
     const origin = req.header('origin');
-    if (origin !== undefined && origin !== `${req.protocol}://${req.header('host')}`) {
+    if (origin !== undefined && !isOwnOrigin(origin, req)) {
       return send(res, 403, 'Operator sign-in', '<p role="alert">Sign in from this page itself.</p>');
     }
     const address = clientKey(req.ip ?? req.socket.remoteAddress ?? 'unknown');
