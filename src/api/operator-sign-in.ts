@@ -51,7 +51,13 @@ export function signInRoutes(opts: {
   const router = Router();
   // helmet's policy as everywhere (no script at all here), less `upgrade-insecure-requests`, which
   // would send the form's post to https on a plain-http API that is not localhost.
-  const pagePolicy = helmet.contentSecurityPolicy({ directives: { upgradeInsecureRequests: null } });
+  const csp = helmet.contentSecurityPolicy({ directives: { upgradeInsecureRequests: null } });
+  // helmet's no-referrer makes browsers send `Origin: null` with this page's form posts, which the
+  // origin check must refuse (another site can send null too); same-origin sends this page's origin.
+  const pagePolicy: RequestHandler = (req, res, next) => {
+    res.set('referrer-policy', 'same-origin');
+    csp(req, res, next);
+  };
   const form = express.urlencoded({ extended: false, limit: '4kb', parameterLimit: 4 });
   const uiUrl = config.TEMPORAL_UI_URL;
   const codecUrl = (req: Request) => `${req.protocol}://${req.header('host') ?? new URL(config.PUBLIC_URL).host}${basePath}`;
