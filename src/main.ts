@@ -1,4 +1,5 @@
 // `npm start`: the embedded Temporal dev server (unless TEMPORAL_ADDRESS is set), a worker and the API.
+import { CODEC_PATH } from './api/codec-server';
 import { listen } from './api/main';
 import { accountsProblem, loadConfig } from './config';
 import { logger } from './logger';
@@ -19,6 +20,9 @@ async function main() {
       uiPort: config.TEMPORAL_UI_PORT,
       dataDir: config.DATA_DIR,
       namespace: config.TEMPORAL_NAMESPACE,
+      // The UI decodes through the API's codec server (operators only: docs/operations-codec.md), called
+      // from the operator's browser: localhost, the same site as the UI's localhost, so its cookie goes along.
+      codecEndpoint: config.OPERATOR_TOKEN ? `http://localhost:${config.PORT}${CODEC_PATH}` : undefined,
     });
     logger.info({ address: devServer.address, ui: devServer.uiUrl }, 'Temporal dev server ready');
   }

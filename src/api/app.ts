@@ -6,6 +6,7 @@ import type { CallbackPolicy } from '../events/callback-url';
 import type { Logger } from '../logger';
 import type { Sealer } from '../secrets/sealer';
 import { requireCaller } from './auth';
+import { codecServerRouter } from './codec-server';
 import { consoleRouter } from './console';
 import { docsRouter } from './docs';
 import { accessLog, errorHandler, notFoundRoute, requestIds } from './errors';
@@ -52,6 +53,8 @@ export function createApp(deps: AppDeps): express.Express {
   api.use(eventsRouter(deps));
   const catalog = deps.elements ?? elements;
   api.use(elementsRouter({ config: deps.config, catalog }));
+  // The codec server for the Temporal UI: operators only, its own auth, CORS and body reading.
+  app.use(codecServerRouter(deps));
   // The OpenAPI document and its reference page: static, no secrets needed.
   app.use(docsRouter(catalog));
   app.use(BASE_PATH, api);

@@ -2,6 +2,7 @@
 // (built once from the Go module proxy), its UI, STACK_WORKERS workers and STACK_APIS API processes
 // behind a round-robin proxy on PORT. Ctrl-C stops all in order; the next run carries on.
 import path from 'node:path';
+import { CODEC_PATH } from '../api/codec-server';
 import { DEFAULT_RETENTION, parseRetention } from './namespace';
 import { projectRoot } from './apps';
 import { defaultPorts, startStack } from './stack';
@@ -40,6 +41,9 @@ async function main() {
     `API          ${stack.apiUrl}/elements/api-v2   (round robin over ${stack.apiPorts.map((p) => `:${p}`).join(' ')})`,
     `Temporal     ${stack.temporalAddress}   namespace ${namespace}, retention ${retentionText}`,
     ...(stack.uiUrl ? [`Temporal UI  ${stack.uiUrl}`] : []),
+    ...(stack.uiUrl
+      ? [`Codec        http://localhost:${ports.proxy}${CODEC_PATH}/sign-in   (operators sign in with OPERATOR_TOKEN; then the UI decodes)`]
+      : []),
     `PostgreSQL   ${stack.postgres.address}   (psql -h 127.0.0.1 -p ${ports.postgres} -U temporal temporal)`,
     ...(stack.account
       ? [

@@ -3,6 +3,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync }
 import path from 'node:path';
 import { Connection } from '@temporalio/client';
 import { bundleWorkflowCode } from '@temporalio/worker';
+import { CODEC_PATH } from '../api/codec-server';
 import { loadSealer } from '../secrets/sealer';
 import { appProcess, projectRoot, waitForApi, waitForWorker } from './apps';
 import { ensureBinaries, type StackBinaries } from './binaries';
@@ -256,6 +257,8 @@ export async function startStack(opts: StackOptions, binaries: StackBinaries = e
         temporalAddress,
         port: ports.ui,
         namespace,
+        // The APIs' codec server, through the proxy; localhost, the UI's own site, so the operator's cookie goes along.
+        codecEndpoint: `http://localhost:${ports.proxy}${CODEC_PATH}`,
         logFile: path.join(logDir, 'temporal-ui.log'),
       }).start();
       started.push(ui);
@@ -285,6 +288,8 @@ export async function startStack(opts: StackOptions, binaries: StackBinaries = e
       DATA_DIR: appData,
       WORKFLOW_BUNDLE_PATH: withAccount.WORKFLOW_BUNDLE_PATH ?? bundlePath,
       PUBLIC_URL: withAccount.PUBLIC_URL ?? apiUrl,
+      // The UI the console links to, and the one origin the codec server answers cross-origin calls from.
+      TEMPORAL_UI_URL: withAccount.TEMPORAL_UI_URL ?? `http://localhost:${ports.ui}`,
       // The APIs see the proxy's connections: it passes the client's address on.
       TRUST_PROXY: withAccount.TRUST_PROXY ?? 'loopback',
     };

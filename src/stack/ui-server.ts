@@ -4,9 +4,11 @@ import { ManagedProcess } from './process';
 
 /**
  * The Temporal UI server's configuration: written in full (no templates, no environment read), so
- * the app's own TEMPORAL_* settings cannot leak into it. Loopback only: the UI has no login.
+ * the app's own TEMPORAL_* settings cannot leak into it. Loopback only: the UI has no login. With a
+ * codec endpoint (the API's `/codec`), the browser sends it the operator's session cookie
+ * (`includeCredentials`): payloads decode for a signed-in operator and for nobody else.
  */
-export function uiConfig(opts: { temporalAddress: string; port: number; namespace: string }): string {
+export function uiConfig(opts: { temporalAddress: string; port: number; namespace: string; codecEndpoint?: string }): string {
   return `# Written by npm run stack (src/stack/ui-server.ts) on every start.
 temporalGrpcAddress: ${opts.temporalAddress}
 host: 127.0.0.1
@@ -20,7 +22,8 @@ cors:
     - http://localhost:${opts.port}
     - http://127.0.0.1:${opts.port}
 codec:
-  endpoint: ""
+  endpoint: "${opts.codecEndpoint ?? ''}"
+  includeCredentials: ${opts.codecEndpoint ? 'true' : 'false'}
 `;
 }
 
@@ -30,6 +33,7 @@ export function uiServerProcess(opts: {
   temporalAddress: string;
   port: number;
   namespace: string;
+  codecEndpoint?: string;
   logFile: string;
 }): ManagedProcess {
   mkdirSync(path.join(opts.rootDir, 'config'), { recursive: true });

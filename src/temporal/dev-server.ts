@@ -13,6 +13,8 @@ export interface DevServerOptions {
   /** Where the server's own log goes; it is noisy, so it is kept out of the app's log. */
   logFile?: string;
   headless?: boolean;
+  /** The codec server the UI decodes payloads with (the API's `/codec`); the UI calls it from the browser. */
+  codecEndpoint?: string;
   startTimeoutMs?: number;
 }
 
@@ -51,6 +53,7 @@ export function devServerArgs(opts: DevServerOptions): string[] {
   if (opts.namespace !== 'default') args.push('--namespace', opts.namespace);
   if (opts.headless) args.push('--headless');
   else args.push('--ui-port', String(opts.uiPort));
+  if (opts.codecEndpoint && !opts.headless) args.push('--ui-codec-endpoint', opts.codecEndpoint);
   return args;
 }
 

@@ -62,6 +62,8 @@ export async function startStack(
     callbackLookup?: LookupFn;
     /** The elements the API describes (default: the registry); a test adds an element only it knows. */
     elements?: ReadonlyMap<string, Element>;
+    /** The API's port, when something started before the stack must know it (a Temporal UI's codec endpoint). */
+    apiPort?: number;
   } = {},
 ): Promise<Stack> {
   const address = opts.temporalAddress ?? process.env.TEST_TEMPORAL_ADDRESS;
@@ -73,7 +75,7 @@ export async function startStack(
   const sink = new CallbackSink();
   await sink.start();
   // The API's address is fixed before it starts: webhook callbacks are registered at PUBLIC_URL.
-  const port = await freePort();
+  const port = opts.apiPort ?? (await freePort());
   const taskQueue = `test-${randomUUID()}`;
   const env = {
     TEMPORAL_ADDRESS: address,

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import type express from 'express';
 import { z } from 'zod';
+import { CODEC_ROUTES } from '../../src/api/codec-server';
 import { CONSOLE_ROUTES } from '../../src/api/console';
 import { BASE_PATH, createApp } from '../../src/api/app';
 import * as documentModule from '../../src/api/openapi/document';
@@ -35,6 +36,8 @@ const NOT_DOCUMENTED = [
   'GET /metrics',
   // The web console's pages (its index.html) and icon.
   ...CONSOLE_ROUTES.map((p) => `GET ${p.replace(/:(\w+)/g, '{$1}')}`),
+  // The codec server and its operator sign-in: for operators and the Temporal UI, not for accounts.
+  ...CODEC_ROUTES,
 ];
 
 /**
