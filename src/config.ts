@@ -107,6 +107,10 @@ export const configSchema = z
      *  development token in development, and those endpoints off (404) otherwise. */
     OPERATOR_TOKEN: z.string().min(16).optional(),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    /** OpenTelemetry collector (OTLP/HTTP): traces go to `<it>/v1/traces`. Unset: no tracing at all. */
+    OTEL_EXPORTER_OTLP_ENDPOINT: z.url().optional(),
+    /** The traces' `service.name` for this process. Unset: element-events-api / element-events-worker. */
+    OTEL_SERVICE_NAME: z.string().min(1).optional(),
   })
   .transform((env) => {
     // Development: the embedded dev server and no accounts of one's own. Only then do the documented

@@ -1,0 +1,29 @@
+import { context, SpanKind, SpanStatusCode, trace, ROOT_CONTEXT, type Tracer } from '@opentelemetry/api';
+import type { RequestHandler } from 'express';
+
+/**
+ * A span per API request (SERVER), the parent of every Temporal call the request makes. Every request
+ * starts a trace of its own: a `traceparent` a caller sends is not followed, since anyone may post to
+ * the webhook receiver and could otherwise join (or flood) an operator's traces. Named after the
+ * matched route, never the URL: paths carry instance ids and queries may carry codes or tokens.
+ */
+export function requestSpans(tracer: Tracer): RequestHandler {
+  return (req, res, next) => {
+    const span = tracer.startSpan(
+      `${req.method}`,
+      { kind: SpanKind.SERVER, attributes: { 'http.request.method': req.method } },
+      ROOT_CONTEXT,
+    );
+    res.once('close', () => {
+      const route = req.route ? `${req.baseUrl}${String(req.route.path)}` : undefined;
+      if (route) {
+        span.updateName(`${req.method} ${route}`);
+        span.setAttribute('http.route', route);
+      }
+      span.setAttribute('http.response.status_code', res.statusCode);
+      if (res.statusCode >= 500) span.setStatus({ code: SpanStatusCode.ERROR });
+      span.end();
+    });
+    context.with(trace.setSpan(ROOT_CONTEXT, span), next);
+  };
+}
