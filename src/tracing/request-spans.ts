@@ -4,7 +4,7 @@ import type { RequestHandler } from 'express';
 /**
  * A span per API request (SERVER), the parent of every Temporal call the request makes. Every request
  * starts a trace of its own: a `traceparent` a caller sends is not followed, since anyone may post to
- * the webhook receiver and could otherwise join (or flood) an operator's traces. Named after the
+ * the webhook receiver and could otherwise join an operator's traces, or pick their ids. Named after the
  * matched route, never the URL: paths carry instance ids and queries may carry codes or tokens.
  */
 export function requestSpans(tracer: Tracer): RequestHandler {
@@ -24,6 +24,11 @@ export function requestSpans(tracer: Tracer): RequestHandler {
       if (res.statusCode >= 500) span.setStatus({ code: SpanStatusCode.ERROR });
       span.end();
     });
-    context.with(trace.setSpan(ROOT_CONTEXT, span), next);
+    const active = trace.setSpan(ROOT_CONTEXT, span);
+    // Body parsers go on from the request stream's events, which run in the socket's context, not
+    // this one: bound, their listeners (and the handlers they call) run under the request's span.
+    context.bind(active, req);
+    context.bind(active, res);
+    context.with(active, next);
   };
 }
