@@ -113,6 +113,10 @@ export const configSchema = z
     TEMPORAL_SDK_METRICS_PORT: z.coerce.number().int().min(1).max(65535).optional(),
     TEMPORAL_SDK_METRICS_HOST: z.string().min(1).default('127.0.0.1'),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    /** OpenTelemetry collector (OTLP/HTTP): traces go to `<it>/v1/traces`. Unset: no tracing at all. */
+    OTEL_EXPORTER_OTLP_ENDPOINT: z.url().optional(),
+    /** The traces' `service.name` for this process. Unset: element-events-api / element-events-worker. */
+    OTEL_SERVICE_NAME: z.string().min(1).optional(),
   })
   .transform((env) => {
     // Development: the embedded dev server and no accounts of one's own. Only then do the documented

@@ -5,6 +5,8 @@ import { accountsProblem, loadConfig } from './config';
 import { logger } from './logger';
 import { connectClient } from './temporal/connection';
 import { startDevServer, type DevServer } from './temporal/dev-server';
+import { startTracing } from './tracing/tracing';
+import { workflowClientInterceptors } from './tracing/client-interceptors';
 import { createWorker } from './worker';
 
 async function main() {
@@ -27,7 +29,12 @@ async function main() {
     logger.info({ address: devServer.address, ui: devServer.uiUrl }, 'Temporal dev server ready');
   }
   const address = config.TEMPORAL_ADDRESS ?? devServer!.address;
-  const client = await connectClient(address, config.TEMPORAL_NAMESPACE, { access: config });
+  // Tracing (OTEL_EXPORTER_OTLP_ENDPOINT): the API's client carries each request's trace into Temporal.
+  const tracing = startTracing(config, 'api');
+  const client = await connectClient(address, config.TEMPORAL_NAMESPACE, {
+    access: config,
+    workflowInterceptors: workflowClientInterceptors(tracing),
+  });
   const { worker, close } = await createWorker(config, address);
   const running = worker.run();
   const server = await listen(client, config);
@@ -47,6 +54,7 @@ async function main() {
     await running.catch((err) => logger.error({ err }, 'worker stopped with an error'));
     await close();
     await client.connection.close();
+    await tracing?.shutdown();
     await devServer?.stop();
     logger.info('stopped');
     process.exit(0);

@@ -10,6 +10,9 @@ import { loadSealer } from './secrets/sealer';
 import { connectionSecurity } from './temporal/connection';
 import { installTemporalLogger } from './temporal/logging';
 import { ensureSearchAttributes } from './temporal/register-search-attributes';
+import { startTracing } from './tracing/tracing';
+import { workflowClientInterceptors } from './tracing/client-interceptors';
+import { workerTracingOptions } from './tracing/worker-options';
 
 export async function createWorker(
   config: Config,
@@ -28,7 +31,13 @@ export async function createWorker(
   if (created.length) logger.info({ namespace: config.TEMPORAL_NAMESPACE, created }, 'search attributes created');
   // Activities start delivery workflows. A client on the worker's own connection can start them
   // eagerly: the server hands the first workflow task straight back to this worker.
-  const client = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
+  // Tracing (OTEL_EXPORTER_OTLP_ENDPOINT set): the delivery workflows' starts carry the trace on.
+  const tracing = startTracing(config, 'worker');
+  const client = new Client({
+    connection,
+    namespace: config.TEMPORAL_NAMESPACE,
+    interceptors: { workflow: workflowClientInterceptors(tracing) },
+  });
   const worker = await Worker.create({
     connection,
     namespace: config.TEMPORAL_NAMESPACE,
@@ -46,12 +55,15 @@ export async function createWorker(
       eagerStart: true,
       callbackPolicy: { publicOnly: config.CALLBACK_URLS_PUBLIC_ONLY, lookup: opts.lookup },
       callbackTimeoutMs: config.CALLBACK_TIMEOUT_SECONDS * 1000,
+      tracer: tracing?.tracer,
     }),
+    ...workerTracingOptions(tracing),
   });
   return {
     worker,
     async close() {
       await connection.close();
+      await tracing?.shutdown();
     },
   };
 }

@@ -1,4 +1,5 @@
 import { createHmac } from 'node:crypto';
+import { context, propagation, SpanKind, SpanStatusCode, trace, type Tracer } from '@opentelemetry/api';
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { fetch, type Response } from 'undici';
@@ -95,9 +96,11 @@ interface Deps {
    * recorded as this attempt's failure rather than as an activity timeout.
    */
   callbackTimeoutMs?: number;
+  /** Tracing on: a span per callback POST, whose `traceparent` the request carries. */
+  tracer?: Tracer;
 }
 
-export function createDeliveryActivities({ client, sealer, callbackPolicy, callbackTimeoutMs = CALLBACK_TIMEOUT_MS }: Deps) {
+export function createDeliveryActivities({ client, sealer, callbackPolicy, callbackTimeoutMs = CALLBACK_TIMEOUT_MS, tracer }: Deps) {
   // Resolves callback hosts at connect time and refuses forbidden addresses there, so a name cannot
   // pass a check and then answer with an inner address for the request (DNS rebinding).
   const dispatcher = callbackDispatcher(callbackPolicy);
@@ -266,10 +269,44 @@ export function createDeliveryActivities({ client, sealer, callbackPolicy, callb
     return outcomes;
   }
 
-  /** POSTs one notification to `target`; throws the attempt's failure, with what the schedule needs to know. */
+  /** `send`, in a CLIENT span when tracing is on: the callback receives its `traceparent`. */
   async function post(
     input: Pick<DeliveryInput, 'eventId' | 'instanceId' | 'body'>,
     target: CallbackTarget,
+  ): Promise<{ status: number; url: string }> {
+    if (!tracer) return send(input, target, {});
+    // No URL on the span: a callback URL may carry the receiver's own token in its query.
+    const span = tracer.startSpan('POST callback', {
+      kind: SpanKind.CLIENT,
+      attributes: {
+        'http.request.method': 'POST',
+        'element_events.event_id': input.eventId,
+        'element_events.instance_id': input.instanceId,
+      },
+    });
+    const traced: Record<string, string> = {};
+    propagation.inject(trace.setSpan(context.active(), span), traced);
+    try {
+      const result = await send(input, target, traced);
+      span.setAttribute('http.response.status_code', result.status);
+      return result;
+    } catch (err) {
+      const details = err instanceof ApplicationFailure ? (err.details?.[0] as AttemptFailureDetails | undefined) : undefined;
+      if (details?.status) span.setAttribute('http.response.status_code', details.status);
+      // The failure's type (CallbackRefused, CallbackUnreachable...), not its text.
+      span.setStatus({ code: SpanStatusCode.ERROR, message: (err as ApplicationFailure).type ?? (err as Error).name });
+      throw err;
+    } finally {
+      span.end();
+    }
+  }
+
+  /** POSTs one notification to `target`; throws the attempt's failure, with what the schedule needs to know. */
+  async function send(
+    input: Pick<DeliveryInput, 'eventId' | 'instanceId' | 'body'>,
+    target: CallbackTarget,
+    /** `traceparent` (and `tracestate`) of the POST's span, when traced. */
+    traceHeaders: Record<string, string>,
   ): Promise<{ status: number; url: string }> {
     const url = target.url;
     // IP-literal hosts are never looked up, so the dispatcher cannot check them: this does.
@@ -277,6 +314,7 @@ export function createDeliveryActivities({ client, sealer, callbackPolicy, callb
     if (problem) throw attemptFailed(`callback refused: ${problem}`, { url }, 'CallbackRefusedAddress');
 
     const headers: Record<string, string> = {
+      ...traceHeaders,
       'content-type': 'application/json',
       'user-agent': 'element-events',
       'elements-webhook-id': input.eventId,

@@ -1,3 +1,4 @@
+import type { Tracer } from '@opentelemetry/api';
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import type { ProviderUrls } from '../elements/element';
@@ -30,6 +31,8 @@ export interface PollDeps extends DeliveryStarter {
   sealer: Sealer;
   /** Which callback addresses deliveries may connect to. */
   callbackPolicy: CallbackPolicy;
+  /** Tracing on (OTEL_EXPORTER_OTLP_ENDPOINT): the spans of dispatch and of callback POSTs. */
+  tracer?: Tracer;
 }
 
 /**

@@ -1,3 +1,4 @@
+import { context, SpanStatusCode, trace } from '@opentelemetry/api';
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { ProviderContext, ProviderState, WebhookElement } from '../elements/element';
 import { findElement } from '../elements';
@@ -13,6 +14,7 @@ import {
   type RemoveStraysInput,
   type TokensIssued,
 } from '../workflows/types';
+import { contextOf, linksTo } from '../tracing/traceparent';
 import { handOff } from './dispatch';
 import type { PollDeps } from './poll';
 
@@ -109,25 +111,60 @@ export function createWebhookActivities(deps: PollDeps) {
       return { expiresAtMs: issued.expiresAtMs };
     },
 
-    /** Standardizes accepted webhooks and hands them to delivery, at most 20 events a notification. */
+    /** Hands accepted webhooks to delivery (`dispatch`), traced when tracing is on. */
     async dispatchWebhooks(input: DispatchWebhooksInput): Promise<{ notifications: number }> {
-      const element = webhooksOf(input.instance.elementKey);
-      const batches = chunk(input.receipts, element.maxEventsPerNotification);
-      await handOff(
-        deps,
-        input.instance,
-        input.target,
-        batches.map((batch) => ({
-          instance: input.instance,
-          date: batch[batch.length - 1]!.receivedAt,
-          events: batch.map((r) => ({ ...element.standardize(r.fields), elementKey: input.instance.elementKey, date: r.receivedAt })),
-          // One webhook: its form fields, as Cloud Elements sends them; several: those objects in event order.
-          raw: batch.length === 1 ? batch[0]!.fields : batch.map((r) => r.fields),
-          identity: ['webhooks', ...batch.map((r) => r.id ?? r.key ?? '')],
-        })),
-        { ordered: input.ordered },
+      if (!deps.tracer) return dispatch(input);
+      // This runs from the instance's loop, in the instance's trace: the hand-off (and so the delivery
+      // batch's workflow, through its start's headers) goes in the first webhook's request's trace
+      // instead, linked to the others' and to this activity's own span.
+      const [first, ...others] = input.receipts.map((r) => r.traceparent);
+      // Webhooks received before tracing was turned on carry none: then the activity's own trace.
+      const parent = first ? contextOf(first) : context.active();
+      const activitySpan = first ? trace.getSpanContext(context.active()) : undefined;
+      const span = deps.tracer.startSpan(
+        'DispatchWebhooks',
+        {
+          attributes: {
+            'element_events.instance_id': input.instance.id,
+            'element_events.element_key': input.instance.elementKey,
+            'element_events.webhooks': input.receipts.length,
+          },
+          links: [...linksTo(others), ...(activitySpan ? [{ context: activitySpan }] : [])],
+        },
+        parent,
       );
-      return { notifications: batches.length };
+      try {
+        const result = await context.with(trace.setSpan(parent, span), () => dispatch(input));
+        span.setAttribute('element_events.notifications', result.notifications);
+        return result;
+      } catch (err) {
+        // The error's name only: its text may quote what a provider or Temporal answered.
+        span.setStatus({ code: SpanStatusCode.ERROR, message: (err as Error).name });
+        throw err;
+      } finally {
+        span.end();
+      }
     },
   };
+
+  /** Standardizes accepted webhooks and hands them to delivery, at most 20 events a notification. */
+  async function dispatch(input: DispatchWebhooksInput): Promise<{ notifications: number }> {
+    const element = webhooksOf(input.instance.elementKey);
+    const batches = chunk(input.receipts, element.maxEventsPerNotification);
+    await handOff(
+      deps,
+      input.instance,
+      input.target,
+      batches.map((batch) => ({
+        instance: input.instance,
+        date: batch[batch.length - 1]!.receivedAt,
+        events: batch.map((r) => ({ ...element.standardize(r.fields), elementKey: input.instance.elementKey, date: r.receivedAt })),
+        // One webhook: its form fields, as Cloud Elements sends them; several: those objects in event order.
+        raw: batch.length === 1 ? batch[0]!.fields : batch.map((r) => r.fields),
+        identity: ['webhooks', ...batch.map((r) => r.id ?? r.key ?? '')],
+      })),
+      { ordered: input.ordered },
+    );
+    return { notifications: batches.length };
+  }
 }

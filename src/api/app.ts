@@ -1,3 +1,4 @@
+import type { Tracer } from '@opentelemetry/api';
 import express from 'express';
 import helmet from 'helmet';
 import type { Client } from '@temporalio/client';
@@ -20,6 +21,7 @@ import { limitJsonDepth } from './json-depth';
 import { LoginLimiter } from './login-limiter';
 import { metricsRouter } from './metrics';
 import { webhooksRouter } from './webhooks';
+import { requestSpans } from '../tracing/request-spans';
 
 export { BASE_PATH } from './base-path';
 export const JSON_LIMIT = '1mb';
@@ -33,6 +35,8 @@ export interface AppDeps {
   callbackPolicy: CallbackPolicy;
   /** The elements described to callers (default: the registry); tests add elements only they know. */
   elements?: ReadonlyMap<string, Element>;
+  /** Tracing on (OTEL_EXPORTER_OTLP_ENDPOINT): a span per request. */
+  tracer?: Tracer;
 }
 
 export function createApp(deps: AppDeps): express.Express {
@@ -41,6 +45,7 @@ export function createApp(deps: AppDeps): express.Express {
   const app = express();
   app.disable('x-powered-by');
   if (deps.config.TRUST_PROXY) app.set('trust proxy', trustProxy(deps.config.TRUST_PROXY));
+  if (deps.tracer) app.use(requestSpans(deps.tracer));
   app.use(helmet(), noStore, requestIds, accessLog(deps.log));
   const api = express.Router();
   api.use(healthRouter(deps));

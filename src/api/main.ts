@@ -5,6 +5,8 @@ import { logger } from '../logger';
 import { loadSealer } from '../secrets/sealer';
 import { connectClient } from '../temporal/connection';
 import { ensureSearchAttributes } from '../temporal/register-search-attributes';
+import { startTracing } from '../tracing/tracing';
+import { workflowClientInterceptors } from '../tracing/client-interceptors';
 import { createApp, type AppDeps } from './app';
 import { createLimitedServer, DEFAULT_SERVER_LIMITS, type ServerLimits } from './http-server';
 import { answerClientErrorsAsJson } from './errors';
@@ -27,7 +29,15 @@ export function apiServer(deps: AppDeps): Server {
 
 export function listen(client: Client, config: Config): Promise<Server> {
   const sealer = loadSealer({ secretsKey: config.SECRETS_KEY, dataDir: config.DATA_DIR });
-  const server = apiServer({ client, config, log: logger, sealer, callbackPolicy: { publicOnly: config.CALLBACK_URLS_PUBLIC_ONLY } });
+  const server = apiServer({
+    client,
+    config,
+    log: logger,
+    sealer,
+    callbackPolicy: { publicOnly: config.CALLBACK_URLS_PUBLIC_ONLY },
+    // The API's tracing: started here, or already by whoever made the client (its interceptors).
+    tracer: startTracing(config, 'api')?.tracer,
+  });
   return new Promise((resolve, reject) => {
     server.listen(config.PORT, config.HOST, () => resolve(server));
     server.once('error', reject);
@@ -38,14 +48,23 @@ async function main() {
   const config = loadConfig();
   const noAccount = accountsProblem(config);
   if (noAccount) throw new Error(noAccount);
+  const tracing = startTracing(config, 'api');
   const client = await connectClient(config.TEMPORAL_ADDRESS ?? `127.0.0.1:${config.TEMPORAL_PORT}`, config.TEMPORAL_NAMESPACE, {
     access: config,
+    workflowInterceptors: workflowClientInterceptors(tracing),
   });
   // Listing and counting instances query these: refuse to start without them (or say who must create them).
   await ensureSearchAttributes(client.connection, config.TEMPORAL_NAMESPACE);
   const server = await listen(client, config);
   logger.info({ port: config.PORT, publicUrl: config.PUBLIC_URL }, 'API listening');
-  const stop = () => server.close(() => void client.connection.close().then(() => process.exit(0)));
+  const stop = () =>
+    server.close(
+      () =>
+        void client.connection
+          .close()
+          .then(() => tracing?.shutdown())
+          .then(() => process.exit(0)),
+    );
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
 }

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Client } from '@temporalio/client';
+import { activeTraceparent } from '../tracing/traceparent';
 import { webhooksSignal } from '../workflows/messages';
 import type { WebhookReceipt } from '../workflows/types';
 
@@ -38,6 +39,9 @@ export class SignalBatcher {
     // A random id as well: a worker still on code from before keys ignores `key` and needs one; the
     // instance replaces it with one made from the key.
     const receipt: WebhookReceipt = { id: randomUUID(), key, receivedAt: new Date().toISOString(), fields };
+    // Tracing on: the request's trace goes along, for the delivery the instance starts later.
+    const traceparent = activeTraceparent();
+    if (traceparent) receipt.traceparent = traceparent;
     return new Promise<WebhookReceipt>((resolve, reject) => {
       const queue = this.queues.get(workflowId) ?? [];
       queue.push({ receipt, deadlineAtMs, resolve: () => resolve(receipt), reject });

@@ -5,6 +5,7 @@ import { Connection } from '@temporalio/client';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import { CODEC_PATH } from '../api/codec-server';
 import { loadSealer } from '../secrets/sealer';
+import { TRACING_WORKFLOW_MODULES } from '../tracing/worker-options';
 import { appProcess, projectRoot, waitForApi, waitForWorker } from './apps';
 import { ensureBinaries, type StackBinaries } from './binaries';
 import { ensureNamespace } from './namespace';
@@ -272,6 +273,8 @@ export async function startStack(opts: StackOptions, binaries: StackBinaries = e
     const bundlePath = path.join(dataDir, 'workflow-bundle.js');
     const { code } = await bundleWorkflowCode({
       workflowsPath: path.join(projectRoot, 'src', 'workflows'),
+      // Traced workers need the workflow interceptors in their bundle (the worker cannot add them to one).
+      ...(opts.appEnv.OTEL_EXPORTER_OTLP_ENDPOINT ? { workflowInterceptorModules: TRACING_WORKFLOW_MODULES } : {}),
       logger: { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error() {} },
     });
     writeFileSync(bundlePath, code);

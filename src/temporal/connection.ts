@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { Client, Connection, type ConnectionOptions, type TLSConfig } from '@temporalio/client';
+import { Client, Connection, type ConnectionOptions, type TLSConfig, type WorkflowClientInterceptor } from '@temporalio/client';
 
 /** How to reach a secured Temporal (the `TEMPORAL_TLS_*` and `TEMPORAL_API_KEY` settings). */
 export interface TemporalAccess {
@@ -38,9 +38,17 @@ export function connectionSecurity(access: TemporalAccess = {}): { tls?: TLSConf
 export async function connectClient(
   address: string,
   namespace: string,
-  opts: Pick<ConnectionOptions, 'interceptors'> & { access?: TemporalAccess } = {},
+  opts: Pick<ConnectionOptions, 'interceptors'> & {
+    access?: TemporalAccess;
+    /** Around the client's workflow calls (tracing: a span per start / signal / update, carried in headers). */
+    workflowInterceptors?: WorkflowClientInterceptor[];
+  } = {},
 ): Promise<Client> {
-  const { access, ...rest } = opts;
+  const { access, workflowInterceptors, ...rest } = opts;
   const connection = await Connection.connect({ address, ...connectionSecurity(access), ...rest });
-  return new Client({ connection, namespace });
+  return new Client({
+    connection,
+    namespace,
+    ...(workflowInterceptors?.length ? { interceptors: { workflow: workflowInterceptors } } : {}),
+  });
 }

@@ -206,6 +206,11 @@ export interface WebhookReceipt {
   key?: string;
   receivedAt: string;
   fields: Record<string, string>;
+  /**
+   * The W3C traceparent of the request that brought it, when tracing is on: the instance hands the
+   * webhook on later, from its own loop, and delivery is traced under this request's trace.
+   */
+  traceparent?: string;
 }
 
 export interface CallbackState {

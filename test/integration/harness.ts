@@ -13,6 +13,8 @@ import type { LookupFn } from '../../src/events/callback-url';
 import { logger } from '../../src/logger';
 import { loadSealer } from '../../src/secrets/sealer';
 import { connectClient } from '../../src/temporal/connection';
+import { workflowClientInterceptors } from '../../src/tracing/client-interceptors';
+import { startTracing } from '../../src/tracing/tracing';
 import { createWorker } from '../../src/worker';
 import { deliveryWorkflowId } from '../../src/workflows/ids';
 import { getDeliveryQuery } from '../../src/workflows/messages';
@@ -99,7 +101,10 @@ export async function startStack(
   const config = loadConfig(env);
   // Every gRPC call the API (and the test) makes to Temporal, by method: attacks must not cause one per request.
   const temporalCalls: string[] = [];
+  // OTEL_EXPORTER_OTLP_ENDPOINT in `env`: the API traces its requests and its client's calls (the worker, its own).
+  const apiTracing = startTracing(config, 'api');
   const client = await connectClient(address, config.TEMPORAL_NAMESPACE, {
+    workflowInterceptors: workflowClientInterceptors(apiTracing),
     interceptors: [
       (options, nextCall) => {
         temporalCalls.push(String(options.method_definition.path));
@@ -128,6 +133,7 @@ export async function startStack(
     sealer,
     callbackPolicy: { publicOnly: config.CALLBACK_URLS_PUBLIC_ONLY, lookup: opts.callbackLookup },
     elements: opts.elements,
+    tracer: apiTracing?.tracer,
   });
   await new Promise<void>((resolve, reject) => {
     server.listen(port, '127.0.0.1', () => resolve());
@@ -167,6 +173,7 @@ export async function startStack(
       for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
       for (const close of closers.reverse()) await close();
       await client.connection.close();
+      await apiTracing?.shutdown();
       await insightly.stop();
       await freshbooks.stop();
       await sink.stop();
