@@ -22,7 +22,7 @@ async function main() {
       uiPort: config.TEMPORAL_UI_PORT,
       dataDir: config.DATA_DIR,
       namespace: config.TEMPORAL_NAMESPACE,
-      // The UI decodes through the API's codec server (operators only: docs/operations-codec.md), called
+      // The UI decodes through the API's codec server (operators only: docs/operations.md), called
       // from the operator's browser: localhost, the same site as the UI's localhost, so its cookie goes along.
       codecEndpoint: config.OPERATOR_TOKEN ? `http://localhost:${config.PORT}${CODEC_PATH}` : undefined,
     });
