@@ -109,7 +109,9 @@ describe('retries and redeliveries follow the instance', () => {
   test('deleting the instance stops its pending retries: the notification is cancelled, nothing more is sent', async () => {
     const { insightly, sink, client } = stack;
     const { id } = await pollingInstance(sink.url);
-    sink.answerNext(500);
+    // Retry-After puts the next attempt a minute away, so the DELETE surely comes first, however slow
+    // the machine (the 2 s schedule alone raced it on a busy one).
+    sink.answerNext({ status: 503, headers: { 'retry-after': '60' } });
     const contact = insightly.create('Contacts', { N: 3 });
     const ofContact = (r: Received) => r.body.message.events.some((e) => e.objectId === String(contact.CONTACT_ID));
     await sink.waitFor(() => sink.received.filter(ofContact).length >= 1, 60_000, 'the first attempt');
