@@ -3,6 +3,7 @@ import { listen } from './api/main';
 import { accountsProblem, loadConfig } from './config';
 import { logger } from './logger';
 import { connectClient } from './temporal/connection';
+import { dataConverterFor } from './temporal/data-converter';
 import { startDevServer, type DevServer } from './temporal/dev-server';
 import { createWorker } from './worker';
 
@@ -23,7 +24,7 @@ async function main() {
     logger.info({ address: devServer.address, ui: devServer.uiUrl }, 'Temporal dev server ready');
   }
   const address = config.TEMPORAL_ADDRESS ?? devServer!.address;
-  const client = await connectClient(address, config.TEMPORAL_NAMESPACE, { access: config });
+  const client = await connectClient(address, config.TEMPORAL_NAMESPACE, { access: config, dataConverter: dataConverterFor(config) });
   const { worker, close } = await createWorker(config, address);
   const running = worker.run();
   const server = await listen(client, config);

@@ -6,6 +6,7 @@ import type { LookupFn } from './events/callback-url';
 import { logger } from './logger';
 import { loadSealer } from './secrets/sealer';
 import { connectionSecurity } from './temporal/connection';
+import { dataConverterFor } from './temporal/data-converter';
 import { installTemporalLogger } from './temporal/logging';
 import { ensureSearchAttributes } from './temporal/register-search-attributes';
 
@@ -25,9 +26,12 @@ export async function createWorker(
   if (created.length) logger.info({ namespace: config.TEMPORAL_NAMESPACE, created }, 'search attributes created');
   // Activities start delivery workflows. A client on the worker's own connection can start them
   // eagerly: the server hands the first workflow task straight back to this worker.
-  const client = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
+  // One data converter for both: the workflows' payloads and those the activities' client writes are encrypted alike.
+  const dataConverter = dataConverterFor(config);
+  const client = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE, dataConverter });
   const worker = await Worker.create({
     connection,
+    dataConverter,
     namespace: config.TEMPORAL_NAMESPACE,
     taskQueue: config.TEMPORAL_TASK_QUEUE,
     maxCachedWorkflows: config.WORKER_MAX_CACHED_WORKFLOWS,

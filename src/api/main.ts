@@ -4,6 +4,7 @@ import { accountsProblem, loadConfig, type Config } from '../config';
 import { logger } from '../logger';
 import { loadSealer } from '../secrets/sealer';
 import { connectClient } from '../temporal/connection';
+import { dataConverterFor } from '../temporal/data-converter';
 import { ensureSearchAttributes } from '../temporal/register-search-attributes';
 import { createApp, type AppDeps } from './app';
 import { createLimitedServer, DEFAULT_SERVER_LIMITS, type ServerLimits } from './http-server';
@@ -40,6 +41,7 @@ async function main() {
   if (noAccount) throw new Error(noAccount);
   const client = await connectClient(config.TEMPORAL_ADDRESS ?? `127.0.0.1:${config.TEMPORAL_PORT}`, config.TEMPORAL_NAMESPACE, {
     access: config,
+    dataConverter: dataConverterFor(config),
   });
   // Listing and counting instances query these: refuse to start without them (or say who must create them).
   await ensureSearchAttributes(client.connection, config.TEMPORAL_NAMESPACE);

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { Connection } from '@temporalio/client';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import { loadSealer } from '../secrets/sealer';
+import { FAILURE_CONVERTER_PATH } from '../temporal/data-converter';
 import { appProcess, projectRoot, waitForApi, waitForWorker } from './apps';
 import { ensureBinaries, type StackBinaries } from './binaries';
 import { ensureNamespace } from './namespace';
@@ -269,6 +270,7 @@ export async function startStack(opts: StackOptions, binaries: StackBinaries = e
     const bundlePath = path.join(dataDir, 'workflow-bundle.js');
     const { code } = await bundleWorkflowCode({
       workflowsPath: path.join(projectRoot, 'src', 'workflows'),
+      failureConverterPath: FAILURE_CONVERTER_PATH,
       logger: { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error() {} },
     });
     writeFileSync(bundlePath, code);

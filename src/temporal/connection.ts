@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { Client, Connection, type ConnectionOptions, type TLSConfig } from '@temporalio/client';
+import type { DataConverter } from '@temporalio/common';
 
 /** How to reach a secured Temporal (the `TEMPORAL_TLS_*` and `TEMPORAL_API_KEY` settings). */
 export interface TemporalAccess {
@@ -38,9 +39,10 @@ export function connectionSecurity(access: TemporalAccess = {}): { tls?: TLSConf
 export async function connectClient(
   address: string,
   namespace: string,
-  opts: Pick<ConnectionOptions, 'interceptors'> & { access?: TemporalAccess } = {},
+  /** `dataConverter`: the app's (`dataConverterFor`), so that what the client writes is encrypted and what it reads decodes. */
+  opts: Pick<ConnectionOptions, 'interceptors'> & { access?: TemporalAccess; dataConverter?: DataConverter } = {},
 ): Promise<Client> {
-  const { access, ...rest } = opts;
+  const { access, dataConverter, ...rest } = opts;
   const connection = await Connection.connect({ address, ...connectionSecurity(access), ...rest });
-  return new Client({ connection, namespace });
+  return new Client({ connection, namespace, dataConverter });
 }
