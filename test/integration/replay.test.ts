@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
@@ -5,6 +6,7 @@ import { Worker } from '@temporalio/worker';
 import { logger } from '../../src/logger';
 import * as workflows from '../../src/workflows';
 import { installTemporalLogger } from '../../src/temporal/logging';
+import { dataConverterFor } from '../../src/temporal/data-converter';
 
 jest.setTimeout(120_000);
 // The replay workers' own logs go where the app's do: shown only if a test fails.
@@ -34,7 +36,14 @@ test('every workflow type the worker runs has recorded histories to replay', () 
   expect(types.filter((t) => !recorded.has(t))).toEqual([]);
 });
 
+// The workers' data converter, as a replaying worker has it: histories recorded before payloads were
+// encrypted hold plain payloads, which its codec passes through.
+const dataConverter = dataConverterFor({ PAYLOAD_KEYS: randomBytes(32).toString('base64'), DATA_DIR: '.' });
+
 test.each(files)('%s replays on the current workflow code', async (file) => {
   const history = historyFromJSON(JSON.parse(readFileSync(path.join(dir, file), 'utf8')));
-  await Worker.runReplayHistory({ workflowBundle: { codePath: process.env.WORKFLOW_BUNDLE_PATH! }, replayName: file }, history);
+  await Worker.runReplayHistory(
+    { workflowBundle: { codePath: process.env.WORKFLOW_BUNDLE_PATH! }, dataConverter, replayName: file },
+    history,
+  );
 });

@@ -1,0 +1,46 @@
+import type { Client } from '@temporalio/client';
+import type { Payload, PayloadCodec } from '@temporalio/common';
+import type { temporal } from '@temporalio/proto';
+
+type History = temporal.api.history.v1.IHistory;
+
+/** A Payload as the history holds it: its bytes and their metadata (search attributes and memos alike). */
+const isPayload = (v: unknown): v is Payload =>
+  !!v &&
+  typeof v === 'object' &&
+  (v as Payload).data instanceof Uint8Array &&
+  !!(v as Payload).metadata &&
+  typeof (v as Payload).metadata === 'object';
+
+/** Every payload a fetched history holds, wherever it is (inputs, results, memos, failures, search attributes). */
+export function payloadsIn(value: unknown, out: Payload[] = []): Payload[] {
+  if (isPayload(value)) out.push(value);
+  else if (Array.isArray(value)) for (const v of value) payloadsIn(v, out);
+  else if (value && typeof value === 'object' && !(value instanceof Uint8Array)) for (const v of Object.values(value)) payloadsIn(v, out);
+  return out;
+}
+
+/** The history with each payload replaced by what the codecs decode it to (in place), as a reader with the codec sees it. */
+export async function decodeHistory<T>(value: T, codecs: readonly PayloadCodec[]): Promise<T> {
+  const walk = async (v: unknown): Promise<unknown> => {
+    if (isPayload(v)) {
+      let p = v;
+      for (const codec of [...codecs].reverse()) [p] = (await codec.decode([p])) as [Payload];
+      return p;
+    }
+    if (Array.isArray(v)) {
+      for (let i = 0; i < v.length; i++) v[i] = await walk(v[i]);
+    } else if (v && typeof v === 'object' && !(v instanceof Uint8Array)) {
+      const o = v as Record<string, unknown>;
+      for (const k of Object.keys(o)) if (o[k] && typeof o[k] === 'object') o[k] = await walk(o[k]);
+    }
+    return v;
+  };
+  return (await walk(value)) as T;
+}
+
+/** A workflow's history, its payloads decoded by the client's codecs (the raw one holds only ciphertext). */
+export async function decodedHistory(client: Client, workflowId: string, runId?: string): Promise<History> {
+  const history = await client.workflow.getHandle(workflowId, runId).fetchHistory();
+  return decodeHistory(history, client.options.loadedDataConverter.payloadCodecs);
+}
