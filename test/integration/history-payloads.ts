@@ -1,6 +1,7 @@
 import type { Client } from '@temporalio/client';
 import type { Payload, PayloadCodec } from '@temporalio/common';
 import type { temporal } from '@temporalio/proto';
+import { payloadValue } from '../../src/temporal/payloads';
 
 type History = temporal.api.history.v1.IHistory;
 
@@ -20,7 +21,10 @@ export function payloadsIn(value: unknown, out: Payload[] = []): Payload[] {
   return out;
 }
 
-/** The history with each payload replaced by what the codecs decode it to (in place), as a reader with the codec sees it. */
+/**
+ * The history with each payload replaced by what the codecs decode it to (in place), as a reader with
+ * the codec sees it; failures get back the message and stack trace their encoded attributes hold.
+ */
 export async function decodeHistory<T>(value: T, codecs: readonly PayloadCodec[]): Promise<T> {
   const walk = async (v: unknown): Promise<unknown> => {
     if (isPayload(v)) {
@@ -33,6 +37,11 @@ export async function decodeHistory<T>(value: T, codecs: readonly PayloadCodec[]
     } else if (v && typeof v === 'object' && !(v instanceof Uint8Array)) {
       const o = v as Record<string, unknown>;
       for (const k of Object.keys(o)) if (o[k] && typeof o[k] === 'object') o[k] = await walk(o[k]);
+      const attributes = isPayload(o.encodedAttributes)
+        ? (payloadValue(o.encodedAttributes) as { message?: string; stack_trace?: string })
+        : undefined;
+      if (attributes?.message !== undefined) o.message = attributes.message;
+      if (attributes?.stack_trace !== undefined) o.stackTrace = attributes.stack_trace;
     }
     return v;
   };
