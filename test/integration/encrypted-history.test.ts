@@ -18,7 +18,7 @@ import {
   waitForVerified,
   type Stack,
 } from './harness';
-import { decodedHistory } from './history-payloads';
+import { decodedHistory, textOf } from './history-payloads';
 
 jest.setTimeout(180_000);
 
@@ -37,7 +37,9 @@ const encodingOf = (p: Payload) => Buffer.from(p.metadata?.encoding ?? []).toStr
 
 /**
  * The payloads of a raw history, by where they are: search attributes and headers are not the codec's
- * (Temporal indexes the former, the SDK leaves the latter to interceptors); every other one must be.
+ * (Temporal indexes the former, the SDK leaves the latter to interceptors), nor the bookkeeping Temporal's
+ * core writes into markers beside a local activity's result or a patch (ids, types, times); every
+ * other one must be.
  */
 function payloadsByPlace(value: unknown, place = 'other', out: { place: string; payload: Payload }[] = []) {
   if (value && typeof value === 'object' && (value as Payload).data instanceof Uint8Array && (value as Payload).metadata) {
@@ -45,24 +47,17 @@ function payloadsByPlace(value: unknown, place = 'other', out: { place: string; 
   } else if (Array.isArray(value)) {
     for (const v of value) payloadsByPlace(v, place, out);
   } else if (value && typeof value === 'object' && !(value instanceof Uint8Array)) {
+    const marker = 'markerName' in value;
     for (const [k, v] of Object.entries(value)) {
-      payloadsByPlace(v, k === 'searchAttributes' ? 'search attribute' : k === 'header' ? 'header' : place, out);
+      if (k === 'searchAttributes') payloadsByPlace(v, 'search attribute', out);
+      else if (k === 'header') payloadsByPlace(v, 'header', out);
+      else if (marker && k === 'details') {
+        for (const [detail, payloads] of Object.entries(v ?? {}))
+          payloadsByPlace(payloads, detail === 'result' ? place : 'marker bookkeeping', out);
+      } else payloadsByPlace(v, place, out);
     }
   }
   return out;
-}
-
-/** Every byte string of a value (payload data, strings), as latin1 text: a byte search over a fetched history. */
-function bytesOf(value: unknown): string {
-  const parts: string[] = [];
-  const walk = (v: unknown): void => {
-    if (v instanceof Uint8Array) parts.push(Buffer.from(v).toString('latin1'));
-    else if (Array.isArray(v)) v.forEach(walk);
-    else if (v && typeof v === 'object') Object.values(v).forEach(walk);
-    else if (typeof v === 'string') parts.push(v);
-  };
-  walk(value);
-  return parts.join('\n');
 }
 
 /** The embedded server's SQLite database and its write-ahead log (recent writes sit there until a checkpoint). */
@@ -135,16 +130,18 @@ describe('encrypted history: records, tokens, callback URLs and keys never in cl
     let payloads = 0;
     let encrypted = 0;
     let searchAttributes = 0;
+    let markerBookkeeping = 0;
     const inRawHistories: string[] = [];
     for (const workflowId of workflowIds) {
       const raw = await plain.workflow.getHandle(workflowId).fetchHistory();
-      const text = bytesOf(raw);
+      const text = textOf(raw);
       for (const [what, values] of Object.entries(secrets)) {
         for (const v of values) if (text.includes(v)) inRawHistories.push(`${what} in ${workflowId}`);
       }
       for (const { place, payload } of payloadsByPlace(raw)) {
         payloads++;
         if (place === 'search attribute') searchAttributes++;
+        else if (place === 'marker bookkeeping') markerBookkeeping++;
         else if (place !== 'header') {
           expect({ workflowId, place, encoding: encodingOf(payload) }).toEqual({ workflowId, place, encoding: ENCRYPTED_ENCODING });
           encrypted++;
@@ -162,7 +159,7 @@ describe('encrypted history: records, tokens, callback URLs and keys never in cl
     expect(encrypted).toBeGreaterThan(20);
 
     // With the codec, the same histories decode: the e-mail address is there (so the searches above could have found it).
-    const decoded = (await Promise.all(workflowIds.map((id) => decodedHistory(stack.client, id)))).map(bytesOf).join('\n');
+    const decoded = (await Promise.all(workflowIds.map((id) => decodedHistory(stack.client, id)))).map(textOf).join('\n');
     for (const value of [...secrets['record field']!, contact.EMAIL_ADDRESS, pollingUrl, webhookUrl]) expect(decoded).toContain(value);
 
     // The database file: a byte search, which does find a payload written without the codec.
@@ -184,6 +181,7 @@ describe('encrypted history: records, tokens, callback URLs and keys never in cl
       payloads,
       encrypted,
       'search attributes (clear)': searchAttributes,
+      'marker bookkeeping (clear)': markerBookkeeping,
       'secret values searched': needles.length,
       'found in raw histories': inRawHistories.length,
       'database bytes searched': files.reduce((n, f) => n + f.length, 0),

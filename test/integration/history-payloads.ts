@@ -53,3 +53,16 @@ export async function decodedHistory(client: Client, workflowId: string, runId?:
   const history = await client.workflow.getHandle(workflowId, runId).fetchHistory();
   return decodeHistory(history, client.options.loadedDataConverter.payloadCodecs);
 }
+
+/** Every byte string of a fetched history (payload data, strings) as text: what a byte search over it sees. */
+export function textOf(value: unknown): string {
+  const parts: string[] = [];
+  const walk = (v: unknown): void => {
+    if (v instanceof Uint8Array) parts.push(Buffer.from(v).toString('latin1'));
+    else if (Array.isArray(v)) v.forEach(walk);
+    else if (v && typeof v === 'object') Object.values(v).forEach(walk);
+    else if (typeof v === 'string') parts.push(v);
+  };
+  walk(value);
+  return parts.join('\n');
+}
