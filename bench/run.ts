@@ -21,6 +21,7 @@ import { TEMPORAL_SERVER_VERSION } from '../src/stack/binaries';
 import { startBareCluster } from '../test/cluster/bare-cluster';
 import { TEMPORAL_CLI } from '../src/temporal/cli';
 import { instanceWorkflowId } from '../src/workflows/ids';
+import { FAILURE_CONVERTER_PATH } from '../src/temporal/data-converter';
 import { FakeFreshBooks, freshbooksSignature } from '../test/fakes/freshbooks';
 import { freePort } from '../test/fakes/http-server';
 import { openLoop, summary, whileSampling } from './lib/measure';
@@ -1069,6 +1070,7 @@ async function main() {
   const server = await startTarget(dir);
   const { code } = await bundleWorkflowCode({
     workflowsPath: require.resolve('../src/workflows'),
+    failureConverterPath: FAILURE_CONVERTER_PATH,
     logger: { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error() {} },
   });
   const bundle = path.join(dir, 'bundle.js');

@@ -4,6 +4,7 @@ import { listen } from './api/main';
 import { accountsProblem, loadConfig } from './config';
 import { logger } from './logger';
 import { connectClient } from './temporal/connection';
+import { dataConverterFor } from './temporal/data-converter';
 import { startDevServer, type DevServer } from './temporal/dev-server';
 import { startTracing } from './tracing/tracing';
 import { workflowClientInterceptors } from './tracing/client-interceptors';
@@ -34,6 +35,7 @@ async function main() {
   const client = await connectClient(address, config.TEMPORAL_NAMESPACE, {
     access: config,
     workflowInterceptors: workflowClientInterceptors(tracing),
+    dataConverter: dataConverterFor(config),
   });
   const { worker, close } = await createWorker(config, address);
   const running = worker.run();

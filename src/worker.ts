@@ -8,6 +8,7 @@ import { serveWorkerMetrics } from './metrics/server';
 import { sdkMetricsExporter } from './metrics/sdk';
 import { loadSealer } from './secrets/sealer';
 import { connectionSecurity } from './temporal/connection';
+import { dataConverterFor } from './temporal/data-converter';
 import { installTemporalLogger } from './temporal/logging';
 import { ensureSearchAttributes } from './temporal/register-search-attributes';
 import { startTracing } from './tracing/tracing';
@@ -33,13 +34,17 @@ export async function createWorker(
   // eagerly: the server hands the first workflow task straight back to this worker.
   // Tracing (OTEL_EXPORTER_OTLP_ENDPOINT set): the delivery workflows' starts carry the trace on.
   const tracing = startTracing(config, 'worker');
+  // One data converter for both: the workflows' payloads and those the activities' client writes are encrypted alike.
+  const dataConverter = dataConverterFor(config);
   const client = new Client({
     connection,
     namespace: config.TEMPORAL_NAMESPACE,
+    dataConverter,
     interceptors: { workflow: workflowClientInterceptors(tracing) },
   });
   const worker = await Worker.create({
     connection,
+    dataConverter,
     namespace: config.TEMPORAL_NAMESPACE,
     taskQueue: config.TEMPORAL_TASK_QUEUE,
     maxCachedWorkflows: config.WORKER_MAX_CACHED_WORKFLOWS,

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import { startDevServer } from '../src/temporal/dev-server';
 import { resolveTemporalTool, TEMPORAL_TEST_SERVER } from '../src/temporal/cli';
+import { FAILURE_CONVERTER_PATH } from '../src/temporal/data-converter';
 import { freePort } from './fakes/http-server';
 
 /** One real Temporal dev server (and one workflow bundle) for the whole run. */
@@ -20,6 +21,8 @@ export default async function globalSetup(): Promise<void> {
   });
   const { code } = await bundleWorkflowCode({
     workflowsPath: require.resolve('../src/workflows'),
+    // The workers' failure converter (messages encrypted) runs inside the workflows too.
+    failureConverterPath: FAILURE_CONVERTER_PATH,
     logger: { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error() {} },
   });
   const bundlePath = path.join(dir, 'workflow-bundle.js');

@@ -1,7 +1,7 @@
 import { WorkflowNotFoundError, type Client, type WorkflowHandle } from '@temporalio/client';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Sealer } from '../secrets/sealer';
-import { payloadValue } from '../temporal/payloads';
+import { memoValue, payloadValue } from '../temporal/payloads';
 import { deliveryWorkflowId, eventIdOf } from '../workflows/ids';
 import { getBatchedDeliveryQuery, getDeliveryQuery } from '../workflows/messages';
 import type { DeliveryRecord } from '../workflows/types';
@@ -86,19 +86,24 @@ export async function listRecords(
       if (cursor.token && /token/i.test(String(err))) throw new BadPageToken('nextPage is not a page token from this list');
       throw err;
     }
-    const rows = (page.executions ?? [])
-      .flatMap((e): ListedRecord[] => {
-        const workflowId = e.execution?.workflowId ?? '';
-        const status = payloadValue(e.searchAttributes?.indexedFields?.DeliveryStatus) as string;
-        const createdDate = dateOf(e.startTime);
-        if (e.type?.name !== 'deliveryBatchWorkflow')
-          return [
-            { eventId: eventIdOf(workflowId), status, events: payloadValue(e.memo?.fields?.events) as number | undefined, createdDate },
-          ];
-        // Newest last in a batch, so reversed; a batch that moved every notification on lists none.
-        const held = (payloadValue(e.memo?.fields?.notifications) as [string, number][] | undefined) ?? [];
-        return held.map(([eventId, count]) => ({ eventId, status, events: count, createdDate })).reverse();
-      })
+    const rows = (
+      await Promise.all(
+        (page.executions ?? []).map(async (e): Promise<ListedRecord[]> => {
+          const workflowId = e.execution?.workflowId ?? '';
+          // Search attributes are stored in clear; memos are encrypted (decoded through the client's codec).
+          const status = payloadValue(e.searchAttributes?.indexedFields?.DeliveryStatus) as string;
+          const createdDate = dateOf(e.startTime);
+          if (e.type?.name !== 'deliveryBatchWorkflow') {
+            const events = (await memoValue(client, e.memo?.fields?.events)) as number | undefined;
+            return [{ eventId: eventIdOf(workflowId), status, events, createdDate }];
+          }
+          // Newest last in a batch, so reversed; a batch that moved every notification on lists none.
+          const held = ((await memoValue(client, e.memo?.fields?.notifications)) as [string, number][] | undefined) ?? [];
+          return held.map(([eventId, count]) => ({ eventId, status, events: count, createdDate })).reverse();
+        }),
+      )
+    )
+      .flat()
       .sort((a, b) => (b.createdDate ?? '').localeCompare(a.createdDate ?? ''));
     const wanted = opts.pageSize - events.length;
     const fromHere = rows.slice(cursor.skip, cursor.skip + wanted);

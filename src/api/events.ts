@@ -4,7 +4,7 @@ import { z } from 'zod';
 import type { Config } from '../config';
 import { HttpError, notFound } from '../errors';
 import { parseOrThrow } from '../instances/request';
-import { payloadValue } from '../temporal/payloads';
+import { memoValue, payloadValue } from '../temporal/payloads';
 import type { Logger } from '../logger';
 import type { Sealer } from '../secrets/sealer';
 import { retryAbortedUpdate } from '../temporal/updates';
@@ -48,16 +48,19 @@ export function eventsRouter({ client, config, log, sealer }: { client: Client; 
       pageSize,
       nextPageToken: nextPage ? Buffer.from(nextPage, 'base64url') : undefined,
     });
-    const events = (page.executions ?? [])
-      .map((e) => ({
-        eventId: eventIdOf(e.execution?.workflowId ?? ''),
-        status: payloadValue(e.searchAttributes?.indexedFields?.DeliveryStatus) as string,
-        events: payloadValue(e.memo?.fields?.events) as number | undefined,
-        createdDate: e.startTime?.seconds
-          ? new Date(Number(e.startTime.seconds) * 1000 + Math.floor((e.startTime.nanos ?? 0) / 1e6)).toISOString()
-          : undefined,
-      }))
-      .sort((a, b) => (b.createdDate ?? '').localeCompare(a.createdDate ?? ''));
+    const events = (
+      await Promise.all(
+        (page.executions ?? []).map(async (e) => ({
+          eventId: eventIdOf(e.execution?.workflowId ?? ''),
+          status: payloadValue(e.searchAttributes?.indexedFields?.DeliveryStatus) as string,
+          // The memo is encrypted, the search attribute is not.
+          events: (await memoValue(client, e.memo?.fields?.events)) as number | undefined,
+          createdDate: e.startTime?.seconds
+            ? new Date(Number(e.startTime.seconds) * 1000 + Math.floor((e.startTime.nanos ?? 0) / 1e6)).toISOString()
+            : undefined,
+        })),
+      )
+    ).sort((a, b) => (b.createdDate ?? '').localeCompare(a.createdDate ?? ''));
     const token = page.nextPageToken?.length ? Buffer.from(page.nextPageToken).toString('base64url') : undefined;
     return { events, nextPage: token };
   }

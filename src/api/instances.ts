@@ -21,7 +21,7 @@ import type { Element, ProviderState } from '../elements/element';
 import type { EventsSettings, InstanceSpec, InstanceSummary, InstanceView } from '../instances/types';
 import { lastPollOf, publicView, temporalUiLink } from '../instances/view';
 import type { Logger } from '../logger';
-import { payloadValue } from '../temporal/payloads';
+import { memoValue } from '../temporal/payloads';
 import { ElementInstanceId, ElementKey, ElementsAccount, ElementsTokenHash, EventsEnabled } from '../temporal/search-attributes';
 import {
   cleanupInputQuery,
@@ -321,8 +321,9 @@ export function instancesRouter({ client, config, log, sealer, callbackPolicy }:
         if (q.nextPage && /token/i.test(String(err))) throw badRequest('nextPage is not a page token from this list');
         throw err;
       });
-    const views = (page.executions ?? [])
-      .map((e) => payloadValue(e.memo?.fields?.instance) as InstanceView | undefined)
+    // Memos are encrypted: each decoded through the client's codec.
+    const memos = await Promise.all((page.executions ?? []).map((e) => memoValue(client, e.memo?.fields?.instance)));
+    const views = (memos as (InstanceView | undefined)[])
       .filter((v): v is InstanceView => !!v)
       .sort((a, b) => b.createdDate.localeCompare(a.createdDate));
     if (page.nextPageToken?.length) res.setHeader(NEXT_PAGE_HEADER, Buffer.from(page.nextPageToken).toString('base64url'));

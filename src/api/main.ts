@@ -4,6 +4,7 @@ import { accountsProblem, loadConfig, type Config } from '../config';
 import { logger } from '../logger';
 import { loadSealer } from '../secrets/sealer';
 import { connectClient } from '../temporal/connection';
+import { dataConverterFor } from '../temporal/data-converter';
 import { ensureSearchAttributes } from '../temporal/register-search-attributes';
 import { startTracing } from '../tracing/tracing';
 import { workflowClientInterceptors } from '../tracing/client-interceptors';
@@ -52,6 +53,7 @@ async function main() {
   const client = await connectClient(config.TEMPORAL_ADDRESS ?? `127.0.0.1:${config.TEMPORAL_PORT}`, config.TEMPORAL_NAMESPACE, {
     access: config,
     workflowInterceptors: workflowClientInterceptors(tracing),
+    dataConverter: dataConverterFor(config),
   });
   // Listing and counting instances query these: refuse to start without them (or say who must create them).
   await ensureSearchAttributes(client.connection, config.TEMPORAL_NAMESPACE);

@@ -6,6 +6,7 @@ import { bundleWorkflowCode } from '@temporalio/worker';
 import { CODEC_PATH } from '../api/codec-server';
 import { loadSealer } from '../secrets/sealer';
 import { TRACING_WORKFLOW_MODULES } from '../tracing/worker-options';
+import { FAILURE_CONVERTER_PATH } from '../temporal/data-converter';
 import { appProcess, projectRoot, waitForApi, waitForWorker } from './apps';
 import { ensureBinaries, type StackBinaries } from './binaries';
 import { ensureNamespace } from './namespace';
@@ -275,6 +276,7 @@ export async function startStack(opts: StackOptions, binaries: StackBinaries = e
       workflowsPath: path.join(projectRoot, 'src', 'workflows'),
       // Traced workers need the workflow interceptors in their bundle (the worker cannot add them to one).
       ...(opts.appEnv.OTEL_EXPORTER_OTLP_ENDPOINT ? { workflowInterceptorModules: TRACING_WORKFLOW_MODULES } : {}),
+      failureConverterPath: FAILURE_CONVERTER_PATH,
       logger: { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error() {} },
     });
     writeFileSync(bundlePath, code);

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { Client, Connection, type ConnectionOptions, type TLSConfig, type WorkflowClientInterceptor } from '@temporalio/client';
+import type { DataConverter } from '@temporalio/common';
 
 /** How to reach a secured Temporal (the `TEMPORAL_TLS_*` and `TEMPORAL_API_KEY` settings). */
 export interface TemporalAccess {
@@ -42,13 +43,16 @@ export async function connectClient(
     access?: TemporalAccess;
     /** Around the client's workflow calls (tracing: a span per start / signal / update, carried in headers). */
     workflowInterceptors?: WorkflowClientInterceptor[];
+    /** The app's (`dataConverterFor`), so that what the client writes is encrypted and what it reads decodes. */
+    dataConverter?: DataConverter;
   } = {},
 ): Promise<Client> {
-  const { access, workflowInterceptors, ...rest } = opts;
+  const { access, workflowInterceptors, dataConverter, ...rest } = opts;
   const connection = await Connection.connect({ address, ...connectionSecurity(access), ...rest });
   return new Client({
     connection,
     namespace,
+    dataConverter,
     ...(workflowInterceptors?.length ? { interceptors: { workflow: workflowInterceptors } } : {}),
   });
 }

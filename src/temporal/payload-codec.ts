@@ -78,9 +78,14 @@ const derived = (secretsKey: Buffer) => Buffer.from(hkdfSync('sha256', secretsKe
 /**
  * `PAYLOAD_KEYS` when set (32 bytes each, base64 or hex, comma separated, the first encrypting);
  * otherwise keys derived from the SECRETS_KEY set (or its development key file), so rotating SECRETS_KEY
- * rotates these too. Every API and worker process must hold the same keys.
+ * rotates these too. Every API and worker process must hold the same keys. With both set, the keys
+ * derived from SECRETS_KEY come last, decoding only: moving from derived keys to PAYLOAD_KEYS keeps
+ * what they encrypted readable.
  */
 export function loadPayloadCodec(opts: { payloadKeys?: string; secretsKey?: string; dataDir: string }): EncryptionCodec {
-  const keys = opts.payloadKeys ? parseKeys(opts.payloadKeys) : loadSecretKeys(opts).map(derived);
-  return new EncryptionCodec(keys.map(payloadKeyOf));
+  const keys = opts.payloadKeys
+    ? [...parseKeys(opts.payloadKeys), ...(opts.secretsKey ? parseKeys(opts.secretsKey).map(derived) : [])]
+    : loadSecretKeys(opts).map(derived);
+  const unique = new Map(keys.map(payloadKeyOf).map((k) => [k.id, k]));
+  return new EncryptionCodec([...unique.values()]);
 }

@@ -6,6 +6,7 @@ import { DEFAULT_RETENTION, namespaceRetentionSeconds, parseRetention } from '..
 import { workerIdentity } from '../../src/stack/apps';
 import { startStack, type RunningStack } from '../../src/stack/stack';
 import { connectClient } from '../../src/temporal/connection';
+import { dataConverterFor } from '../../src/temporal/data-converter';
 import { findRecord } from '../../src/api/delivery-records';
 import { instanceWorkflowId } from '../../src/workflows/ids';
 import { CallbackSink } from '../fakes/callback-sink';
@@ -86,7 +87,10 @@ beforeAll(async () => {
   });
   stack.workers.forEach((w, i) => workerPids.set(i, [w.pid!]));
   api = { api: `${stack.apiUrl}/elements/api-v2` };
-  client = await connectClient(stack.temporalAddress, stack.namespace);
+  // The stack's processes encrypt payloads with keys derived from this SECRETS_KEY: the test's client reads them alike.
+  client = await connectClient(stack.temporalAddress, stack.namespace, {
+    dataConverter: dataConverterFor({ SECRETS_KEY: TEST_SECRETS_KEY, PAYLOAD_KEYS: process.env.PAYLOAD_KEYS, DATA_DIR: '.' }),
+  });
 });
 
 afterAll(async () => {

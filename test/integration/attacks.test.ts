@@ -415,7 +415,9 @@ describe('SECRETS_KEY rotation', () => {
   const newKey = Buffer.alloc(32, 22).toString('base64');
   let stack: Stack;
   beforeAll(async () => {
-    stack = await startStack({ worker: 'none', env: { SECRETS_KEY: oldKey } });
+    // Payload keys of their own: with keys derived from SECRETS_KEY, a worker alone on the new key would
+    // write payloads this API (old key only) cannot read; this test is about the sealed secrets.
+    stack = await startStack({ worker: 'none', env: { SECRETS_KEY: oldKey, PAYLOAD_KEYS: Buffer.alloc(32, 23).toString('base64') } });
   });
   afterAll(async () => {
     await stack?.stop();

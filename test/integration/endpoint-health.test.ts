@@ -2,6 +2,7 @@ import { CallbackSink, type Received } from '../fakes/callback-sink';
 import { Worker } from '@temporalio/worker';
 import { MAX_EVENTS_POLLING } from '../../src/events/notification';
 import { deliveryWorkflowId, instanceWorkflowId } from '../../src/workflows/ids';
+import { dataConverterFor } from '../../src/temporal/data-converter';
 import { call, createInstance, insightlySeedBody, report, sleep, startStack, until, type Stack } from './harness';
 
 jest.setTimeout(180_000);
@@ -47,7 +48,10 @@ const endpointOf = async (id: number): Promise<any> => (await call(stack, 'GET',
 /** Replays a workflow's history on the current code: its endpoint signals, probe updates and timers are deterministic. */
 async function replays(on: Stack, workflowId: string): Promise<void> {
   const history = await on.client.workflow.getHandle(workflowId).fetchHistory();
-  await Worker.runReplayHistory({ workflowBundle: { codePath: process.env.WORKFLOW_BUNDLE_PATH! }, replayName: workflowId }, history);
+  await Worker.runReplayHistory(
+    { workflowBundle: { codePath: process.env.WORKFLOW_BUNDLE_PATH! }, dataConverter: dataConverterFor(on.config), replayName: workflowId },
+    history,
+  );
 }
 
 /** The most requests that arrived within any one second (a window starting at each request). */

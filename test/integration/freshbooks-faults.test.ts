@@ -15,6 +15,7 @@ import { DEFAULT_BUSINESS, freshbooksSignature } from '../fakes/freshbooks';
 import { SignalBatcher } from '../../src/api/signal-batcher';
 import { payloadValue } from '../../src/temporal/payloads';
 import { instanceWorkflowId } from '../../src/workflows/ids';
+import { decodedHistory } from './history-payloads';
 
 jest.setTimeout(240_000);
 
@@ -352,7 +353,7 @@ describe('webhook hand-off', () => {
 
     // A signal that came during a workflow task is durable at once but joins the history after that task.
     await until(async () => (await h.status(created.id)).webhooks.received === order.length, 'the instance to count them');
-    const history = await stack.client.workflow.getHandle(workflowId).fetchHistory();
+    const history = await decodedHistory(stack.client, workflowId);
     const signalled = (history.events ?? [])
       .map((e) => e.workflowExecutionSignaledEventAttributes)
       .filter((a) => a?.signalName === 'webhooks')

@@ -15,6 +15,7 @@ import { loadSealer } from '../../src/secrets/sealer';
 import { connectClient } from '../../src/temporal/connection';
 import { workflowClientInterceptors } from '../../src/tracing/client-interceptors';
 import { startTracing } from '../../src/tracing/tracing';
+import { dataConverterFor } from '../../src/temporal/data-converter';
 import { createWorker } from '../../src/worker';
 import { deliveryWorkflowId } from '../../src/workflows/ids';
 import { getDeliveryQuery } from '../../src/workflows/messages';
@@ -23,6 +24,7 @@ import { CallbackSink } from '../fakes/callback-sink';
 import { freePort } from '../fakes/http-server';
 import { FakeFreshBooks } from '../fakes/freshbooks';
 import { FakeInsightly } from '../fakes/insightly';
+import { decodedHistory } from './history-payloads';
 
 // The tests run against TEMPORAL_ADDRESS, where the development secrets are refused: an account of their own.
 export const TEST_USER_SECRET = 'test-user-secret';
@@ -112,6 +114,8 @@ export async function startStack(
       },
       makeGrpcRetryInterceptor(defaultGrpcRetryOptions()),
     ],
+    // The app's payload codec: the tests' client reads and writes what the API and workers do.
+    dataConverter: dataConverterFor(config),
   });
 
   const closers: (() => Promise<void>)[] = [];
@@ -311,9 +315,12 @@ export function freshbooksSeedBody(opts: { code: string; callbackUrl: string; bu
   };
 }
 
-/** Every byte a workflow's history holds (payloads decoded as text), to search for secrets. */
+/**
+ * Every byte a workflow's history holds (payloads decrypted by the codec, then as text), to search for
+ * secrets: what is sealed must stay sealed even to a reader who holds the payload keys.
+ */
 export async function historyText(stack: Pick<Stack, 'client'>, workflowId: string): Promise<string> {
-  const history = await stack.client.workflow.getHandle(workflowId).fetchHistory();
+  const history = await decodedHistory(stack.client, workflowId);
   const parts: string[] = [];
   const walk = (value: unknown): void => {
     if (value instanceof Uint8Array) parts.push(Buffer.from(value).toString('utf8'));

@@ -33,6 +33,7 @@ import {
   type Stack,
   waitForVerified,
 } from './harness';
+import { decodedHistory } from './history-payloads';
 
 jest.setTimeout(240_000);
 
@@ -728,7 +729,7 @@ describe('hostile input: never a 5xx, nothing started or delivered for a refusal
       const task = d.raw.pendingWorkflowTask;
       if (!task) return undefined;
       if ((task.attempt ?? 1) > 1) {
-        const history = await handle.fetchHistory();
+        const history = await decodedHistory(stack.client, handle.workflowId);
         const failed = [...(history.events ?? [])]
           .reverse()
           .find((e) => e.workflowTaskFailedEventAttributes || e.workflowTaskTimedOutEventAttributes);

@@ -1,6 +1,7 @@
 import type { temporal } from '@temporalio/proto';
 import { insightlyDate, type InsightlyObject, type SearchCall } from '../fakes/insightly';
 import { call, createInstance, insightlySeedBody, report, sleep, startStack, type Stack } from './harness';
+import { decodedHistory } from './history-payloads';
 
 jest.setTimeout(180_000);
 
@@ -91,7 +92,8 @@ describe('Insightly polling under provider faults and instance changes', () => {
     stack.insightly.calls.slice(from).filter((c) => c.object === object && c.query.updated_after_utc !== undefined);
 
   async function history(id: number): Promise<temporal.api.history.v1.IHistoryEvent[]> {
-    return (await stack.client.workflow.getHandle(`instance-${id}`).fetchHistory()).events ?? [];
+    // Decoded: failure messages are encrypted in the history as stored.
+    return (await decodedHistory(stack.client, `instance-${id}`)).events ?? [];
   }
 
   test('the daily quota used up: each poll makes one request and fails with a clear lastError; the poll after it renews catches up', async () => {

@@ -5,6 +5,8 @@ import { Worker } from '@temporalio/worker';
 import { logger } from '../../src/logger';
 import * as workflows from '../../src/workflows';
 import { installTemporalLogger } from '../../src/temporal/logging';
+import { dataConverterFor } from '../../src/temporal/data-converter';
+import { TEST_SECRETS_KEY } from './harness';
 
 jest.setTimeout(120_000);
 // The replay workers' own logs go where the app's do: shown only if a test fails.
@@ -34,7 +36,15 @@ test('every workflow type the worker runs has recorded histories to replay', () 
   expect(types.filter((t) => !recorded.has(t))).toEqual([]);
 });
 
+// The workers' data converter, as a replaying worker has it: histories recorded before payloads were
+// encrypted hold plain payloads, which its codec passes through; those recorded since (through the
+// harness) are encrypted with the keys derived from the tests' SECRETS_KEY, which it holds.
+const dataConverter = dataConverterFor({ SECRETS_KEY: TEST_SECRETS_KEY, DATA_DIR: '.' });
+
 test.each(files)('%s replays on the current workflow code', async (file) => {
   const history = historyFromJSON(JSON.parse(readFileSync(path.join(dir, file), 'utf8')));
-  await Worker.runReplayHistory({ workflowBundle: { codePath: process.env.WORKFLOW_BUNDLE_PATH! }, replayName: file }, history);
+  await Worker.runReplayHistory(
+    { workflowBundle: { codePath: process.env.WORKFLOW_BUNDLE_PATH! }, dataConverter, replayName: file },
+    history,
+  );
 });

@@ -8,6 +8,8 @@
  * `npx tsx test/replay/record-histories.ts <label>`; `--only cleanup-terminated,...` writes only those
  * (to add a type the earlier recordings lacked). Histories recorded before a change must keep
  * replaying after it (use patched() where they would not).
+ * The stack encrypts payloads with the keys derived from the harness's TEST_SECRETS_KEY, which the
+ * replay test holds too; histories recorded before encryption hold plain payloads and still replay.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
