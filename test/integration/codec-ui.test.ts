@@ -12,7 +12,8 @@ import { startDevServer, type DevServer } from '../../src/temporal/dev-server';
 import { freePort } from '../fakes/http-server';
 import { launchBrowser, type Browser } from './browser';
 import * as activities from './codec-ui/activities';
-import { historyText, report, startStack, TEST_SECRETS_KEY, until, type Stack } from './harness';
+import { report, startStack, TEST_SECRETS_KEY, until, type Stack } from './harness';
+import { textOf } from './history-payloads';
 
 jest.setTimeout(300_000);
 
@@ -111,7 +112,7 @@ describe('the Temporal UI decodes through the codec server for a signed-in opera
 
   test('encrypted in history; shown decoded in the UI after the operator signs in, and not before', async () => {
     // Read without the codec, the history holds no value of the record.
-    const raw = await historyText(stack, workflowId);
+    const raw = textOf(await stack.client.workflow.getHandle(workflowId).fetchHistory());
     expect(raw).toContain('binary/encrypted');
     for (const value of [CONTACT.EMAIL_ADDRESS, CONTACT.FIRST_NAME]) expect(raw).not.toContain(value);
 

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
 import { bundleWorkflowCode, Worker } from '@temporalio/worker';
 import { logger } from '../../src/logger';
+import { dataConverterFor, FAILURE_CONVERTER_PATH } from '../../src/temporal/data-converter';
 import { installTemporalLogger } from '../../src/temporal/logging';
 import { TRACING_WORKFLOW_MODULES } from '../../src/tracing/worker-options';
 import { instanceWorkflowId } from '../../src/workflows/ids';
@@ -14,10 +15,14 @@ import {
   notificationWorkflowId,
   report,
   startStack,
+  TEST_SECRETS_KEY,
   until,
   waitForVerified,
   type Stack,
 } from './harness';
+
+// The harness's payload keys: the histories this test records are encrypted as the app's are.
+const dataConverter = dataConverterFor({ SECRETS_KEY: TEST_SECRETS_KEY, DATA_DIR: '.' });
 
 jest.setTimeout(180_000);
 installTemporalLogger(logger);
@@ -48,6 +53,7 @@ describe('tracing: one webhook, one trace from the receiver to the callback POST
     const { code } = await bundleWorkflowCode({
       workflowsPath: require.resolve('../../src/workflows'),
       workflowInterceptorModules: TRACING_WORKFLOW_MODULES,
+      failureConverterPath: FAILURE_CONVERTER_PATH,
       logger: silent,
     });
     tracedBundle = path.join(process.env.TEST_DATA_DIR!, `traced-workflow-bundle-${randomUUID()}.js`);
@@ -160,14 +166,23 @@ describe('tracing: one webhook, one trace from the receiver to the callback POST
     const fixtures = readdirSync(dir).filter((f) => f.endsWith('.json'));
     for (const file of fixtures) {
       const history = historyFromJSON(JSON.parse(readFileSync(path.join(dir, file), 'utf8')));
-      await Worker.runReplayHistory({ workflowBundle: { codePath: tracedBundle }, sinks: replaySinks, replayName: file }, history);
+      await Worker.runReplayHistory(
+        { workflowBundle: { codePath: tracedBundle }, sinks: replaySinks, dataConverter, replayName: file },
+        history,
+      );
     }
     // This test's own histories, made with tracing on: a worker with tracing off (the shared bundle) replays them too.
     expect(recorded).toHaveLength(2);
     for (const workflowId of recorded) {
       const history = await stack.client.workflow.getHandle(workflowId).fetchHistory();
-      await Worker.runReplayHistory({ workflowBundle: { codePath: process.env.WORKFLOW_BUNDLE_PATH! }, replayName: workflowId }, history);
-      await Worker.runReplayHistory({ workflowBundle: { codePath: tracedBundle }, sinks: replaySinks, replayName: workflowId }, history);
+      await Worker.runReplayHistory(
+        { workflowBundle: { codePath: process.env.WORKFLOW_BUNDLE_PATH! }, dataConverter, replayName: workflowId },
+        history,
+      );
+      await Worker.runReplayHistory(
+        { workflowBundle: { codePath: tracedBundle }, sinks: replaySinks, dataConverter, replayName: workflowId },
+        history,
+      );
     }
     report('tracing replay', {
       'recorded histories with interceptors': fixtures.length,
