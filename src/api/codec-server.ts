@@ -2,10 +2,10 @@ import express, { Router, type Request, type RequestHandler } from 'express';
 import type { Payload } from '@temporalio/common';
 import { z } from 'zod';
 import type { Config } from '../config';
-import { badRequest, forbidden, HttpError, notFound, unauthorized } from '../errors';
+import { badRequest, forbidden, HttpError, unauthorized } from '../errors';
 import { ENCRYPTED_ENCODING, loadPayloadCodec, type EncryptionCodec } from '../temporal/payload-codec';
 import { clientKey, LoginLimiter } from './login-limiter';
-import { isOperatorToken } from './operator-auth';
+import { bearerToken, isOperatorToken, operatorEndpointsOff } from './operator-auth';
 import { cookieValue, OperatorSessions, SESSION_COOKIE } from './operator-session';
 import { isOwnOrigin, signInRoutes } from './operator-sign-in';
 
@@ -66,7 +66,7 @@ export function codecServerRouter({ config }: { config: Config }): Router {
     (codec ??= loadPayloadCodec({ payloadKeys: config.PAYLOAD_KEYS, secretsKey: config.SECRETS_KEY, dataDir: config.DATA_DIR }));
 
   const operatorEndpointsOn: RequestHandler = (_req, _res, next) => {
-    if (!token) throw notFound('Not found: operator endpoints are off until OPERATOR_TOKEN is set');
+    if (!token) throw operatorEndpointsOff();
     next();
   };
 
@@ -102,8 +102,7 @@ export function codecServerRouter({ config }: { config: Config }): Router {
     const address = clientKey(req.ip ?? req.socket.remoteAddress ?? 'unknown');
     limiter.check(address);
     const authorization = req.header('authorization');
-    const bearer = /^\s*Bearer\s+(\S+)\s*$/i.exec(authorization ?? '')?.[1];
-    if (isOperatorToken(token, bearer)) return next();
+    if (isOperatorToken(token, bearerToken(authorization))) return next();
     const session = sessions!.check(cookieValue(req.header('cookie'), SESSION_COOKIE));
     if (session === 'valid') return next();
     if (authorization !== undefined || session === 'forged') limiter.failed(address);

@@ -12,19 +12,23 @@ const digest = (text: string) => createHash('sha256').update(text).digest();
  * deployment exposes nothing it did not ask for. Failures count against the caller's address like logins.
  */
 export function requireOperator(token: string | undefined, limiter?: LoginLimiter): RequestHandler {
-  const expected = token === undefined ? undefined : digest(token);
   return (req, _res, next) => {
-    if (!expected) throw notFound('Not found: operator endpoints are off until OPERATOR_TOKEN is set');
+    if (token === undefined) throw operatorEndpointsOff();
     const address = clientKey(req.ip ?? req.socket.remoteAddress ?? 'unknown');
     limiter?.check(address);
-    const m = /^\s*Bearer\s+(\S+)\s*$/i.exec(req.header('authorization') ?? '');
-    if (!m || !timingSafeEqual(digest(m[1]!), expected)) {
+    if (!isOperatorToken(token, bearerToken(req.header('authorization')))) {
       limiter?.failed(address);
       throw unauthorized('This endpoint is for operators: send "Authorization: Bearer <OPERATOR_TOKEN>"');
     }
     next();
   };
 }
+
+/** The 404 of every operator endpoint while OPERATOR_TOKEN is unset. */
+export const operatorEndpointsOff = () => notFound('Not found: operator endpoints are off until OPERATOR_TOKEN is set');
+
+/** The token of an `Authorization: Bearer <token>` header. */
+export const bearerToken = (header: string | undefined) => /^\s*Bearer\s+(\S+)\s*$/i.exec(header ?? '')?.[1];
 
 /** Whether a request carries the operator token (for endpoints that also take it another way). */
 export function isOperatorToken(token: string | undefined, given: string | undefined): boolean {
