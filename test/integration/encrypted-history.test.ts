@@ -159,7 +159,7 @@ describe('encrypted history: records, tokens, callback URLs and keys never in cl
     expect(encrypted).toBeGreaterThan(20);
 
     // With the codec, the same histories decode: the e-mail address is there (so the searches above could have found it).
-    const decoded = (await Promise.all(workflowIds.map((id) => decodedHistory(stack.client, id)))).map(textOf).join('\n');
+    const decoded = (await Promise.all(workflowIds.map((id) => decodedHistory(stack.client, id)))).map((h) => textOf(h)).join('\n');
     for (const value of [...secrets['record field']!, contact.EMAIL_ADDRESS, pollingUrl, webhookUrl]) expect(decoded).toContain(value);
 
     // The database file: a byte search, which does find a payload written without the codec.

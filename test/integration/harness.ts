@@ -24,7 +24,7 @@ import { CallbackSink } from '../fakes/callback-sink';
 import { freePort } from '../fakes/http-server';
 import { FakeFreshBooks } from '../fakes/freshbooks';
 import { FakeInsightly } from '../fakes/insightly';
-import { decodedHistory } from './history-payloads';
+import { decodedHistory, textOf } from './history-payloads';
 
 // The tests run against TEMPORAL_ADDRESS, where the development secrets are refused: an account of their own.
 export const TEST_USER_SECRET = 'test-user-secret';
@@ -320,16 +320,7 @@ export function freshbooksSeedBody(opts: { code: string; callbackUrl: string; bu
  * secrets: what is sealed must stay sealed even to a reader who holds the payload keys.
  */
 export async function historyText(stack: Pick<Stack, 'client'>, workflowId: string): Promise<string> {
-  const history = await decodedHistory(stack.client, workflowId);
-  const parts: string[] = [];
-  const walk = (value: unknown): void => {
-    if (value instanceof Uint8Array) parts.push(Buffer.from(value).toString('utf8'));
-    else if (Array.isArray(value)) value.forEach(walk);
-    else if (value && typeof value === 'object') Object.values(value).forEach(walk);
-    else if (typeof value === 'string') parts.push(value);
-  };
-  walk(history);
-  return parts.join('\n');
+  return textOf(await decodedHistory(stack.client, workflowId), 'utf8');
 }
 
 /**

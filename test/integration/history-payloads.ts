@@ -54,11 +54,14 @@ export async function decodedHistory(client: Client, workflowId: string, runId?:
   return decodeHistory(history, client.options.loadedDataConverter.payloadCodecs);
 }
 
-/** Every byte string of a fetched history (payload data, strings) as text: what a byte search over it sees. */
-export function textOf(value: unknown): string {
+/**
+ * Every byte string of a fetched history (payload data, strings) as text: what a byte search over it
+ * sees (latin1, byte for byte), or `utf8` to find values as they were written.
+ */
+export function textOf(value: unknown, encoding: BufferEncoding = 'latin1'): string {
   const parts: string[] = [];
   const walk = (v: unknown): void => {
-    if (v instanceof Uint8Array) parts.push(Buffer.from(v).toString('latin1'));
+    if (v instanceof Uint8Array) parts.push(Buffer.from(v).toString(encoding));
     else if (Array.isArray(v)) v.forEach(walk);
     else if (v && typeof v === 'object') Object.values(v).forEach(walk);
     else if (typeof v === 'string') parts.push(v);
