@@ -4,6 +4,7 @@ import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { Resource } from '@opentelemetry/resources';
 import { BatchSpanProcessor, NodeTracerProvider, type SpanProcessor } from '@opentelemetry/sdk-trace-node';
 import type { Config } from '../config';
+import { RedactingExporter } from './redacting-exporter';
 
 /** Which process a span comes from: its `service.name` unless OTEL_SERVICE_NAME names it. */
 export type TracingRole = 'api' | 'worker';
@@ -36,7 +37,7 @@ export function startTracing(config: TracingConfig, role: TracingRole): Tracing 
   if (running) return running;
   const resource = new Resource({ 'service.name': config.OTEL_SERVICE_NAME ?? `element-events-${role}` });
   const exporter = new OTLPTraceExporter({ url: `${config.OTEL_EXPORTER_OTLP_ENDPOINT.replace(/\/+$/, '')}/v1/traces` });
-  const processor = new BatchSpanProcessor(exporter);
+  const processor = new BatchSpanProcessor(new RedactingExporter(exporter));
   const provider = new NodeTracerProvider({ resource, spanProcessors: [processor] });
   // The first one in the process installs the context manager and propagator (and is the global provider).
   if (!started.size) provider.register({ propagator: new W3CTraceContextPropagator() });

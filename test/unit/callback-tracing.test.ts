@@ -97,3 +97,23 @@ test('tracing on: each callback POST is a CLIENT span whose traceparent the call
     'callbacks without (tracing off)': sink.received.filter((r) => !r.headers.traceparent).length,
   });
 });
+
+test("failures' text never leaves the process: a span keeps the error's type, not its message or stack", async () => {
+  const tracing = startTracing({ OTEL_EXPORTER_OTLP_ENDPOINT: otlp.url, OTEL_SERVICE_NAME: 'redaction-under-test' }, 'worker')!;
+  // What the SDK's interceptors do with an activity's error, which may quote a provider's answer.
+  const span = tracing.tracer.startSpan('RunActivity:pollResource');
+  const quoted = 'provider answered: {"EMAIL_ADDRESS":"grace.redacted@example.com"}';
+  span.recordException(new TypeError(quoted));
+  span.setStatus({ code: 2, message: quoted });
+  span.end();
+  await tracing.shutdown();
+  const exported = otlp.spans.find((s) => s.name === 'RunActivity:pollResource');
+  const body = otlp.bodies.join('\n');
+  report('span redaction', {
+    'spans exported': exported ? 1 : 0,
+    'bodies with the quoted record': body.includes('grace.redacted') ? 1 : 0,
+  });
+  expect(exported).toMatchObject({ service: 'redaction-under-test', status: { code: 2 } });
+  expect(body).not.toContain('grace.redacted@example.com');
+  expect(body).toContain('TypeError');
+});
