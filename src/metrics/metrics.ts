@@ -104,7 +104,9 @@ export const instances = new Gauge({
   labelNames: ['element', 'events'] as const,
   registers: [registry],
   async collect() {
+    // Read first, then replace: two scrapes at once must not reset each other's values mid-count.
+    const counts = await instanceCountsNow();
     this.reset();
-    for (const { element, events, count } of await instanceCountsNow()) this.set({ element, events }, count);
+    for (const { element, events, count } of counts) this.set({ element, events }, count);
   },
 });
