@@ -58,13 +58,15 @@ export function createApp(deps: AppDeps): express.Express {
   api.use(eventsRouter(deps));
   const catalog = deps.elements ?? elements;
   api.use(elementsRouter({ config: deps.config, catalog }));
+  // One count of guesses at OPERATOR_TOKEN, whichever operator endpoint they are made at.
+  const operatorLimiter = new LoginLimiter(deps.config.AUTH_FAILURES_PER_MINUTE);
   // The codec server for the Temporal UI: operators only, its own auth, CORS and body reading.
-  app.use(codecServerRouter(deps));
+  app.use(codecServerRouter({ ...deps, operatorLimiter }));
   // The OpenAPI document and its reference page: static, no secrets needed.
   app.use(docsRouter(catalog));
   app.use(BASE_PATH, api);
   // Operators' metrics, at the root where Prometheus looks (docs/operations.md).
-  app.use(metricsRouter(deps));
+  app.use(metricsRouter({ ...deps, operatorLimiter }));
   app.use(consoleRouter());
   app.use(notFoundRoute);
   app.use(errorHandler(deps.log));

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import type { Config } from '../config';
 import { badRequest, forbidden, HttpError, unauthorized } from '../errors';
 import { ENCRYPTED_ENCODING, loadPayloadCodec, type EncryptionCodec } from '../temporal/payload-codec';
-import { clientKey, LoginLimiter } from './login-limiter';
+import { clientKey, type LoginLimiter } from './login-limiter';
 import { bearerToken, isOperatorToken, operatorEndpointsOff } from './operator-auth';
 import { cookieValue, OperatorSessions, SESSION_COOKIE } from './operator-session';
 import { isOwnOrigin, signInRoutes } from './operator-sign-in';
@@ -54,12 +54,11 @@ const encrypted = (p: JsonPayload) => bytesOf(p.metadata?.encoding).toString() =
  * with "include credentials"). Cross-origin calls only from the configured UI's origin (TEMPORAL_UI_URL),
  * which preflights are answered for. Off (404) while OPERATOR_TOKEN is unset.
  */
-export function codecServerRouter({ config }: { config: Config }): Router {
+export function codecServerRouter({ config, operatorLimiter: limiter }: { config: Config; operatorLimiter: LoginLimiter }): Router {
   const router = Router();
   const token = config.OPERATOR_TOKEN;
   const uiOrigin = config.TEMPORAL_UI_URL ? new URL(config.TEMPORAL_UI_URL).origin : undefined;
   const sessions = token ? new OperatorSessions(token) : undefined;
-  const limiter = new LoginLimiter(config.AUTH_FAILURES_PER_MINUTE);
   // Loaded on first use: an app that never decodes (tests of other routes) creates no key file.
   let codec: EncryptionCodec | undefined;
   const payloadCodec = () =>
