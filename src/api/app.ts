@@ -20,6 +20,7 @@ import { instancesRouter } from './instances';
 import { limitJsonDepth } from './json-depth';
 import { LoginLimiter } from './login-limiter';
 import { metricsRouter } from './metrics';
+import { noStore } from './no-store';
 import { webhooksRouter } from './webhooks';
 import { requestSpans } from '../tracing/request-spans';
 
@@ -72,12 +73,6 @@ export function createApp(deps: AppDeps): express.Express {
   app.use(errorHandler(deps.log));
   return app;
 }
-
-/** Every answer is about live state, and one carries the instance token: nothing may be cached. */
-const noStore: express.RequestHandler = (_req, res, next) => {
-  res.setHeader('cache-control', 'no-store');
-  next();
-};
 
 /** TRUST_PROXY as Express takes it: a hop count, or addresses and subnets (`true` is refused by the config). */
 function trustProxy(value: string): boolean | number | string {

@@ -3,6 +3,7 @@ import express from 'express';
 import { createLimitedServer, DEFAULT_SERVER_LIMITS } from '../api/http-server';
 import { errorHandler, notFoundRoute, requestIds } from '../api/errors';
 import { LoginLimiter } from '../api/login-limiter';
+import { noStore } from '../api/no-store';
 import { requireOperator } from '../api/operator-auth';
 import type { Config } from '../config';
 import type { Logger } from '../logger';
@@ -19,10 +20,7 @@ export async function serveWorkerMetrics(config: Config, log: Logger): Promise<S
     throw new Error('WORKER_METRICS_PORT is set but OPERATOR_TOKEN is not: the metrics port would let nobody in. Set OPERATOR_TOKEN.');
   const app = express();
   app.disable('x-powered-by');
-  app.use(requestIds, (_req, res, next) => {
-    res.setHeader('cache-control', 'no-store');
-    next();
-  });
+  app.use(requestIds, noStore);
   app.get('/metrics', requireOperator(config.OPERATOR_TOKEN, new LoginLimiter(config.AUTH_FAILURES_PER_MINUTE)), exposeMetrics);
   app.use(notFoundRoute);
   app.use(errorHandler(log));
