@@ -16,7 +16,7 @@ import path from 'node:path';
 import v8 from 'node:v8';
 import { Client, Connection } from '@temporalio/client';
 import { bundleWorkflowCode } from '@temporalio/worker';
-import { startDevServer } from '../src/temporal/dev-server';
+import { startDevServerOnFreePorts } from '../src/temporal/dev-server';
 import { TEMPORAL_SERVER_VERSION } from '../src/stack/binaries';
 import { startBareCluster } from '../test/cluster/bare-cluster';
 import { TEMPORAL_CLI } from '../src/temporal/cli';
@@ -1057,7 +1057,7 @@ interface Target {
 }
 
 async function startTarget(dir: string): Promise<Target> {
-  if (target === 'dev') return startDevServer({ port: await freePort(), uiPort: 0, headless: true, dataDir: dir, namespace: 'default' });
+  if (target === 'dev') return startDevServerOnFreePorts({ headless: true, dataDir: dir, namespace: 'default' });
   const stack = await startBareCluster(dir, (msg) => console.log(`  stack: ${msg}`));
   return { address: stack.temporalAddress, process: { pid: stack.temporal.pid }, stop: () => stack.stop() };
 }

@@ -2,19 +2,16 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { bundleWorkflowCode } from '@temporalio/worker';
-import { startDevServer } from '../src/temporal/dev-server';
+import { startDevServerOnFreePorts } from '../src/temporal/dev-server';
 import { resolveTemporalTool, TEMPORAL_TEST_SERVER } from '../src/temporal/cli';
 import { FAILURE_CONVERTER_PATH } from '../src/temporal/data-converter';
-import { freePort } from './fakes/http-server';
 
 /** One real Temporal dev server (and one workflow bundle) for the whole run. */
 export default async function globalSetup(): Promise<void> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'element-events-test-'));
   process.env.LOG_LEVEL ??= 'warn';
   process.env.TEMPORAL_TEST_SERVER_BIN = resolveTemporalTool(TEMPORAL_TEST_SERVER);
-  const server = await startDevServer({
-    port: await freePort(),
-    uiPort: 0,
+  const server = await startDevServerOnFreePorts({
     headless: true,
     dataDir: dir,
     namespace: 'default',

@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, openSync } from 'node:fs';
+import { mkdirSync, openSync, readFileSync, statSync } from 'node:fs';
+import { createServer } from 'node:net';
 import path from 'node:path';
 import { Connection } from '@temporalio/client';
 import { resolveTemporalTool, TEMPORAL_CLI } from './cli';
@@ -63,6 +64,7 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer>
   const binary = resolveTemporalTool(TEMPORAL_CLI);
   const logFile = opts.logFile ?? path.resolve(opts.dataDir, 'temporal-server.log');
   const out = openSync(logFile, 'a');
+  const logStart = statSync(logFile).size;
   const child = spawn(binary, devServerArgs(opts), { stdio: ['ignore', out, out] });
   const address = `127.0.0.1:${opts.port}`;
 
@@ -77,7 +79,9 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer>
   const deadline = Date.now() + (opts.startTimeoutMs ?? 60_000);
   for (;;) {
     if (exited !== undefined) {
-      throw new Error(`temporal server exited with code ${exited} while starting; see ${logFile}`);
+      const log = readFileSync(logFile).subarray(logStart).toString('utf8');
+      const message = `temporal server exited with code ${exited} while starting; see ${logFile}`;
+      throw log.includes('address already in use') ? new PortTakenError(`${message}: ${lastLine(log)}`) : new Error(message);
     }
     try {
       const connection = await Connection.connect({ address, connectTimeout: 1000 });
@@ -105,4 +109,41 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer>
       clearTimeout(timer);
     },
   };
+}
+
+/** A port the server was given (or picked for itself) was taken by the time it bound it. */
+export class PortTakenError extends Error {
+  override name = 'PortTakenError';
+}
+
+function lastLine(log: string): string {
+  return log.trim().split('\n').pop() ?? '';
+}
+
+/** A loopback port the OS had free a moment ago; someone else may take it before it is bound. */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+    s.once('error', reject);
+  });
+}
+
+/**
+ * Starts a dev server on ports free just before. On a shared machine a port can be taken between the
+ * check and the bind (by another test's listener, or by the server's own pick of its internal ports), so
+ * a start that fails on a taken port is tried again on new ports; any other failure is thrown at once.
+ */
+export async function startDevServerOnFreePorts(opts: Omit<DevServerOptions, 'port' | 'uiPort'>, tries = 3): Promise<DevServer> {
+  for (let attempt = 1; ; attempt++) {
+    const [port, uiPort] = [await freePort(), opts.headless ? 0 : await freePort()];
+    try {
+      return await startDevServer({ ...opts, port, uiPort });
+    } catch (err) {
+      if (!(err instanceof PortTakenError) || attempt >= tries) throw err;
+    }
+  }
 }

@@ -1,4 +1,3 @@
-import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import type express from 'express';
@@ -21,13 +20,5 @@ export async function listenOnFreePort(app: express.Express, port = 0): Promise<
   };
 }
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-    s.once('error', reject);
-  });
-}
+/** Re-exported: tests and the app pick free ports one way. */
+export { freePort } from '../../src/temporal/dev-server';

@@ -8,7 +8,7 @@ import type { Page } from 'playwright-core';
 import { logger } from '../../src/logger';
 import { installTemporalLogger } from '../../src/temporal/logging';
 import { loadPayloadCodec } from '../../src/temporal/payload-codec';
-import { startDevServer, type DevServer } from '../../src/temporal/dev-server';
+import { startDevServerOnFreePorts, type DevServer } from '../../src/temporal/dev-server';
 import { freePort } from '../fakes/http-server';
 import { launchBrowser, type Browser } from './browser';
 import * as activities from './codec-ui/activities';
@@ -44,14 +44,15 @@ describe('the Temporal UI decodes through the codec server for a signed-in opera
   const taskQueue = `codec-ui-${randomUUID()}`;
 
   beforeAll(async () => {
-    const [temporalPort, uiPort, apiPort] = [await freePort(), await freePort(), await freePort()];
+    const apiPort = await freePort();
     dataDir = mkdtempSync(path.join(os.tmpdir(), 'element-events-codec-ui-'));
     // localhost on both sides: the UI's page and the codec server are one site, so the session cookie
     // (SameSite=Strict) goes along with the UI's credentialed requests.
     apiOrigin = `http://localhost:${apiPort}`;
     codecEndpoint = `${apiOrigin}/codec`;
-    uiUrl = `http://localhost:${uiPort}`;
-    devServer = await startDevServer({ port: temporalPort, uiPort, dataDir, namespace: 'default', codecEndpoint });
+    devServer = await startDevServerOnFreePorts({ dataDir, namespace: 'default', codecEndpoint });
+    if (!devServer.uiUrl) throw new Error('the dev server started without its UI');
+    uiUrl = devServer.uiUrl;
     stack = await startStack({
       temporalAddress: devServer.address,
       worker: 'none',

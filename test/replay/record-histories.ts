@@ -16,8 +16,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { resolveTemporalTool, TEMPORAL_CLI } from '../../src/temporal/cli';
-import { startDevServer } from '../../src/temporal/dev-server';
-import { freePort } from '../fakes/http-server';
+import { startDevServerOnFreePorts } from '../../src/temporal/dev-server';
 import { findRecord } from '../../src/api/delivery-records';
 import { cleanupWorkflowId, deliveryWorkflowId, instanceWorkflowId, orderedLaneWorkflowId } from '../../src/workflows/ids';
 import { call, createInstance, freshbooksSeedBody, insightlySeedBody, sleep, startStack, waitForVerified } from '../integration/harness';
@@ -28,7 +27,7 @@ async function main() {
   const only = onlyAt >= 0 ? new Set(args.splice(onlyAt, 2)[1]?.split(',')) : undefined;
   const label = args[0] ?? new Date().toISOString().slice(0, 10);
   const dir = mkdtempSync(path.join(os.tmpdir(), 'record-histories-'));
-  const server = await startDevServer({ port: await freePort(), uiPort: 0, headless: true, dataDir: dir, namespace: 'default' });
+  const server = await startDevServerOnFreePorts({ headless: true, dataDir: dir, namespace: 'default' });
   process.env.TEST_TEMPORAL_ADDRESS = server.address;
   const stack = await startStack({ env: { VERIFICATION_RESEND_SECONDS: '2', DELIVERY_FIRST_RETRY_SECONDS: '0.5', LOG_LEVEL: 'error' } });
   try {
