@@ -22,6 +22,7 @@ import { startBareCluster } from '../test/cluster/bare-cluster';
 import { TEMPORAL_CLI } from '../src/temporal/cli';
 import { instanceWorkflowId } from '../src/workflows/ids';
 import { FAILURE_CONVERTER_PATH } from '../src/temporal/data-converter';
+import { loadPayloadCodec } from '../src/temporal/payload-codec';
 import { FakeFreshBooks, freshbooksSignature } from '../test/fakes/freshbooks';
 import { freePort } from '../test/fakes/http-server';
 import { openLoop, summary, whileSampling } from './lib/measure';
@@ -66,6 +67,9 @@ const SDK_DEFAULT_CACHE = Math.max(Math.floor((Math.max(v8.getHeapStatistics().h
 
 // The bench runs against TEMPORAL_ADDRESS, where the development secrets are refused: its own account.
 const BENCH_ACCOUNT = { user: 'bench-user-secret', organization: 'bench-organization-secret' };
+/** The app's key, so the bench's own clients read the encrypted memos and payloads the app writes. */
+const BENCH_SECRETS_KEY = Buffer.alloc(32, 1).toString('base64');
+const benchDataConverter = { payloadCodecs: [loadPayloadCodec({ secretsKey: BENCH_SECRETS_KEY, dataDir: '.' })] };
 const AUTH = `User ${BENCH_ACCOUNT.user}, Organization ${BENCH_ACCOUNT.organization}`;
 const FB = { clientId: 'bench-client', clientSecret: 'bench-secret', redirectUri: 'https://bench.example' };
 
@@ -169,7 +173,7 @@ async function startApp(address: string, env: Record<string, string>, split = fa
     TEMPORAL_TASK_QUEUE: `bench-${port}`,
     PORT: String(port),
     PUBLIC_URL: `http://127.0.0.1:${port}`,
-    SECRETS_KEY: Buffer.alloc(32, 1).toString('base64'),
+    SECRETS_KEY: BENCH_SECRETS_KEY,
     LOG_LEVEL: 'error',
     EVENTS_MIN_REFRESH_INTERVAL_MINUTES: '0.01',
     ELEMENTS_USER_SECRET: BENCH_ACCOUNT.user,
@@ -378,7 +382,7 @@ async function webhookScenario(server: Target, bundle: string) {
 async function workflowCounts(address: string, instanceId: number): Promise<string> {
   // A run's history page holds up to 1,000 events, and under load its signals carry 200 webhooks each: over gRPC's 4 MB default.
   const connection = await Connection.connect({ address, channelArgs: { 'grpc.max_receive_message_length': 128 * 2 ** 20 } });
-  const client = new Client({ connection });
+  const client = new Client({ connection, dataConverter: benchDataConverter });
   try {
     let runs = 0;
     let events = 0;
@@ -542,7 +546,7 @@ async function largePoll(server: Target, bundle: string, records: number, label:
   for (const t of sink.firstSeen.values()) lastDeliveredMs = Math.max(lastDeliveredMs, t);
   const deliveredSeconds = (lastDeliveredMs - pollStarted) / 1000;
   const connection = await Connection.connect({ address: server.address });
-  const client = new Client({ connection });
+  const client = new Client({ connection, dataConverter: benchDataConverter });
   // The instance's workflow and up to 20 more of the instance's, of whatever type delivery uses.
   const instanceWorkflow = instanceWorkflowId(String(created.id));
   const others: string[] = [];
@@ -642,7 +646,7 @@ async function idleScenario(server: Target, bundle: string) {
   await sink.start();
   const app = await startApp(server.address, { INSIGHTLY_API_URL: insightly.url, WORKFLOW_BUNDLE_PATH: bundle });
   const connection = await Connection.connect({ address: server.address });
-  const client = new Client({ connection });
+  const client = new Client({ connection, dataConverter: benchDataConverter });
   const until = (ms: number) => new Promise((r) => setTimeout(r, Math.max(0, ms - Date.now())));
   const pollsOf = async (id: number) => ((await get(app.api, `/instances/${id}`)).status as { polls: number }).polls;
   try {
