@@ -15,6 +15,7 @@ import os from 'node:os';
 import path from 'node:path';
 import v8 from 'node:v8';
 import { Client, Connection } from '@temporalio/client';
+import type { temporal } from '@temporalio/proto';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import { startDevServerOnFreePorts } from '../src/temporal/dev-server';
 import { TEMPORAL_SERVER_VERSION } from '../src/stack/binaries';
@@ -25,7 +26,7 @@ import { FAILURE_CONVERTER_PATH } from '../src/temporal/data-converter';
 import { loadPayloadCodec } from '../src/temporal/payload-codec';
 import { FakeFreshBooks, freshbooksSignature } from '../test/fakes/freshbooks';
 import { freePort } from '../test/fakes/http-server';
-import { openLoop, summary, whileSampling } from './lib/measure';
+import { openLoop, summary, timeline, whileSampling, type Second } from './lib/measure';
 import { root, runTs, stop, waitFor } from './lib/processes';
 
 const SIZES = ['quick', 'full', 'goals'] as const;
@@ -239,6 +240,15 @@ interface RateResult {
   latencyMs: ReturnType<typeof summary>;
 }
 
+/** `--timeline`: each send-second's acknowledgements and latencies, to see where a tail came from. */
+function printTimeline(seconds: Second[]) {
+  console.log('    s  sent refused ackP99  p50    p99    max');
+  for (const t of seconds)
+    console.log(
+      `  ${[t.second, t.sent, t.refused, t.ackP99Ms, t.p50Ms, t.p99Ms, t.maxMs].map((v, i) => String(v).padStart(i ? 6 : 3)).join(' ')}`,
+    );
+}
+
 async function rampRates(
   name: string,
   target: string,
@@ -248,7 +258,7 @@ async function rampRates(
   seconds: number,
   pids: Record<string, number>,
 ) {
-  const results: (RateResult & { usage: unknown })[] = [];
+  const results: (RateResult & { usage: unknown; timeline: Second[] })[] = [];
   for (const rate of rates) {
     sink.reset();
     const prefix = `${name}-${rate}-${Date.now()}-`;
@@ -282,7 +292,9 @@ async function rampRates(
       duplicates: sink.duplicates,
       latencyMs: summary(latencies),
     };
-    results.push({ ...r, usage });
+    const seconds_ = timeline(run, (i) => sink.firstSeen.get(`${prefix}${i}`));
+    results.push({ ...r, usage, timeline: seconds_ });
+    if (args.includes('--timeline')) printTimeline(seconds_);
     console.log(
       `  ${name.padEnd(22)} ${String(rate).padStart(5)}/s  accepted ${r.accepted}/${r.sent}  undelivered ${r.lost}  p50 ${r.latencyMs.p50} ms  p99 ${r.latencyMs.p99} ms`,
     );
@@ -378,6 +390,24 @@ async function webhookScenario(server: Target, bundle: string) {
   return out;
 }
 
+/** `--timeline`: when a run started and ended, when its tasks failed, and how long its hand-offs took (wall clock, ms). */
+function runTimeline(events: temporal.api.history.v1.IHistoryEvent[]): string {
+  const at = (e: temporal.api.history.v1.IHistoryEvent) =>
+    Number(e.eventTime?.seconds ?? 0) * 1000 + Math.round((e.eventTime?.nanos ?? 0) / 1e6);
+  const clock = (ms: number) => new Date(ms).toISOString().slice(11, 23);
+  const scheduled = new Map<string, number>();
+  const handOffs: number[] = [];
+  const failed: string[] = [];
+  for (const e of events) {
+    if (e.activityTaskScheduledEventAttributes) scheduled.set(String(e.eventId), at(e));
+    const done = e.activityTaskCompletedEventAttributes;
+    if (done) handOffs.push(at(e) - (scheduled.get(String(done.scheduledEventId)) ?? at(e)));
+    if (e.workflowTaskFailedEventAttributes) failed.push(`${clock(at(e))} (${String(e.workflowTaskFailedEventAttributes.cause)})`);
+  }
+  const h = summary(handOffs);
+  return `run ${clock(at(events[0]!))}–${clock(at(events[events.length - 1]!))}, events ${events.length}, hand-offs ${h.count} (p50 ${h.p50} ms, max ${h.max} ms), failed tasks ${failed.join(', ') || 'none'}`;
+}
+
 /** What the server did for one instance: its runs (continue-as-new) and their history, its batches and retried notifications. */
 async function workflowCounts(address: string, instanceId: number): Promise<string> {
   // A run's history page holds up to 1,000 events, and under load its signals carry 200 webhooks each: over gRPC's 4 MB default.
@@ -393,6 +423,7 @@ async function workflowCounts(address: string, instanceId: number): Promise<stri
       // A continue-as-new that a signal raced fails its workflow task, and the run is replayed from the start.
       const history = await client.workflow.getHandle(w.workflowId, w.runId).fetchHistory();
       failedTasks += (history.events ?? []).filter((e) => e.workflowTaskFailedEventAttributes).length;
+      if (args.includes('--timeline')) console.log(`    ${runTimeline(history.events ?? [])}`);
     }
     const count = async (type: string) =>
       (await client.workflow.count(`WorkflowType = '${type}' AND ElementInstanceId = ${instanceId}`)).count;

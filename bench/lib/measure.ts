@@ -63,6 +63,7 @@ export async function whileSampling<T>(pids: Record<string, number>, fn: () => P
 export async function openLoop(rate: number, seconds: number, send: (i: number) => Promise<number>) {
   const total = Math.round(rate * seconds);
   const sentAt: number[] = new Array(total);
+  const answeredAt: number[] = new Array(total);
   const statuses: number[] = new Array(total);
   const started = performance.now();
   const inFlight: Promise<void>[] = [];
@@ -73,11 +74,55 @@ export async function openLoop(rate: number, seconds: number, send: (i: number) 
     sentAt[i] = Date.now();
     inFlight.push(
       send(i).then(
-        (s) => void (statuses[i] = s),
-        () => void (statuses[i] = 0),
+        (s) => void ((statuses[i] = s), (answeredAt[i] = Date.now())),
+        () => void ((statuses[i] = 0), (answeredAt[i] = Date.now())),
       ),
     );
   }
   await Promise.all(inFlight);
-  return { sentAt, statuses, elapsedSeconds: (performance.now() - started) / 1000 };
+  return { sentAt, answeredAt, statuses, elapsedSeconds: (performance.now() - started) / 1000 };
+}
+
+/** One second of an open-loop run, by when its requests were sent. */
+export interface Second {
+  second: number;
+  sent: number;
+  refused: number;
+  /** Request sent → answered (the receiver's acknowledgement). */
+  ackP99Ms: number;
+  /** Request sent → at the callback, for those accepted and delivered. */
+  p50Ms: number;
+  p99Ms: number;
+  maxMs: number;
+}
+
+/** Per send-second figures: where in a run the tail came from. */
+export function timeline(
+  run: { sentAt: number[]; answeredAt: number[]; statuses: number[] },
+  deliveredAt: (i: number) => number | undefined,
+): Second[] {
+  const t0 = run.sentAt[0] ?? 0;
+  const buckets = new Map<number, number[]>();
+  run.sentAt.forEach((t, i) => {
+    const s = Math.floor((t - t0) / 1000);
+    const b = buckets.get(s) ?? [];
+    b.push(i);
+    buckets.set(s, b);
+  });
+  return [...buckets].map(([second, ids]) => {
+    const latencies = ids.flatMap((i) => {
+      const at = run.statuses[i] === 200 ? deliveredAt(i) : undefined;
+      return at === undefined ? [] : [at - run.sentAt[i]!];
+    });
+    const l = summary(latencies);
+    return {
+      second,
+      sent: ids.length,
+      refused: ids.filter((i) => run.statuses[i] !== 200).length,
+      ackP99Ms: summary(ids.map((i) => run.answeredAt[i]! - run.sentAt[i]!)).p99,
+      p50Ms: l.p50,
+      p99Ms: l.p99,
+      maxMs: l.max,
+    };
+  });
 }
