@@ -5,10 +5,12 @@ import { findElement } from '../elements';
 import { ProviderError } from '../errors';
 import { secretKeysOf } from '../instances/secret-keys';
 import { chunk } from '../events/notification';
-import { tokensIssuedSignal } from '../workflows/messages';
+import { pendingWebhooksQuery, tokensIssuedSignal } from '../workflows/messages';
 import {
   PROVIDER_REFUSED,
   type DispatchWebhooksInput,
+  type PendingWebhooksRange,
+  type WebhookReceipt,
   type ProviderCallInput,
   type RefreshTokensInput,
   type RemoveStraysInput,
@@ -113,11 +115,12 @@ export function createWebhookActivities(deps: PollDeps) {
 
     /** Hands accepted webhooks to delivery (`dispatch`), traced when tracing is on. */
     async dispatchWebhooks(input: DispatchWebhooksInput): Promise<{ notifications: number }> {
-      if (!deps.tracer) return dispatch(input);
+      const receipts = input.receipts ?? (await pendingReceipts(input.pending!));
+      if (!deps.tracer) return dispatch(input, receipts);
       // This runs from the instance's loop, in the instance's trace: the hand-off (and so the delivery
       // batch's workflow, through its start's headers) goes in the first webhook's request's trace
       // instead, linked to the others' and to this activity's own span.
-      const [first, ...others] = input.receipts.map((r) => r.traceparent);
+      const [first, ...others] = receipts.map((r) => r.traceparent);
       // Webhooks received before tracing was turned on carry none: then the activity's own trace.
       const parent = first ? contextOf(first) : context.active();
       const activitySpan = first ? trace.getSpanContext(context.active()) : undefined;
@@ -127,14 +130,14 @@ export function createWebhookActivities(deps: PollDeps) {
           attributes: {
             'element_events.instance_id': input.instance.id,
             'element_events.element_key': input.instance.elementKey,
-            'element_events.webhooks': input.receipts.length,
+            'element_events.webhooks': receipts.length,
           },
           links: [...linksTo(others), ...(activitySpan ? [{ context: activitySpan }] : [])],
         },
         parent,
       );
       try {
-        const result = await context.with(trace.setSpan(parent, span), () => dispatch(input));
+        const result = await context.with(trace.setSpan(parent, span), () => dispatch(input, receipts));
         span.setAttribute('element_events.notifications', result.notifications);
         return result;
       } catch (err) {
@@ -147,10 +150,23 @@ export function createWebhookActivities(deps: PollDeps) {
     },
   };
 
+  /**
+   * The webhooks a hand-off delivers, from the instance that scheduled it (this very run): they stay
+   * pending there until this activity is done, so every attempt gets the same ones.
+   */
+  async function pendingReceipts(range: PendingWebhooksRange): Promise<WebhookReceipt[]> {
+    const execution = Context.current().info.workflowExecution;
+    if (!execution) throw ApplicationFailure.nonRetryable('a hand-off by number runs only for an instance', 'NoInstance');
+    const receipts = await deps.client.workflow.getHandle(execution.workflowId, execution.runId).query(pendingWebhooksQuery, range);
+    // Cannot happen while the instance waits for this activity; retried (never dropped) if it does.
+    if (!receipts) throw new Error(`webhooks ${range.from} to ${range.from + range.count - 1} are not pending at the instance`);
+    return receipts;
+  }
+
   /** Standardizes accepted webhooks and hands them to delivery, at most 20 events a notification. */
-  async function dispatch(input: DispatchWebhooksInput): Promise<{ notifications: number }> {
+  async function dispatch(input: DispatchWebhooksInput, receipts: WebhookReceipt[]): Promise<{ notifications: number }> {
     const element = webhooksOf(input.instance.elementKey);
-    const batches = chunk(input.receipts, element.maxEventsPerNotification);
+    const batches = chunk(receipts, element.maxEventsPerNotification);
     await handOff(
       deps,
       input.instance,

@@ -33,6 +33,7 @@ import {
   endpointProbeUpdate,
   getInstanceQuery,
   getSpecQuery,
+  pendingWebhooksQuery,
   receiverStateQuery,
   rotateTokenUpdate,
   tokensIssuedSignal,
@@ -289,6 +290,11 @@ export async function instanceWorkflow(input: InstanceWorkflowInput): Promise<vo
       state.pendingWebhooks.push(receipt.key === undefined ? receipt : { ...receipt, id: `${receipt.key}.${nowMs}` });
       state.webhooksReceived++;
     }
+  });
+  setHandler(pendingWebhooksQuery, ({ from, count }) => {
+    const first = state.handedOffWebhooks ?? 0;
+    if (from < first || from + count > first + state.pendingWebhooks.length) return undefined;
+    return state.pendingWebhooks.slice(from - first, from - first + count);
   });
   setHandler(callbackVerificationSignal, ({ callbackId, verifier }) => {
     // A candidate until FreshBooks accepts it: the post is unsigned, so it may be anyone's.
@@ -557,23 +563,30 @@ export async function instanceWorkflow(input: InstanceWorkflowInput): Promise<vo
     );
   }
 
-  async function dispatchPending(): Promise<void> {
+  /** `untilDone`: deleting, so everything accepted goes now (no continue-as-new follows). */
+  async function dispatchPending(untilDone = false): Promise<void> {
     while (state.pendingWebhooks.length) {
-      const receipts = state.pendingWebhooks.slice(0, WEBHOOKS_PER_DISPATCH);
+      const count = Math.min(state.pendingWebhooks.length, WEBHOOKS_PER_DISPATCH);
       const target = callbackTarget();
       if (spec.events.enabled && target) {
-        await dispatchWebhooks.executeWithOptions({ ...dispatchOptions, summary: `deliver ${receipts.length} webhook(s)` }, [
+        // The activity asks for the webhooks by number: they stay pending (and queryable) until it is done.
+        await dispatchWebhooks.executeWithOptions({ ...dispatchOptions, summary: `deliver ${count} webhook(s)` }, [
           {
             instance: instanceRef(),
             target,
-            receipts,
+            pending: { from: state.handedOffWebhooks ?? 0, count },
             ...(spec.events.ordered ? { ordered: true } : {}),
           },
         ]);
       } else {
-        log.info('events are off: dropping webhooks that arrived anyway', { count: receipts.length });
+        log.info('events are off: dropping webhooks that arrived anyway', { count });
       }
-      state.pendingWebhooks.splice(0, receipts.length);
+      state.pendingWebhooks.splice(0, count);
+      state.handedOffWebhooks = (state.handedOffWebhooks ?? 0) + count;
+      // Under a steady flood the pending list never empties: without this the run would never reach its
+      // continue-as-new below and its history would grow until Temporal terminates it. What is left
+      // pending rides the continue-as-new. (Runs recorded before this kept dispatching; they replay so.)
+      if (!untilDone && state.pendingWebhooks.length && historyFull() && patched('continue-as-new-under-flood')) return;
     }
   }
 
@@ -645,7 +658,7 @@ export async function instanceWorkflow(input: InstanceWorkflowInput): Promise<vo
   }
 
   // Deleted: deliver what was already accepted, then take the callbacks down at the provider.
-  await dispatchPending();
+  await dispatchPending(true);
   if (webhooks()) {
     state.strayCheckDue = true;
     await reconcileCallbacks();

@@ -5,6 +5,7 @@ import type {
   DeliveryTargetState,
   EndpointGateState,
   EndpointOutcomes,
+  PendingWebhooksRange,
   ReceiverState,
   RemoveStraysInput,
   TokensIssued,
@@ -23,6 +24,8 @@ export const getSpecQuery = defineQuery<InstanceSpec>('getSpec');
 
 /** Provider webhooks the receiver accepted; 2xx is answered only after this signal is durable. */
 export const webhooksSignal = defineSignal<[WebhookReceipt[]]>('webhooks');
+/** The pending webhooks a hand-off delivers (undefined when they are no longer pending). */
+export const pendingWebhooksQuery = defineQuery<WebhookReceipt[] | undefined, [PendingWebhooksRange]>('pendingWebhooks');
 /** The provider's callback verification handshake. */
 export const callbackVerificationSignal = defineSignal<[{ callbackId: string; verifier: string }]>('callbackVerification');
 /** New OAuth tokens, signalled by the refresh activity before it returns so a crash cannot lose them. */

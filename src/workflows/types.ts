@@ -260,6 +260,8 @@ export interface InstanceState {
   /** Candidate verifiers (sealed) that arrived before their registration finished, by callback id. */
   earlyVerifiers: Record<string, string[]>;
   pendingWebhooks: WebhookReceipt[];
+  /** Webhooks handed to delivery so far: the number of the first pending one. Absent: none yet. */
+  handedOffWebhooks?: number;
   webhooksReceived: number;
   /** When the last webhook arrived (workflow time), for the console's list; absent before the first. */
   lastWebhookAtMs?: number;
@@ -363,10 +365,22 @@ export interface RemoveStraysInput extends ProviderCallInput {
   instanceClosed?: boolean;
 }
 
+/** Webhooks still pending at the instance: `count` of them from number `from`, numbered in arrival order. */
+export interface PendingWebhooksRange {
+  from: number;
+  count: number;
+}
+
 export interface DispatchWebhooksInput {
   instance: InstanceRef;
   target: CallbackTarget;
-  receipts: WebhookReceipt[];
+  /** Hand-offs scheduled before `pending` existed carry the webhooks themselves. */
+  receipts?: WebhookReceipt[];
+  /**
+   * The webhooks to ask the instance for (`pendingWebhooksQuery`): they are in its history once, in their
+   * signals, not a second time in this input. A run's history then fills half as fast under a flood.
+   */
+  pending?: PendingWebhooksRange;
   /** Delivered in order, through the instance's lane. */
   ordered?: boolean;
 }

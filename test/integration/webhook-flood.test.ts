@@ -1,0 +1,70 @@
+import { createInstance, freshbooksSeedBody, report, startStack, waitForVerified, type Stack } from './harness';
+
+jest.setTimeout(240_000);
+
+const CALLBACKS = 18;
+const MAX_HISTORY_EVENTS = 100;
+const WEBHOOKS = 1500;
+/** Webhooks in flight at once: enough that more arrive during every hand-off, so the pending list never empties. */
+const IN_FLIGHT = 12;
+
+/**
+ * A steady flood of webhooks at one instance: its run continues as new when its history is full even
+ * though webhooks are still pending (they ride along), so its history stays bounded while the flood
+ * lasts, and every webhook arrives once.
+ */
+describe('an instance under a webhook flood', () => {
+  let stack: Stack;
+  beforeAll(async () => {
+    stack = await startStack({ env: { INSTANCE_MAX_HISTORY_EVENTS: String(MAX_HISTORY_EVENTS) } });
+  });
+  afterAll(async () => {
+    await stack?.stop();
+  });
+
+  test('continues as new while webhooks keep coming; each run stays near its bound; every webhook delivered once', async () => {
+    const { freshbooks, sink, client } = stack;
+    const created = await createInstance(stack, freshbooksSeedBody({ code: freshbooks.issueCode(), callbackUrl: sink.url }));
+    const callbacks = () => freshbooks.callbacks().filter((c) => c.uri.endsWith(`/events/freshbooksv2/${created.id}`));
+    await sink.waitFor(() => callbacks().filter((c) => c.verified).length === CALLBACKS, 60_000, 'verified callbacks');
+    const uri = callbacks()[0]!.uri;
+    await waitForVerified(stack, created.id, CALLBACKS);
+
+    const objectIds = Array.from({ length: WEBHOOKS }, (_, i) => String(700_000 + i));
+    const statuses: number[] = [];
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: IN_FLIGHT }, async () => {
+        while (next < objectIds.length) statuses.push(...(await freshbooks.sendWebhook('invoice.update', objectIds[next++]!, {}, { uri })));
+      }),
+    );
+    expect(statuses.filter((s) => s !== 200)).toEqual([]);
+
+    const wanted = new Set(objectIds);
+    const ours = () => sink.acceptedEvents().filter((e) => wanted.has(e.objectId));
+    await sink.waitFor(() => new Set(ours().map((e) => e.objectId)).size === WEBHOOKS, 120_000, 'every webhook');
+
+    const { executions } = await client.workflowService.listWorkflowExecutions({
+      namespace: 'default',
+      query: `WorkflowId = 'instance-${created.id}'`,
+    });
+    const lengths = executions.map((e) => Number(e.historyLength));
+    // Delivered once each: one eventId per webhook (a post repeated under the same eventId would still be one).
+    const eventIdsPerObject = new Map<string, Set<string>>();
+    for (const e of ours()) eventIdsPerObject.set(e.objectId, (eventIdsPerObject.get(e.objectId) ?? new Set()).add(e.eventId));
+    const twice = [...eventIdsPerObject.values()].filter((ids) => ids.size > 1).length;
+    report('webhook flood', {
+      webhooks: WEBHOOKS,
+      accepted: statuses.length,
+      delivered: eventIdsPerObject.size,
+      underTwoEventIds: twice,
+      runs: executions.length,
+      bound: MAX_HISTORY_EVENTS,
+      longestRun: Math.max(...lengths),
+    });
+    expect(twice).toBe(0);
+    expect(executions.length).toBeGreaterThanOrEqual(3);
+    // A run ends once the hand-off in progress is done: the bound, plus what arrived meanwhile.
+    expect(Math.max(...lengths)).toBeLessThan(MAX_HISTORY_EVENTS * 2);
+  });
+});
