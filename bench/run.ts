@@ -402,7 +402,19 @@ function runTimeline(events: temporal.api.history.v1.IHistoryEvent[]): string {
     if (e.activityTaskScheduledEventAttributes) scheduled.set(String(e.eventId), at(e));
     const done = e.activityTaskCompletedEventAttributes;
     if (done) handOffs.push(at(e) - (scheduled.get(String(done.scheduledEventId)) ?? at(e)));
-    if (e.workflowTaskFailedEventAttributes) failed.push(`${clock(at(e))} (${String(e.workflowTaskFailedEventAttributes.cause)})`);
+    if (e.workflowTaskFailedEventAttributes) {
+      // The task after it: waited for (scheduled → started) and worked on (started → completed), the replay among it.
+      const rest = events.slice(events.indexOf(e));
+      const next = (k: keyof temporal.api.history.v1.IHistoryEvent) => rest.find((r) => r[k]);
+      const [sch, sta, com] = [
+        next('workflowTaskScheduledEventAttributes'),
+        next('workflowTaskStartedEventAttributes'),
+        next('workflowTaskCompletedEventAttributes'),
+      ].map((r) => (r ? at(r) : NaN));
+      failed.push(
+        `${clock(at(e))} (cause ${String(e.workflowTaskFailedEventAttributes.cause)}; next task waited ${sta! - sch!} ms, took ${com! - sta!} ms)`,
+      );
+    }
   }
   const h = summary(handOffs);
   return `run ${clock(at(events[0]!))}–${clock(at(events[events.length - 1]!))}, events ${events.length}, hand-offs ${h.count} (p50 ${h.p50} ms, max ${h.max} ms), failed tasks ${failed.join(', ') || 'none'}`;
@@ -423,7 +435,8 @@ async function workflowCounts(address: string, instanceId: number): Promise<stri
       // A continue-as-new that a signal raced fails its workflow task, and the run is replayed from the start.
       const history = await client.workflow.getHandle(w.workflowId, w.runId).fetchHistory();
       failedTasks += (history.events ?? []).filter((e) => e.workflowTaskFailedEventAttributes).length;
-      if (args.includes('--timeline')) console.log(`    ${runTimeline(history.events ?? [])}`);
+      if (args.includes('--timeline'))
+        console.log(`    ${runTimeline(history.events ?? [])}, history ${((w.historySize ?? 0) / 2 ** 20).toFixed(2)} MB`);
     }
     const count = async (type: string) =>
       (await client.workflow.count(`WorkflowType = '${type}' AND ElementInstanceId = ${instanceId}`)).count;
