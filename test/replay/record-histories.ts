@@ -3,7 +3,8 @@
  * a PATCH, DELETE), a FreshBooks instance (registration, a lost verification asked for again,
  * webhooks, DELETE), deliveries (a batch, a notification it moved on to be retried, an ordered batch
  * retrying its head, and the lane of the ordered instance) and a cleanup (the callbacks of a FreshBooks instance
- * whose workflow was terminated, removed on DELETE): every workflow type of src/workflows/index.ts.
+ * whose workflow was terminated, removed on DELETE) and a run of a FreshBooks instance that continued as new
+ * under a webhook flood: every workflow type of src/workflows/index.ts.
  * Run it when workflows change on purpose and the change is released:
  * `npx tsx test/replay/record-histories.ts <label>`; `--only cleanup-terminated,...` writes only those
  * (to add a type the earlier recordings lacked). Histories recorded before a change must keep
@@ -74,7 +75,8 @@ async function main() {
     const lastEventId = sink.accepted()[sink.accepted().length - 1]!.body.message.eventId as string;
     const batch = await findRecord({ client: stack.client, namespace: 'default' }, lastEventId);
     if (!batch?.batched) throw new Error('the last webhook notification was not delivered by a batch');
-    const chosen = {
+    const flood = await recordFlood();
+    const chosen: Record<string, string | { workflowId: string; runId: string }> = {
       'insightly-instance': `instance-${polling.id}`,
       'freshbooks-instance': `instance-${webhooks.id}`,
       'delivery-retried': retried,
@@ -82,13 +84,25 @@ async function main() {
       'delivery-batch-ordered': orderedBatch.handle.workflowId,
       'delivery-lane': orderedLaneWorkflowId(ordered.id),
       'cleanup-terminated': cleanupWorkflowId(ended.id),
+      'freshbooks-flood': flood,
     };
     const out = path.resolve(__dirname, '..', 'fixtures', 'histories');
     const cli = resolveTemporalTool(TEMPORAL_CLI);
-    for (const [name, workflowId] of Object.entries(chosen)) {
+    for (const [name, which] of Object.entries(chosen)) {
       if (only && !only.has(name)) continue;
+      const { workflowId, runId } = typeof which === 'string' ? { workflowId: which, runId: undefined } : which;
       // The CLI writes the JSON form SDKs replay (this SDK's own historyToJSON trips over two protobufjs copies).
-      const json = execFileSync(cli, ['workflow', 'show', '--workflow-id', workflowId, '--address', server.address, '--output', 'json']);
+      const json = execFileSync(cli, [
+        'workflow',
+        'show',
+        '--workflow-id',
+        workflowId,
+        ...(runId ? ['--run-id', runId] : []),
+        '--address',
+        server.address,
+        '--output',
+        'json',
+      ]);
       const file = path.join(out, `${label}-${name}.json`);
       writeFileSync(file, json);
       console.log(`${file}: ${(JSON.parse(json.toString()) as { events: unknown[] }).events.length} events`);
@@ -97,6 +111,39 @@ async function main() {
     await stack.stop();
     await server.stop();
     rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * A FreshBooks instance flooded with webhooks on a small history bound: a run that continued as new with
+ * webhooks still pending, its hand-off cut short (the `continue-as-new-under-flood` patch). On a stack of
+ * its own, for the bound.
+ */
+async function recordFlood(): Promise<{ workflowId: string; runId: string }> {
+  const stack = await startStack({ env: { INSTANCE_MAX_HISTORY_EVENTS: '60', LOG_LEVEL: 'error' } });
+  try {
+    const { freshbooks, sink, client } = stack;
+    const created = await createInstance(stack, freshbooksSeedBody({ code: freshbooks.issueCode(), callbackUrl: sink.url }));
+    await waitForVerified(stack, created.id, 18);
+    const uri = freshbooks.callbacks().find((c) => c.uri.endsWith(`/events/freshbooksv2/${created.id}`))!.uri;
+    const webhooks = 400;
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: 8 }, async () => {
+        while (next < webhooks) await freshbooks.sendWebhook('invoice.update', 800_000 + next++, {}, { uri });
+      }),
+    );
+    await sink.waitFor(() => new Set(sink.acceptedEvents().map((e) => e.objectId)).size >= webhooks, 60_000, 'the flood');
+    const workflowId = instanceWorkflowId(created.id);
+    // Every run records the endpoint-health patch; a run cut short by the flood records a second one.
+    for await (const run of client.workflow.list({ query: `WorkflowId = '${workflowId}' AND ExecutionStatus = 'ContinuedAsNew'` })) {
+      const history = await client.workflow.getHandle(workflowId, run.runId).fetchHistory();
+      const markers = (history.events ?? []).filter((e) => e.markerRecordedEventAttributes).length;
+      if (markers >= 2) return { workflowId, runId: run.runId };
+    }
+    throw new Error('no run of the flooded instance continued as new with webhooks pending');
+  } finally {
+    await stack.stop();
   }
 }
 
