@@ -3,7 +3,8 @@
 // A narrowed run for chasing one bottleneck: `--rates 500,1000 --seconds 20 --systems ours,naiveRelay`,
 // `--instances 1000 --interval 1` (polling), `--records 100000 --heap-mb 256` (one large poll, the worker's V8
 // heap capped), `--interval 0.25` (idle), with `--label NAME` to keep its results in bench/results/NAME/ and
-// leave docs/benchmarks.md alone.
+// leave docs/benchmarks.md alone. `--timeline` (webhooks) prints each send-second's acknowledgement and delivery
+// latencies and each instance run's hand-offs, failed tasks and history size: where a tail comes from.
 // Runs every scenario on this machine against an embedded Temporal server of its own, the provider
 // fakes and a callback sink; prints a table, writes bench/results/<scenario>.json and docs/benchmarks.md.
 // `--target stack`: against the cluster `npm run stack` runs (the Temporal server on PostgreSQL), its
