@@ -139,6 +139,11 @@ export async function instanceWorkflow(input: InstanceWorkflowInput): Promise<vo
     (input.webhookRepeatWindowSeconds ?? DEFAULT_WEBHOOK_REPEAT_WINDOW_SECONDS) * 1000,
     MAX_RECENT_WEBHOOKS,
   );
+  /**
+   * The number of the first pending webhook, counting every webhook received in arrival order: each one
+   * received is appended to the pending list and counted, and leaves the list only from its front.
+   */
+  const firstPendingWebhook = () => state.webhooksReceived - state.pendingWebhooks.length;
   const resendDelayMs = (input.verificationResendSeconds ?? DEFAULT_VERIFICATION_RESEND_SECONDS) * 1000;
   /** When to ask the provider to send a callback's verification again: it waited long enough with nothing to try. */
   const resendDueAtMs = (c: CallbackState) =>
@@ -292,7 +297,7 @@ export async function instanceWorkflow(input: InstanceWorkflowInput): Promise<vo
     }
   });
   setHandler(pendingWebhooksQuery, ({ from, count }) => {
-    const first = state.handedOffWebhooks ?? 0;
+    const first = firstPendingWebhook();
     if (from < first || from + count > first + state.pendingWebhooks.length) return undefined;
     return state.pendingWebhooks.slice(from - first, from - first + count);
   });
@@ -574,7 +579,7 @@ export async function instanceWorkflow(input: InstanceWorkflowInput): Promise<vo
           {
             instance: instanceRef(),
             target,
-            pending: { from: state.handedOffWebhooks ?? 0, count },
+            pending: { from: firstPendingWebhook(), count },
             ...(spec.events.ordered ? { ordered: true } : {}),
           },
         ]);
@@ -582,7 +587,6 @@ export async function instanceWorkflow(input: InstanceWorkflowInput): Promise<vo
         log.info('events are off: dropping webhooks that arrived anyway', { count });
       }
       state.pendingWebhooks.splice(0, count);
-      state.handedOffWebhooks = (state.handedOffWebhooks ?? 0) + count;
       // Under a steady flood the pending list never empties: without this the run would never reach its
       // continue-as-new below and its history would grow until Temporal terminates it. What is left
       // pending rides the continue-as-new. (Runs recorded before this kept dispatching; they replay so.)

@@ -260,8 +260,6 @@ export interface InstanceState {
   /** Candidate verifiers (sealed) that arrived before their registration finished, by callback id. */
   earlyVerifiers: Record<string, string[]>;
   pendingWebhooks: WebhookReceipt[];
-  /** Webhooks handed to delivery so far: the number of the first pending one. Absent: none yet. */
-  handedOffWebhooks?: number;
   webhooksReceived: number;
   /** When the last webhook arrived (workflow time), for the console's list; absent before the first. */
   lastWebhookAtMs?: number;
