@@ -8,11 +8,11 @@ import type { InjectedSinks, WorkerOptions } from '@temporalio/worker';
 import type { Tracing } from './tracing';
 
 /**
- * The SDK's workflow interceptors (they run inside the workflow sandbox, so they are a module the
- * bundle includes). A bundle built ahead (WORKFLOW_BUNDLE_PATH) for a traced worker must be built with
+ * The SDK's workflow interceptors, updates and queries left untraced (`workflow-interceptors.ts` says
+ * why). They run inside the workflow sandbox, so they are a module the bundle includes. A bundle built ahead (WORKFLOW_BUNDLE_PATH) for a traced worker must be built with
  * them: `bundleWorkflowCode({ workflowInterceptorModules: TRACING_WORKFLOW_MODULES, ... })`.
  */
-export const TRACING_WORKFLOW_MODULES = [require.resolve('@temporalio/interceptors-opentelemetry/lib/workflow-interceptors')];
+export const TRACING_WORKFLOW_MODULES = [require.resolve('./workflow-interceptors')];
 
 /**
  * What a worker adds for tracing: the workflow interceptors module, an activity span per execution
