@@ -1,8 +1,21 @@
 import { randomUUID } from 'node:crypto';
 import type { Client } from '@temporalio/client';
 import { activeTraceparent } from '../tracing/traceparent';
-import { webhooksSignal } from '../workflows/messages';
+import { acceptWebhooksUpdate, webhooksSignal } from '../workflows/messages';
 import type { WebhookReceipt } from '../workflows/types';
+
+export interface BatcherOptions {
+  maxBatch: number;
+  lingerMs: number;
+  /** How long a webhook may wait for Temporal from its arrival. */
+  deadlineMs: number;
+  /** How long the instance has to take a batch as an update before it goes as a signal. */
+  updateBudgetMs: number;
+  /** Time kept before a batch's deadline for the signal, should the update not be answered. */
+  signalReserveMs: number;
+}
+
+const DEFAULT_OPTIONS: BatcherOptions = { maxBatch: 200, lingerMs: 2, deadlineMs: 5_000, updateBudgetMs: 2_000, signalReserveMs: 1_000 };
 
 interface Waiting {
   receipt: WebhookReceipt;
@@ -21,10 +34,16 @@ export class SignalBatcher {
   private queues = new Map<string, Waiting[]>();
   private inFlight = new Map<string, Promise<void>>();
 
+  /** How the batches went: as updates, or as signals after an update was not answered in time. */
+  readonly counts = { updates: 0, signals: 0 };
+  private readonly opts: BatcherOptions;
+
   constructor(
     private readonly client: Client,
-    private readonly opts = { maxBatch: 200, lingerMs: 2, deadlineMs: 5_000 },
-  ) {}
+    opts: Partial<BatcherOptions> = {},
+  ) {
+    this.opts = { ...DEFAULT_OPTIONS, ...opts };
+  }
 
   /**
    * `key`: the webhook's delivery key digest (the instance drops a repeat of it). `deadlineAtMs`: when
@@ -66,23 +85,41 @@ export class SignalBatcher {
     if (live.length) this.queues.set(workflowId, live);
     else this.queues.delete(workflowId);
     if (!batch.length) return;
+    const receipts = batch.map((w) => w.receipt);
     // The earliest deadline in the batch, well inside the provider's own timeout: when Temporal is
     // away we answer 503 (and the provider retries) rather than a late 200.
-    const sending = this.client
-      .withDeadline(Math.min(...batch.map((w) => w.deadlineAtMs)), () =>
-        this.client.workflow.getHandle(workflowId).signal(
-          webhooksSignal,
-          batch.map((w) => w.receipt),
-        ),
-      )
-      .then(
-        () => batch.forEach((w) => w.resolve()),
-        (err) => batch.forEach((w) => w.reject(err)),
-      );
+    const deadlineAtMs = Math.min(...batch.map((w) => w.deadlineAtMs));
+    const sending = this.send(workflowId, receipts, deadlineAtMs).then(
+      () => batch.forEach((w) => w.resolve()),
+      (err) => batch.forEach((w) => w.reject(err)),
+    );
     this.inFlight.set(workflowId, sending);
     await sending;
     this.inFlight.delete(workflowId);
     // What arrived meanwhile goes in the next signal.
     if (this.queues.get(workflowId)?.length) void this.flush(workflowId);
+  }
+  /**
+   * First as an update, answered once the instance holds the webhooks: under a flood the instance
+   * continues as new often, and a signal arriving meanwhile fails that workflow task, after which the
+   * worker replays the whole run (seconds of stall); an update is moved to the new run instead. When the
+   * instance does not answer within `updateBudgetMs` (no worker, a long replay) or refuses, the same
+   * webhooks go as a signal, durable at once; the instance drops a second copy by the webhooks' keys.
+   */
+  private async send(workflowId: string, receipts: WebhookReceipt[], deadlineAtMs: number): Promise<void> {
+    const handle = this.client.workflow.getHandle(workflowId);
+    const sentAtMs = Date.now();
+    const updateUntilMs = Math.min(sentAtMs + this.opts.updateBudgetMs, deadlineAtMs - this.opts.signalReserveMs);
+    if (updateUntilMs > sentAtMs) {
+      try {
+        await this.client.withDeadline(updateUntilMs, () => handle.executeUpdate(acceptWebhooksUpdate, { args: [{ receipts, sentAtMs }] }));
+        this.counts.updates++;
+        return;
+      } catch {
+        // Whatever went wrong, the signal below either records the webhooks or says why it cannot.
+      }
+    }
+    await this.client.withDeadline(deadlineAtMs, () => handle.signal(webhooksSignal, receipts));
+    this.counts.signals++;
   }
 }

@@ -34,6 +34,7 @@ import {
   getInstanceQuery,
   getSpecQuery,
   pendingWebhooksQuery,
+  acceptWebhooksUpdate,
   receiverStateQuery,
   rotateTokenUpdate,
   tokensIssuedSignal,
@@ -49,6 +50,7 @@ import {
   type InstanceState,
   type InstanceWorkflowInput,
   type ProviderCallInput,
+  type WebhookReceipt,
 } from './types';
 
 const pollOptions: ActivityOptions = {
@@ -94,6 +96,8 @@ const DEFAULT_PROVIDER_RETRY_SECONDS = 60;
  */
 const DEFAULT_WEBHOOK_REPEAT_WINDOW_SECONDS = 600;
 const MAX_RECENT_WEBHOOKS = 10_000;
+/** How far the receiver's clock (a webhook update's `sentAtMs`) may be from the workflow's. */
+const CLOCK_MARGIN_MS = 5_000;
 const withCandidate = (list: string[] | undefined, verifier: string) => [...(list ?? []), verifier].slice(-MAX_CANDIDATES);
 const refusedByProvider = (err: unknown) =>
   err instanceof ActivityFailure && err.cause instanceof ApplicationFailure && err.cause.type === PROVIDER_REFUSED;
@@ -134,11 +138,10 @@ export async function instanceWorkflow(input: InstanceWorkflowInput): Promise<vo
     const t = tokens();
     return t ? t.expiresAtMs - Math.min(10 * 60_000, (t.expiresAtMs - t.issuedAtMs) / 5) : undefined;
   };
-  const recentWebhooks = new RecentKeys(
-    state.recentWebhooks ?? [],
-    (input.webhookRepeatWindowSeconds ?? DEFAULT_WEBHOOK_REPEAT_WINDOW_SECONDS) * 1000,
-    MAX_RECENT_WEBHOOKS,
-  );
+  const repeatWindowMs = (input.webhookRepeatWindowSeconds ?? DEFAULT_WEBHOOK_REPEAT_WINDOW_SECONDS) * 1000;
+  const recentWebhooks = new RecentKeys(state.recentWebhooks ?? [], repeatWindowMs, MAX_RECENT_WEBHOOKS);
+  /** Half the repeat window, at most a minute: room for the receiver's and Temporal's clocks to differ by seconds. */
+  const staleWebhookUpdateMs = Math.min(60_000, repeatWindowMs / 2);
   /**
    * The number of the first pending webhook, counting every webhook received in arrival order: each one
    * received is appended to the pending list and counted, and leaves the list only from its front.
@@ -281,7 +284,7 @@ export async function instanceWorkflow(input: InstanceWorkflowInput): Promise<vo
     spec = { ...spec, tokenHash };
     upsertSearchAttributes([{ key: ElementsTokenHash, value: tokenHash }]);
   });
-  setHandler(webhooksSignal, (receipts) => {
+  function receiveWebhooks(receipts: WebhookReceipt[]) {
     // Workflow time: the same on replay, so the ids (and the eventIds made from them) are too.
     const nowMs = Date.now();
     // State only (no command), so histories recorded before it replay unchanged.
@@ -295,6 +298,20 @@ export async function instanceWorkflow(input: InstanceWorkflowInput): Promise<vo
       state.pendingWebhooks.push(receipt.key === undefined ? receipt : { ...receipt, id: `${receipt.key}.${nowMs}` });
       state.webhooksReceived++;
     }
+  }
+  setHandler(webhooksSignal, receiveWebhooks);
+  setHandler(acceptWebhooksUpdate, ({ receipts }) => receiveWebhooks(receipts), {
+    // Refused before it enters the history: a copy the receiver gave up on (it has gone again as a signal,
+    // and a repeat is known by its key only while the key is remembered), and a batch whose webhooks are
+    // all repeats (so that the receiver's own second copy is not counted as the provider's repeats: the
+    // signal then counts what really is one).
+    validator: ({ receipts, sentAtMs }) => {
+      const nowMs = Date.now();
+      if (nowMs - sentAtMs > staleWebhookUpdateMs || !recentWebhooks.remembersSince(sentAtMs - CLOCK_MARGIN_MS))
+        throw new Error('webhooks update too late: the receiver sends them as a signal');
+      if (receipts.every((r: WebhookReceipt) => r.key !== undefined && recentWebhooks.seenWithin(r.key, nowMs)))
+        throw new Error('webhooks already received');
+    },
   });
   setHandler(pendingWebhooksQuery, ({ from, count }) => {
     const first = firstPendingWebhook();

@@ -24,6 +24,14 @@ export const getSpecQuery = defineQuery<InstanceSpec>('getSpec');
 
 /** Provider webhooks the receiver accepted; 2xx is answered only after this signal is durable. */
 export const webhooksSignal = defineSignal<[WebhookReceipt[]]>('webhooks');
+/**
+ * The same webhooks as an update, answered once the instance holds them (durable in its history). The
+ * receiver tries this first: an update that arrives while the instance continues as new is moved to the
+ * new run by the server, where a signal would fail that task and make the worker replay the whole run.
+ * `sentAtMs` (the receiver's clock) lets the instance refuse a copy so late that the receiver has long
+ * since sent it again as a signal.
+ */
+export const acceptWebhooksUpdate = defineUpdate<void, [{ receipts: WebhookReceipt[]; sentAtMs: number }]>('acceptWebhooks');
 /** The pending webhooks a hand-off delivers (undefined when they are no longer pending). */
 export const pendingWebhooksQuery = defineQuery<WebhookReceipt[] | undefined, [PendingWebhooksRange]>('pendingWebhooks');
 /** The provider's callback verification handshake. */

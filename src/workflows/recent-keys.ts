@@ -23,6 +23,19 @@ export class RecentKeys {
     return true;
   }
 
+  /** Whether `key` was seen within the window before `nowMs` (reads only). */
+  seenWithin(key: string, nowMs: number): boolean {
+    const at = this.seen.get(key);
+    return at !== undefined && at > nowMs - this.windowMs;
+  }
+
+  /** Whether every key seen since `sinceMs` is still held: false once a full set has dropped one as new as that. */
+  remembersSince(sinceMs: number): boolean {
+    if (this.seen.size < this.max) return true;
+    const [, oldestAt] = this.seen.entries().next().value!;
+    return oldestAt <= sinceMs;
+  }
+
   get size(): number {
     return this.seen.size;
   }

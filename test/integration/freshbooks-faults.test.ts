@@ -13,9 +13,8 @@ import {
 } from './harness';
 import { DEFAULT_BUSINESS, freshbooksSignature } from '../fakes/freshbooks';
 import { SignalBatcher } from '../../src/api/signal-batcher';
-import { payloadValue } from '../../src/temporal/payloads';
 import { instanceWorkflowId } from '../../src/workflows/ids';
-import { decodedHistory } from './history-payloads';
+import { decodedHistory, webhookBatches } from './history-payloads';
 
 jest.setTimeout(240_000);
 
@@ -329,7 +328,7 @@ describe('webhook hand-off', () => {
     expect(afterDelete).toEqual([]);
   });
 
-  test('SignalBatcher on the real Temporal: webhooks arrive in order, in fewer signals; one past its deadline is never sent', async () => {
+  test('SignalBatcher on the real Temporal: webhooks arrive in order, in few batches (updates, or signals when an update is not answered); one past its deadline is never sent', async () => {
     const created = await h.verifiedInstance();
     const workflowId = instanceWorkflowId(created.id);
     const batcher = new SignalBatcher(stack.client, { maxBatch: 25, lingerMs: 2, deadlineMs: 5_000 });
@@ -353,27 +352,58 @@ describe('webhook hand-off', () => {
 
     // A signal that came during a workflow task is durable at once but joins the history after that task.
     await until(async () => (await h.status(created.id)).webhooks.received === order.length, 'the instance to count them');
-    const history = await decodedHistory(stack.client, workflowId);
-    const signalled = (history.events ?? [])
-      .map((e) => e.workflowExecutionSignaledEventAttributes)
-      .filter((a) => a?.signalName === 'webhooks')
-      .map((a) => (payloadValue(a!.input!.payloads![0]) as { key: string }[]).map((r) => r.key));
-    const keys = signalled.flat();
+    const batches = webhookBatches(await decodedHistory(stack.client, workflowId));
+    const keys = batches.flatMap((b) => b.keys);
     report('SignalBatcher', {
       added: order.length + 1,
       'resolved (sent)': outcomes.filter((o) => o.status === 'fulfilled').length,
-      signals: signalled.length,
+      batches: batches.length,
+      'as updates': batches.filter((b) => b.via === 'update').length,
+      'batcher updates': batcher.counts.updates,
+      'batcher signals': batcher.counts.signals,
       'in history': keys.length,
       'past deadline, sent': keys.filter((k) => k === 'batch-expired').length,
     });
     expect(outcomes.every((o) => o.status === 'fulfilled')).toBe(true);
     expect(keys).toEqual(order);
-    // 80 in batches of at most 25: four signals at least, and far fewer than one each.
-    expect(signalled.length).toBeGreaterThanOrEqual(4);
-    expect(signalled.length).toBeLessThan(order.length / 10);
-    expect(Math.max(...signalled.map((s) => s.length))).toBeLessThanOrEqual(25);
+    // 80 in batches of at most 25: four at least, and far fewer than one each.
+    expect(batches.length).toBeGreaterThanOrEqual(4);
+    expect(batches.length).toBeLessThan(order.length / 10);
+    expect(Math.max(...batches.map((b) => b.keys.length))).toBeLessThanOrEqual(25);
+    // Each batch went once, by the way the batcher says it did.
+    expect(batches.filter((b) => b.via === 'update').length).toBe(batcher.counts.updates);
+    expect(batches.filter((b) => b.via === 'signal').length).toBe(batcher.counts.signals);
     expect(expiredOutcome).toBe('the webhook could not be recorded within its deadline');
     expect((await h.status(created.id)).webhooks.received).toBe(order.length);
+    expect((await call(stack, 'DELETE', `/instances/${created.id}`)).status).toBe(200);
+  });
+
+  test('SignalBatcher: a batch whose update is not answered in time goes as a signal, and a late copy of it makes nothing', async () => {
+    const created = await h.verifiedInstance();
+    const workflowId = instanceWorkflowId(created.id);
+    // A budget of 1 ms: every update gives up at once, though the server may still hand it to the instance.
+    const batcher = new SignalBatcher(stack.client, { maxBatch: 5, lingerMs: 2, deadlineMs: 5_000, updateBudgetMs: 1 });
+    const keys = Array.from({ length: 12 }, (_, i) => `late-${i}`);
+    await Promise.all(keys.map((key, i) => batcher.add(workflowId, key, { name: 'item.create', object_id: String(9700 + i) })));
+    await until(async () => (await h.status(created.id)).webhooks.received === keys.length, 'the instance to count them');
+    // Updates still admitted when they gave up reach the instance later, or are refused once stale.
+    await new Promise((r) => setTimeout(r, 1_500));
+    const batches = webhookBatches(await decodedHistory(stack.client, workflowId));
+    const signalled = batches.filter((b) => b.via === 'signal').flatMap((b) => b.keys);
+    const updated = batches.filter((b) => b.via === 'update').flatMap((b) => b.keys);
+    const status = await h.status(created.id);
+    report('SignalBatcher fallback', {
+      sent: keys.length,
+      'batcher updates': batcher.counts.updates,
+      'batcher signals': batcher.counts.signals,
+      'signalled keys': signalled.length,
+      'late update copies in history': updated.length,
+      received: status.webhooks.received,
+    });
+    expect(batcher.counts.signals).toBeGreaterThan(0);
+    // Every webhook went by signal unless its update was answered; each is one event however many copies came.
+    expect(new Set([...signalled, ...updated])).toEqual(new Set(keys));
+    expect(status.webhooks.received).toBe(keys.length);
     expect((await call(stack, 'DELETE', `/instances/${created.id}`)).status).toBe(200);
   });
 

@@ -69,3 +69,22 @@ export function textOf(value: unknown, encoding: BufferEncoding = 'latin1'): str
   walk(value);
   return parts.join('\n');
 }
+
+/** The webhook batches a decoded instance history holds, in order, and how each came: signal or update. */
+export interface WebhookBatch {
+  via: 'signal' | 'update';
+  keys: string[];
+}
+
+export function webhookBatches(history: History): WebhookBatch[] {
+  const keysOf = (receipts: { key: string }[]) => receipts.map((r) => r.key);
+  return (history.events ?? []).flatMap((e): WebhookBatch[] => {
+    const signal = e.workflowExecutionSignaledEventAttributes;
+    if (signal?.signalName === 'webhooks')
+      return [{ via: 'signal', keys: keysOf(payloadValue(signal.input!.payloads![0]) as { key: string }[]) }];
+    const update = e.workflowExecutionUpdateAcceptedEventAttributes?.acceptedRequest?.input;
+    if (update?.name === 'acceptWebhooks')
+      return [{ via: 'update', keys: keysOf((payloadValue(update.args!.payloads![0]) as { receipts: { key: string }[] }).receipts) }];
+    return [];
+  });
+}

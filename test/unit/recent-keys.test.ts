@@ -24,3 +24,26 @@ describe('RecentKeys', () => {
     expect(carried.firstSighting('c', 10)).toBe(false);
   });
 });
+
+describe('RecentKeys, read only', () => {
+  test('seenWithin answers without recording, and only within the window', () => {
+    const keys = new RecentKeys([['a', 1_000]], 10_000, 100);
+    expect(keys.seenWithin('a', 10_999)).toBe(true);
+    expect(keys.seenWithin('a', 11_000)).toBe(false);
+    expect(keys.seenWithin('b', 2_000)).toBe(false);
+    expect(keys.firstSighting('b', 2_000)).toBe(true); // asking did not record it
+  });
+
+  test('remembersSince: until the set is full, everything; then only back to its oldest key', () => {
+    const keys = new RecentKeys([], 60_000, 3);
+    keys.firstSighting('a', 10);
+    keys.firstSighting('b', 20);
+    expect(keys.remembersSince(0)).toBe(true);
+    keys.firstSighting('c', 30);
+    expect(keys.remembersSince(10)).toBe(true);
+    expect(keys.remembersSince(9)).toBe(false);
+    keys.firstSighting('d', 40); // 'a' (10) dropped
+    expect(keys.remembersSince(15)).toBe(false);
+    expect(keys.remembersSince(20)).toBe(true);
+  });
+});
