@@ -341,10 +341,10 @@ async function webhookScenario(server: Target, bundle: string) {
     });
     await stop(child);
   }
-  // The real thing, with webhooks grouped into signals (after) and one signal per webhook (before).
+  // The real thing, with webhooks grouped into updates (after) and one update per webhook (before).
   for (const [label, batch, system] of [
     ['element-events', '200', 'ours'],
-    ['element-events, 1/signal', '1', 'oursOneSignalPerWebhook'],
+    ['element-events, 1 a batch', '1', 'oursOneSignalPerWebhook'],
   ] as const) {
     if (!wanted(system)) continue;
     const freshbooks = new FakeFreshBooks(FB);
@@ -418,7 +418,16 @@ function runTimeline(events: temporal.api.history.v1.IHistoryEvent[]): string {
     }
   }
   const h = summary(handOffs);
-  return `run ${clock(at(events[0]!))}–${clock(at(events[events.length - 1]!))}, events ${events.length}, hand-offs ${h.count} (p50 ${h.p50} ms, max ${h.max} ms), failed tasks ${failed.join(', ') || 'none'}`;
+  // How webhooks came (updates, or signals after an update went unanswered) and how soon the run took its first batch.
+  const updates = events.filter((e) => e.workflowExecutionUpdateAcceptedEventAttributes);
+  const signals = events.filter((e) => e.workflowExecutionSignaledEventAttributes?.signalName === 'webhooks');
+  const firstBatch = Math.min(...[updates[0], signals[0]].filter((e) => e).map((e) => at(e!)));
+  const firstTask = events.find((e) => e.workflowTaskCompletedEventAttributes);
+  return (
+    `run ${clock(at(events[0]!))}–${clock(at(events[events.length - 1]!))}, events ${events.length}, ` +
+    `batches ${updates.length} updates + ${signals.length} signals (first ${firstBatch - at(events[0]!)} ms in; first task done ${firstTask ? at(firstTask) - at(events[0]!) : NaN} ms in), ` +
+    `hand-offs ${h.count} (p50 ${h.p50} ms, max ${h.max} ms), failed tasks ${failed.join(', ') || 'none'}`
+  );
 }
 
 /** What the server did for one instance: its runs (continue-as-new) and their history, its batches and retried notifications. */
@@ -935,7 +944,7 @@ function report(results: Record<string, unknown>, m: Machine) {
       ['naiveRelay', 'naive relay (no Temporal)'],
       ['temporalFloor', 'bare Temporal (1 signal + 1 activity)'],
       ['oursOneSignalPerWebhook', 'element-events, 1 webhook a signal (before)'],
-      ['ours', 'element-events (grouped signals)'],
+      ['ours', 'element-events (grouped updates)'],
     ] as const) {
       for (const s of w[key]?.steps ?? []) {
         lines.push(
