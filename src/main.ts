@@ -55,6 +55,7 @@ async function main() {
     if (worker.getState() === 'RUNNING') worker.shutdown();
     await running.catch((err) => logger.error({ err }, 'worker stopped with an error'));
     await close();
+    await server.settled();
     await client.connection.close();
     await tracing?.shutdown();
     await devServer?.stop();

@@ -40,7 +40,10 @@ export interface AppDeps {
   tracer?: Tracer;
 }
 
-export function createApp(deps: AppDeps): express.Express {
+/** The API, and what it waits for before its connection to Temporal may close (`settled`). */
+export type App = express.Express & { settled(): Promise<void> };
+
+export function createApp(deps: AppDeps): App {
   const noAccount = accountsProblem(deps.config);
   if (noAccount) throw new Error(noAccount);
   const app = express();
@@ -51,7 +54,8 @@ export function createApp(deps: AppDeps): express.Express {
   const api = express.Router();
   api.use(healthRouter(deps));
   // Providers post form bodies and sign exact bytes: the receiver reads its own body, before any JSON parsing.
-  api.use(webhooksRouter(deps));
+  const webhooks = webhooksRouter(deps);
+  api.use(webhooks);
   // Who is calling is settled from the headers alone, before any body is read or parsed.
   api.use(requireCaller(deps.config.accounts, new LoginLimiter(deps.config.AUTH_FAILURES_PER_MINUTE)));
   api.use(express.json({ limit: JSON_LIMIT }), limitJsonDepth);
@@ -71,7 +75,7 @@ export function createApp(deps: AppDeps): express.Express {
   app.use(consoleRouter());
   app.use(notFoundRoute);
   app.use(errorHandler(deps.log));
-  return app;
+  return Object.assign(app, { settled: () => webhooks.settled() });
 }
 
 /** TRUST_PROXY as Express takes it: a hop count, or addresses and subnets (`true` is refused by the config). */

@@ -21,14 +21,18 @@ export const serverLimits = (config: Config): ServerLimits => ({
   maxConnectionsPerAddress: config.HTTP_MAX_CONNECTIONS_PER_ADDRESS,
 });
 
+/** The API's HTTP server and what it waits for before its Temporal connection may close (`App.settled`). */
+export type ApiServer = Server & { settled(): Promise<void> };
+
 /** The API's HTTP server, not yet listening: its limits applied and Node's own refusals answered as JSON. */
-export function apiServer(deps: AppDeps): Server {
-  const server = createLimitedServer(createApp(deps), serverLimits(deps.config));
+export function apiServer(deps: AppDeps): ApiServer {
+  const app = createApp(deps);
+  const server = createLimitedServer(app, serverLimits(deps.config));
   answerClientErrorsAsJson(server);
-  return server;
+  return Object.assign(server, { settled: () => app.settled() });
 }
 
-export function listen(client: Client, config: Config): Promise<Server> {
+export function listen(client: Client, config: Config): Promise<ApiServer> {
   const sealer = loadSealer({ secretsKey: config.SECRETS_KEY, dataDir: config.DATA_DIR });
   const server = apiServer({
     client,
@@ -62,8 +66,9 @@ async function main() {
   const stop = () =>
     server.close(
       () =>
-        void client.connection
-          .close()
+        void server
+          .settled()
+          .then(() => client.connection.close())
           .then(() => tracing?.shutdown())
           .then(() => process.exit(0)),
     );

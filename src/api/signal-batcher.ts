@@ -45,6 +45,8 @@ export class SignalBatcher {
 
   /** How the batches went: as updates, or as signals after an update was not answered in time. */
   readonly counts = { updates: 0, signals: 0 };
+  /** Calls to Temporal not yet settled, tries no longer awaited among them (see `settled`). */
+  private readonly unsettled = new Set<Promise<unknown>>();
   private readonly opts: BatcherOptions;
 
   constructor(
@@ -109,6 +111,23 @@ export class SignalBatcher {
     if (this.queues.get(workflowId)?.length) void this.flush(workflowId);
   }
   /**
+   * Resolves once every call this batcher made has settled. A try no longer awaited may sit in the
+   * client's retry backoff, whose timer makes a call on the connection when it fires, and throws if the
+   * connection was closed by then: so the API waits for this after it stops taking requests and before it
+   * closes its connection.
+   */
+  async settled(): Promise<void> {
+    while (this.unsettled.size) await Promise.allSettled([...this.unsettled]);
+  }
+
+  private track<T>(call: Promise<T>): Promise<T> {
+    this.unsettled.add(call);
+    const untrack = () => void this.unsettled.delete(call);
+    call.then(untrack, untrack);
+    return call;
+  }
+
+  /**
    * First as an update, answered once the instance holds the webhooks: under a flood the instance
    * continues as new often, and a signal arriving meanwhile fails that workflow task, after which the
    * worker replays the whole run (seconds of stall); an update is moved to the new run instead. When the
@@ -123,7 +142,7 @@ export class SignalBatcher {
       this.counts.updates++;
       return;
     }
-    await this.client.withDeadline(deadlineAtMs, () => handle.signal(webhooksSignal, receipts));
+    await this.track(this.client.withDeadline(deadlineAtMs, () => handle.signal(webhooksSignal, receipts)));
     this.counts.signals++;
   }
 
@@ -147,13 +166,11 @@ export class SignalBatcher {
       const budget = setTimeout(() => answer(false), Math.max(0, untilMs - Date.now()));
       const tryOnce = () => {
         if (answered) return;
-        this.client
-          .withDeadline(untilMs, () => handle.executeUpdate(acceptWebhooksUpdate, { args: [input], updateId }))
-          .then(
-            () => answer(true),
-            // No answer yet is left to the budget and the other tries; anything else (refused, not found) now.
-            (err) => (err instanceof WorkflowUpdateRPCTimeoutOrCancelledError || isGrpcDeadlineError(err) ? undefined : answer(false)),
-          );
+        this.track(this.client.withDeadline(untilMs, () => handle.executeUpdate(acceptWebhooksUpdate, { args: [input], updateId }))).then(
+          () => answer(true),
+          // No answer yet is left to the budget and the other tries; anything else (refused, not found) now.
+          (err) => (err instanceof WorkflowUpdateRPCTimeoutOrCancelledError || isGrpcDeadlineError(err) ? undefined : answer(false)),
+        );
         if (Date.now() + this.opts.updateTryMs < untilMs) setTimeout(tryOnce, this.opts.updateTryMs);
       };
       if (untilMs > Date.now()) tryOnce();

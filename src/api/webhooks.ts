@@ -34,7 +34,17 @@ export const TEMPORAL_DEADLINE_MS = 5_000;
  * only for a callback that awaits one (and at most a few a minute), and a signature
  * costs one HMAC per distinct verifier.
  */
-export function webhooksRouter({ client, config, log, sealer }: { client: Client; config: Config; log: Logger; sealer: Sealer }): Router {
+export function webhooksRouter({
+  client,
+  config,
+  log,
+  sealer,
+}: {
+  client: Client;
+  config: Config;
+  log: Logger;
+  sealer: Sealer;
+}): Router & { settled(): Promise<void> } {
   const router = Router();
   const batcher = new SignalBatcher(client, {
     maxBatch: config.WEBHOOK_SIGNAL_MAX_BATCH,
@@ -155,7 +165,8 @@ export function webhooksRouter({ client, config, log, sealer }: { client: Client
       }
     },
   );
-  return router;
+  // What the API waits for before it closes its connection to Temporal (SignalBatcher.settled).
+  return Object.assign(router, { settled: () => batcher.settled() });
 }
 
 /** 128 bits of SHA-256 over the instance and the element's delivery key: no webhook content in history. */

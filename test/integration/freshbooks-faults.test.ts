@@ -374,6 +374,7 @@ describe('webhook hand-off', () => {
     expect(batches.filter((b) => b.via === 'update').length).toBe(batcher.counts.updates);
     expect(batches.filter((b) => b.via === 'signal').length).toBe(batcher.counts.signals);
     expect(expiredOutcome).toBe('the webhook could not be recorded within its deadline');
+    await batcher.settled();
     expect((await h.status(created.id)).webhooks.received).toBe(order.length);
     expect((await call(stack, 'DELETE', `/instances/${created.id}`)).status).toBe(200);
   });
@@ -404,6 +405,7 @@ describe('webhook hand-off', () => {
     // Every webhook went by signal unless its update was answered; each is one event however many copies came.
     expect(new Set([...signalled, ...updated])).toEqual(new Set(keys));
     expect(status.webhooks.received).toBe(keys.length);
+    await batcher.settled();
     expect((await call(stack, 'DELETE', `/instances/${created.id}`)).status).toBe(200);
   });
 

@@ -145,11 +145,14 @@ export async function startStack(
   });
   const listening = {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    close: () =>
-      new Promise<void>((resolve) => {
+    close: async () => {
+      await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();
-      }),
+      });
+      // Before the client's connection closes: a webhook update try left in the client's retry backoff.
+      await server.settled();
+    },
   };
 
   return {
