@@ -246,6 +246,7 @@ export function instancesRouter({ client, config, log, sealer, callbackPolicy }:
                 spec,
                 state: { provider: sealer.sealJson(provider, { instanceId: id, field: 'provider' }), tokenTimes: tokenTimes(provider) },
                 maxHistoryEvents: config.INSTANCE_MAX_HISTORY_EVENTS,
+                maxWebhookUpdates: config.INSTANCE_MAX_WEBHOOK_UPDATES,
                 verificationResendSeconds: config.VERIFICATION_RESEND_SECONDS,
                 providerRetrySeconds: config.PROVIDER_RETRY_SECONDS,
                 webhookRepeatWindowSeconds: config.WEBHOOK_REPEAT_WINDOW_SECONDS,

@@ -74,6 +74,8 @@ const { registerCallback, confirmCallback, deregisterCallback, refreshTokens, re
 const { dispatchWebhooks } = proxyActivities<Activities>(dispatchOptions);
 
 const DEFAULT_MAX_HISTORY_EVENTS = 10_000;
+/** Below the server's default of 2,000 updates a run, beyond which it refuses them (and webhooks would go as signals). */
+const DEFAULT_MAX_WEBHOOK_UPDATES = 1_500;
 /** Webhooks handed to delivery per activity: keeps each activity's input well under payload limits. */
 const WEBHOOKS_PER_DISPATCH = 500;
 const iso = (ms: number) => new Date(ms).toISOString();
@@ -300,19 +302,28 @@ export async function instanceWorkflow(input: InstanceWorkflowInput): Promise<vo
     }
   }
   setHandler(webhooksSignal, receiveWebhooks);
-  setHandler(acceptWebhooksUpdate, ({ receipts }) => receiveWebhooks(receipts), {
-    // Refused before it enters the history: a copy the receiver gave up on (it has gone again as a signal,
-    // and a repeat is known by its key only while the key is remembered), and a batch whose webhooks are
-    // all repeats (so that the receiver's own second copy is not counted as the provider's repeats: the
-    // signal then counts what really is one).
-    validator: ({ receipts, sentAtMs }) => {
-      const nowMs = Date.now();
-      if (nowMs - sentAtMs > staleWebhookUpdateMs || !recentWebhooks.remembersSince(sentAtMs - CLOCK_MARGIN_MS))
-        throw new Error('webhooks update too late: the receiver sends them as a signal');
-      if (receipts.every((r: WebhookReceipt) => r.key !== undefined && recentWebhooks.seenWithin(r.key, nowMs)))
-        throw new Error('webhooks already received');
+  /** Webhook updates this run took: Temporal refuses updates past 2,000 a run (`history.maxTotalUpdates`). */
+  let webhookUpdatesThisRun = 0;
+  setHandler(
+    acceptWebhooksUpdate,
+    ({ receipts }) => {
+      webhookUpdatesThisRun++;
+      receiveWebhooks(receipts);
     },
-  });
+    {
+      // Refused before it enters the history: a copy the receiver gave up on (it has gone again as a signal,
+      // and a repeat is known by its key only while the key is remembered), and a batch whose webhooks are
+      // all repeats (so that the receiver's own second copy is not counted as the provider's repeats: the
+      // signal then counts what really is one).
+      validator: ({ receipts, sentAtMs }) => {
+        const nowMs = Date.now();
+        if (nowMs - sentAtMs > staleWebhookUpdateMs || !recentWebhooks.remembersSince(sentAtMs - CLOCK_MARGIN_MS))
+          throw new Error('webhooks update too late: the receiver sends them as a signal');
+        if (receipts.every((r: WebhookReceipt) => r.key !== undefined && recentWebhooks.seenWithin(r.key, nowMs)))
+          throw new Error('webhooks already received');
+      },
+    },
+  );
   setHandler(pendingWebhooksQuery, ({ from, count }) => {
     const first = firstPendingWebhook();
     if (from < first || from + count > first + state.pendingWebhooks.length) return undefined;
@@ -627,7 +638,11 @@ export async function instanceWorkflow(input: InstanceWorkflowInput): Promise<vo
 
   const historyFull = () => {
     const info = workflowInfo();
-    return info.continueAsNewSuggested || info.historyLength >= (input.maxHistoryEvents ?? DEFAULT_MAX_HISTORY_EVENTS);
+    return (
+      info.continueAsNewSuggested ||
+      info.historyLength >= (input.maxHistoryEvents ?? DEFAULT_MAX_HISTORY_EVENTS) ||
+      webhookUpdatesThisRun >= (input.maxWebhookUpdates ?? DEFAULT_MAX_WEBHOOK_UPDATES)
+    );
   };
 
   let retryAtMs = Infinity;

@@ -396,6 +396,8 @@ export interface InstanceWorkflowInput {
   state?: Partial<InstanceState>;
   /** Tests lower this to exercise continue-as-new; production relies on the server's suggestion. */
   maxHistoryEvents?: number;
+  /** Webhook updates a run takes before it continues as new (absent: 1,500); tests lower it. */
+  maxWebhookUpdates?: number;
   /** How long a callback waits for its verification post before the provider is asked to resend it. */
   verificationResendSeconds?: number;
   /** How long after a refused callback registration or removal the provider is asked again. */
