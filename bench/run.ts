@@ -4,7 +4,8 @@
 // `--instances 1000 --interval 1` (polling), `--records 100000 --heap-mb 256` (one large poll, the worker's V8
 // heap capped), `--interval 0.25` (idle), with `--label NAME` to keep its results in bench/results/NAME/ and
 // leave docs/benchmarks.md alone. `--timeline` (webhooks) prints each send-second's acknowledgement and delivery
-// latencies and each instance run's hand-offs, failed tasks and history size: where a tail comes from.
+// latencies and each instance run's batches, hand-offs, failed tasks and history size: where a tail comes from.
+// `BENCH_CPU_PROF=<dir>` in the environment: the app's processes write V8 CPU profiles there as they exit.
 // Runs every scenario on this machine against an embedded Temporal server of its own, the provider
 // fakes and a callback sink; prints a table, writes bench/results/<scenario>.json and docs/benchmarks.md.
 // `--target stack`: against the cluster `npm run stack` runs (the Temporal server on PostgreSQL), its

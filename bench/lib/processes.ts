@@ -3,9 +3,13 @@ import path from 'node:path';
 
 export const root = path.resolve(__dirname, '..', '..');
 
-/** Runs one of the project's TypeScript entry points as its own process (node with tsx as a loader). */
+/**
+ * Runs one of the project's TypeScript entry points as its own process (node with tsx as a loader).
+ * `BENCH_CPU_PROF=<dir>`: each such process writes a V8 CPU profile there when it exits.
+ */
 export function runTs(script: string, env: Record<string, string>): ChildProcess {
-  return spawn(process.execPath, ['--import', 'tsx', path.join(root, script)], {
+  const profile = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
+  return spawn(process.execPath, [...profile, '--import', 'tsx', path.join(root, script)], {
     cwd: root,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'ignore', 'inherit'],
