@@ -12,7 +12,7 @@ import { instanceWorkflowId } from '../workflows/ids';
 import { callbackVerificationSignal } from '../workflows/messages';
 import { MinuteCounts } from './minute-counts';
 import { now, ReceiverBusy, ReceiverStates, type ReceiverSnapshot } from './receiver-state';
-import { SignalBatcher } from './signal-batcher';
+import { WebhookBatcher } from './webhook-batcher';
 
 /** Providers post small forms (FreshBooks: a handful of fields); anything larger is refused unread. */
 export const WEBHOOK_BODY_LIMIT_BYTES = 16 * 1024;
@@ -28,7 +28,8 @@ export const TEMPORAL_DEADLINE_MS = 5_000;
 
 /**
  * `POST /events/{elementKey}/{instanceId}`: the receiver registered with providers, open to anyone.
- * A webhook is answered 2xx only after the signal carrying it is durable in Temporal; a bad signature
+ * A webhook is answered 2xx only after it is durable in Temporal (the instance took the update carrying
+ * it, or the signal sent instead was recorded); a bad signature
  * gets 401 and produces nothing. What an unauthenticated sender can cause is bounded: the instance's
  * state is read at most once a second however many posts come, a verification post becomes a signal
  * only for a callback that awaits one (and at most a few a minute), and a signature
@@ -46,7 +47,7 @@ export function webhooksRouter({
   sealer: Sealer;
 }): Router & { settled(): Promise<void> } {
   const router = Router();
-  const batcher = new SignalBatcher(client, {
+  const batcher = new WebhookBatcher(client, {
     maxBatch: config.WEBHOOK_SIGNAL_MAX_BATCH,
     lingerMs: config.WEBHOOK_SIGNAL_MAX_BATCH > 1 ? 2 : 0,
     deadlineMs: TEMPORAL_DEADLINE_MS,
@@ -165,7 +166,7 @@ export function webhooksRouter({
       }
     },
   );
-  // What the API waits for before it closes its connection to Temporal (SignalBatcher.settled).
+  // What the API waits for before it closes its connection to Temporal (WebhookBatcher.settled).
   return Object.assign(router, { settled: () => batcher.settled() });
 }
 

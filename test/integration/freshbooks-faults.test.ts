@@ -12,7 +12,7 @@ import {
   until as waitUntil,
 } from './harness';
 import { DEFAULT_BUSINESS, freshbooksSignature } from '../fakes/freshbooks';
-import { SignalBatcher } from '../../src/api/signal-batcher';
+import { WebhookBatcher } from '../../src/api/webhook-batcher';
 import { instanceWorkflowId } from '../../src/workflows/ids';
 import { decodedHistory, webhookBatches } from './history-payloads';
 
@@ -328,10 +328,10 @@ describe('webhook hand-off', () => {
     expect(afterDelete).toEqual([]);
   });
 
-  test('SignalBatcher on the real Temporal: webhooks arrive in order, in few batches (updates, or signals when an update is not answered); one past its deadline is never sent', async () => {
+  test('WebhookBatcher on the real Temporal: webhooks arrive in order, in few batches (updates, or signals when an update is not answered); one past its deadline is never sent', async () => {
     const created = await h.verifiedInstance();
     const workflowId = instanceWorkflowId(created.id);
-    const batcher = new SignalBatcher(stack.client, { maxBatch: 25, lingerMs: 2, deadlineMs: 5_000 });
+    const batcher = new WebhookBatcher(stack.client, { maxBatch: 25, lingerMs: 2, deadlineMs: 5_000 });
     const fields = (i: number) => ({ name: 'item.create', object_id: String(9500 + i) });
     const order: string[] = [];
     const adds: Promise<unknown>[] = [];
@@ -354,7 +354,7 @@ describe('webhook hand-off', () => {
     await until(async () => (await h.status(created.id)).webhooks.received === order.length, 'the instance to count them');
     const batches = webhookBatches(await decodedHistory(stack.client, workflowId));
     const keys = batches.flatMap((b) => b.keys);
-    report('SignalBatcher', {
+    report('WebhookBatcher', {
       added: order.length + 1,
       'resolved (sent)': outcomes.filter((o) => o.status === 'fulfilled').length,
       batches: batches.length,
@@ -379,11 +379,11 @@ describe('webhook hand-off', () => {
     expect((await call(stack, 'DELETE', `/instances/${created.id}`)).status).toBe(200);
   });
 
-  test('SignalBatcher: a batch whose update is not answered in time goes as a signal, and a late copy of it makes nothing', async () => {
+  test('WebhookBatcher: a batch whose update is not answered in time goes as a signal, and a late copy of it makes nothing', async () => {
     const created = await h.verifiedInstance();
     const workflowId = instanceWorkflowId(created.id);
     // A budget of 1 ms: every update gives up at once, though the server may still hand it to the instance.
-    const batcher = new SignalBatcher(stack.client, { maxBatch: 5, lingerMs: 2, deadlineMs: 5_000, updateBudgetMs: 1 });
+    const batcher = new WebhookBatcher(stack.client, { maxBatch: 5, lingerMs: 2, deadlineMs: 5_000, updateBudgetMs: 1 });
     const keys = Array.from({ length: 12 }, (_, i) => `late-${i}`);
     await Promise.all(keys.map((key, i) => batcher.add(workflowId, key, { name: 'item.create', object_id: String(9700 + i) })));
     await until(async () => (await h.status(created.id)).webhooks.received === keys.length, 'the instance to count them');
@@ -393,7 +393,7 @@ describe('webhook hand-off', () => {
     const signalled = batches.filter((b) => b.via === 'signal').flatMap((b) => b.keys);
     const updated = batches.filter((b) => b.via === 'update').flatMap((b) => b.keys);
     const status = await h.status(created.id);
-    report('SignalBatcher fallback', {
+    report('WebhookBatcher fallback', {
       sent: keys.length,
       'batcher updates': batcher.counts.updates,
       'batcher signals': batcher.counts.signals,

@@ -35,11 +35,11 @@ interface Waiting {
 }
 
 /**
- * Groups webhooks for the same instance that arrive close together into one signal, so a burst
- * costs a few history events instead of one per webhook. Each caller's promise settles only when the
- * signal that carries its webhook has been accepted by Temporal.
+ * Groups webhooks for the same instance that arrive close together into one update (or signal), so a
+ * burst costs a few history events instead of one per webhook. Each caller's promise settles only when
+ * the instance has taken the update that carries its webhook, or Temporal has recorded the signal.
  */
-export class SignalBatcher {
+export class WebhookBatcher {
   private queues = new Map<string, Waiting[]>();
   private inFlight = new Map<string, Promise<void>>();
 
@@ -82,11 +82,11 @@ export class SignalBatcher {
   }
 
   private async flush(workflowId: string): Promise<void> {
-    // One signal at a time per instance keeps the webhooks in arrival order.
+    // One batch at a time per instance keeps the webhooks in arrival order.
     await this.inFlight.get(workflowId);
     const queue = this.queues.get(workflowId);
     if (!queue?.length || this.inFlight.has(workflowId)) return;
-    // A webhook that waited out its deadline behind an earlier signal is answered 503 unsent: sent
+    // A webhook that waited out its deadline behind an earlier batch is answered 503 unsent: sent
     // now, it could land after the provider gave up, and the provider's retry would be a second event.
     const now = Date.now();
     for (const w of queue.filter((w) => w.deadlineAtMs <= now))
@@ -107,9 +107,10 @@ export class SignalBatcher {
     this.inFlight.set(workflowId, sending);
     await sending;
     this.inFlight.delete(workflowId);
-    // What arrived meanwhile goes in the next signal.
+    // What arrived meanwhile goes in the next batch.
     if (this.queues.get(workflowId)?.length) void this.flush(workflowId);
   }
+
   /**
    * Resolves once every call this batcher made has settled. A try no longer awaited may sit in the
    * client's retry backoff, whose timer makes a call on the connection when it fires, and throws if the
