@@ -67,6 +67,7 @@ export const configSchema = z
     EVENTS_MIN_REFRESH_INTERVAL_MINUTES: positiveNumber.default(1),
     /** Lowers the history length at which instance workflows continue as new (tests use it). */
     INSTANCE_MAX_HISTORY_EVENTS: z.coerce.number().int().min(20).optional(),
+    /** Lowers the webhook updates an instance's run takes before it continues as new (tests use it; Temporal's limit is 2,000). */
     INSTANCE_MAX_WEBHOOK_UPDATES: z.coerce.number().int().min(1).max(1_900).optional(),
     /** Seconds before the first delivery retry (Cloud Elements: 4); tests shorten the schedule. */
     DELIVERY_FIRST_RETRY_SECONDS: positiveNumber.default(4),

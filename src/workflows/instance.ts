@@ -304,6 +304,7 @@ export async function instanceWorkflow(input: InstanceWorkflowInput): Promise<vo
   setHandler(webhooksSignal, receiveWebhooks);
   /** Webhook updates this run took: Temporal refuses updates past 2,000 a run (`history.maxTotalUpdates`). */
   let webhookUpdatesThisRun = 0;
+  const maxWebhookUpdates = input.maxWebhookUpdates ?? DEFAULT_MAX_WEBHOOK_UPDATES;
   setHandler(
     acceptWebhooksUpdate,
     ({ receipts }) => {
@@ -316,6 +317,9 @@ export async function instanceWorkflow(input: InstanceWorkflowInput): Promise<vo
       // all repeats (so that the receiver's own second copy is not counted as the provider's repeats: the
       // signal then counts what really is one).
       validator: ({ receipts, sentAtMs }) => {
+        // A run busy elsewhere (a provider call, a long hand-off) continues as new only when it is free again:
+        // past the bound the webhooks go as signals, so Temporal's own limit is never reached.
+        if (webhookUpdatesThisRun >= maxWebhookUpdates) throw new Error('this run has taken its webhook updates: sent as a signal');
         const nowMs = Date.now();
         if (nowMs - sentAtMs > staleWebhookUpdateMs || !recentWebhooks.remembersSince(sentAtMs - CLOCK_MARGIN_MS))
           throw new Error('webhooks update too late: the receiver sends them as a signal');
@@ -641,7 +645,7 @@ export async function instanceWorkflow(input: InstanceWorkflowInput): Promise<vo
     return (
       info.continueAsNewSuggested ||
       info.historyLength >= (input.maxHistoryEvents ?? DEFAULT_MAX_HISTORY_EVENTS) ||
-      webhookUpdatesThisRun >= (input.maxWebhookUpdates ?? DEFAULT_MAX_WEBHOOK_UPDATES)
+      webhookUpdatesThisRun >= maxWebhookUpdates
     );
   };
 

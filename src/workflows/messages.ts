@@ -22,7 +22,7 @@ export const configureUpdate = defineUpdate<InstanceView, [InstanceSpec]>('confi
 /** The full spec, secrets included: for the API's PATCH, never shown to callers. */
 export const getSpecQuery = defineQuery<InstanceSpec>('getSpec');
 
-/** Provider webhooks the receiver accepted; 2xx is answered only after this signal is durable. */
+/** Provider webhooks the receiver accepted, when their update (below) went unanswered; 2xx only once it is durable. */
 export const webhooksSignal = defineSignal<[WebhookReceipt[]]>('webhooks');
 /**
  * The same webhooks as an update, answered once the instance holds them (durable in its history). The
