@@ -45,6 +45,7 @@ export async function whileSampling<T>(pids: Record<string, number>, fn: () => P
           k,
           {
             cpuPercent: Math.round(((end.cpuSeconds - start[k]!.cpuSeconds) / seconds) * 100),
+            cpuSeconds: Math.round((end.cpuSeconds - start[k]!.cpuSeconds) * 100) / 100,
             peakRssMb: Math.round(Math.max(peak[k]!, end.rssMb)),
           },
         ];
