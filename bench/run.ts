@@ -311,7 +311,7 @@ async function rampRates(
 }
 
 /**
- * The load generator's connections: undici's request, kept alive. `fetch` cost the bench process about
+ * The load generator's connections: undici's request, kept alive. `fetch` cost the bench process
  * nearly three times the CPU per webhook (0.59 against 0.21 ms at 1,000/s), taken from the very
  * cores the measured systems run on.
  */
