@@ -48,14 +48,18 @@ export function createApp(deps: AppDeps): App {
   if (noAccount) throw new Error(noAccount);
   const app = express();
   app.disable('x-powered-by');
+  // Every answer is no-store (noStore): an ETag would be a hash of each body for nothing.
+  app.set('etag', false);
   if (deps.config.TRUST_PROXY) app.set('trust proxy', trustProxy(deps.config.TRUST_PROXY));
   if (deps.tracer) app.use(requestSpans(deps.tracer));
   app.use(helmet(), noStore, requestIds, accessLog(deps.log));
+  // The webhook receiver first: providers post to it at up to thousands a second, and it passes
+  // through no other router. It reads its own body (form bodies, signed as exact bytes), before any
+  // JSON parsing, and answers to no caller's credentials.
+  const webhooks = webhooksRouter(deps);
+  app.use(BASE_PATH, webhooks);
   const api = express.Router();
   api.use(healthRouter(deps));
-  // Providers post form bodies and sign exact bytes: the receiver reads its own body, before any JSON parsing.
-  const webhooks = webhooksRouter(deps);
-  api.use(webhooks);
   // Who is calling is settled from the headers alone, before any body is read or parsed.
   api.use(requireCaller(deps.config.accounts, new LoginLimiter(deps.config.AUTH_FAILURES_PER_MINUTE)));
   api.use(express.json({ limit: JSON_LIMIT }), limitJsonDepth);

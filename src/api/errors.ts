@@ -55,7 +55,11 @@ export function accessLog(log: Logger): RequestHandler {
     const started = process.hrtime.bigint();
     res.on('finish', () => {
       const ms = Number(process.hrtime.bigint() - started) / 1e6;
-      log.info({ requestId: req.requestId, method: req.method, path: req.path, status: res.statusCode, ms: Math.round(ms) }, 'request');
+      const line = { requestId: req.requestId, method: req.method, path: req.path, status: res.statusCode, ms: Math.round(ms) };
+      // A route may call its successes routine (`res.locals.routine`: accepted webhooks, counted in the
+      // metrics, thousands a second under a flood): those at debug. Every refusal stays at info.
+      if (res.locals.routine === true && res.statusCode < 400) log.debug(line, 'request');
+      else log.info(line, 'request');
     });
     next();
   };

@@ -149,6 +149,8 @@ export function webhooksRouter({
         // the same key: the instance acknowledges it and makes nothing of it.
         const key = webhookKey(instanceId, webhooks.deliveryKey(parsed));
         await batcher.add(instanceWorkflowId(instanceId), key, Object.fromEntries(parsed.fields), answerBy);
+        // Counted in element_events_webhooks_received_total; its access log line goes at debug (accessLog).
+        res.locals.routine = true;
         res.json({ received: true });
       } catch (err) {
         if (err instanceof HttpError) throw err;
