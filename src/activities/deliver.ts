@@ -2,7 +2,7 @@ import { createHmac } from 'node:crypto';
 import { context, propagation, SpanKind, SpanStatusCode, trace, type Tracer } from '@opentelemetry/api';
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
-import { fetch, type Response } from 'undici';
+import { request, type Dispatcher } from 'undici';
 import { retryAfterMs } from '../elements/http';
 import { attemptErrorCategory, callbackDispatcher, callbackUrlProblem, type CallbackPolicy } from '../events/callback-url';
 import { elementsSignature } from '../events/notification';
@@ -333,14 +333,15 @@ export function createDeliveryActivities({ client, sealer, callbackPolicy, callb
       Object.assign(headers, standardWebhookHeaders(input.eventId, input.body, opened, Date.now()));
     }
 
-    let response: Response;
+    // undici's request rather than fetch: a third of the CPU per POST (0.09 against 0.29-0.33 ms on this
+    // machine), at one POST per notification. It follows no redirect: a redirect is a failure, since
+    // following it could send signed events somewhere the app never named.
+    let response: Dispatcher.ResponseData;
     try {
-      response = await fetch(url, {
+      response = await request(url, {
         method: 'POST',
         headers,
         body: input.body,
-        // A redirect is a failure: following it could send signed events somewhere the app never named.
-        redirect: 'manual',
         dispatcher,
         signal: AbortSignal.any([AbortSignal.timeout(callbackTimeoutMs), Context.current().cancellationSignal]),
       });
@@ -356,14 +357,16 @@ export function createDeliveryActivities({ client, sealer, callbackPolicy, callb
         'CallbackUnreachable',
       );
     }
-    await response.body?.cancel();
-    if (response.status >= 200 && response.status < 300) return { status: response.status, url };
+    // Nothing of the answer is kept but its status (and Retry-After): a large body is cut off, not read.
+    await response.body.dump().catch(() => undefined);
+    const status = response.statusCode;
+    if (status >= 200 && status < 300) return { status, url };
 
-    const hinted =
-      response.status === 429 || response.status === 503 ? retryAfterMs(response.headers.get('retry-after'), Date.now()) : undefined;
+    const retryAfter = [response.headers['retry-after']].flat()[0] ?? null;
+    const hinted = status === 429 || status === 503 ? retryAfterMs(retryAfter, Date.now()) : undefined;
     throw attemptFailed(
-      `callback answered ${response.status}`,
-      { status: response.status, url, retryAfterMs: hinted !== undefined ? Math.max(hinted, 1000) : undefined },
+      `callback answered ${status}`,
+      { status, url, retryAfterMs: hinted !== undefined ? Math.max(hinted, 1000) : undefined },
       'CallbackRefused',
     );
   }

@@ -117,8 +117,8 @@ describe('callback delivery and where it may connect', () => {
     expect(JSON.stringify({ ...failure, details: [] })).not.toMatch(/127\.0\.0\.1|ECONNREFUSED/);
 
     // The same through a name, resolved by the dispatcher. (A name with several addresses fails with
-    // Node's AggregateError, which undici's fetch cannot recognise as an Error inside jest's sandbox,
-    // another realm: the unit test of attemptErrorCategory covers that shape instead.)
+    // Node's AggregateError, which undici cannot recognise as an Error inside jest's sandbox, another
+    // realm: the unit test of attemptErrorCategory covers that shape instead.)
     const lookup: LookupFn = async () => [{ address: '127.0.0.1', family: 4 }];
     const viaName = (await attempt({ publicOnly: false, lookup }, `http://closed.test:${closed}/cb`)) as ApplicationFailure;
     expect(viaName.message).toBe('callback unreachable: connection refused');
@@ -147,5 +147,58 @@ describe('callback delivery and where it may connect', () => {
       url: `http://127.0.0.1:${port}/cb`,
     });
     expect(received).toBe(1);
+  });
+});
+
+describe('what a callback answers', () => {
+  let answering: Server;
+  let at = '';
+  beforeAll(async () => {
+    answering = createServer((req, res) => {
+      req.resume();
+      if (req.url === '/moved') res.writeHead(302, { location: `http://127.0.0.1:${port}/cb` }).end();
+      else if (req.url === '/busy') res.writeHead(503, { 'retry-after': '7' }).end('busy');
+      else if (req.url === '/large') res.writeHead(200).end('x'.repeat(1024 * 1024));
+      // '/silent' never answers.
+    });
+    await new Promise<void>((resolve) => answering.listen(0, '127.0.0.1', resolve));
+    at = `http://127.0.0.1:${(answering.address() as AddressInfo).port}`;
+  });
+  afterAll(async () => {
+    answering.closeAllConnections();
+    await new Promise((resolve) => answering.close(resolve));
+  });
+
+  const attemptAt = async (url: string, callbackTimeoutMs?: number) => {
+    const { deliverNotification } = createDeliveryActivities({ sealer, callbackPolicy: { publicOnly: false }, callbackTimeoutMs });
+    try {
+      return await new MockActivityEnvironment(undefined, { logger: quiet }).run(deliverNotification, input(url));
+    } catch (err) {
+      if (err instanceof ApplicationFailure) return err;
+      throw err;
+    }
+  };
+
+  test('a redirect is a failure and is not followed: signed events go only where the app said', async () => {
+    const result = (await attemptAt(`${at}/moved`)) as ApplicationFailure;
+    expect(result.message).toBe('callback answered 302');
+    expect(result.details).toEqual([{ status: 302, url: `${at}/moved` }]);
+    expect(received).toBe(0);
+  });
+
+  test("a 503's Retry-After goes to the schedule", async () => {
+    const result = (await attemptAt(`${at}/busy`)) as ApplicationFailure;
+    expect(result.message).toBe('callback answered 503');
+    expect(result.details).toEqual([{ status: 503, url: `${at}/busy`, retryAfterMs: 7000 }]);
+  });
+
+  test('a large answer is not read, and the attempt counts as delivered', async () => {
+    expect(await attemptAt(`${at}/large`)).toEqual({ status: 200, url: `${at}/large` });
+  });
+
+  test('a callback that does not answer in time is unreachable, with the time it had', async () => {
+    const result = (await attemptAt(`${at}/silent`, 300)) as ApplicationFailure;
+    expect(result.message).toBe('callback unreachable: no answer within 0.3 s');
+    expect(result.type).toBe('CallbackUnreachable');
   });
 });
