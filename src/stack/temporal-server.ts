@@ -17,8 +17,8 @@ export interface TemporalPorts {
 
 /**
  * Dynamic config the stack's server runs with, kept beside docker/temporal/dynamicconfig.yaml (the
- * compose file's copy): eager workflow start, which the delivery batches use (activities/dispatch.ts), and eager
- * activity execution.
+ * compose file's copy): eager workflow start, which the delivery batches use (activities/dispatch.ts), eager
+ * activity execution, and a query buffer for more than one query of an instance at a time.
  */
 export const DYNAMIC_CONFIG = `# Read by the Temporal server every 10 s (dynamicConfigClient.pollInterval).
 # Delivery batches start eagerly on the worker that starts them (src/activities/dispatch.ts), and an
@@ -27,6 +27,10 @@ system.enableEagerWorkflowStart:
   - value: true
 system.enableActivityEagerExecution:
   - value: true
+# Queries of one instance that meet while its workflow task is out wait in this buffer (default 1); one
+# more is refused RESOURCE_EXHAUSTED and retried after about 1 s, a 1 s stall in a webhook hand-off.
+history.maxBufferedQueryCount:
+  - value: 100
 `;
 
 export const DATABASES = { main: 'temporal', visibility: 'temporal_visibility' } as const;

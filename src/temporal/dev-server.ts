@@ -17,6 +17,8 @@ export interface DevServerOptions {
   /** The codec server the UI decodes payloads with (the API's `/codec`); the UI calls it from the browser. */
   codecEndpoint?: string;
   startTimeoutMs?: number;
+  /** Dynamic config values over DEV_SERVER_DYNAMIC_CONFIG (a test that needs the server's own default). */
+  dynamicConfig?: Record<string, string | number | boolean>;
 }
 
 export interface DevServer {
@@ -25,6 +27,19 @@ export interface DevServer {
   process: ChildProcess;
   stop(): Promise<void>;
 }
+
+/** The dev server's dynamic config: the stack's (`DYNAMIC_CONFIG` in src/stack/temporal-server.ts) as flags. */
+export const DEV_SERVER_DYNAMIC_CONFIG: Record<string, string | number | boolean> = {
+  // Delivery batches start eagerly on the worker that asks (see activities/dispatch.ts), and an
+  // activity goes straight back to the worker whose workflow task scheduled it when it has a slot.
+  'system.enableEagerWorkflowStart': true,
+  'system.enableActivityEagerExecution': true,
+  // Queries of one instance that meet while its workflow task is out (the receiver's state read and a
+  // hand-off's read of its webhooks) wait in a buffer of 1 by default; the next one is refused
+  // RESOURCE_EXHAUSTED and retried after about 1 s, which was the 1 s hand-off behind most of the
+  // webhook tail at 1,000/s (docs/benchmarks.md).
+  'history.maxBufferedQueryCount': 100,
+};
 
 export function devServerArgs(opts: DevServerOptions): string[] {
   const args = [
@@ -41,12 +56,10 @@ export function devServerArgs(opts: DevServerOptions): string[] {
     'journal_mode=wal',
     '--sqlite-pragma',
     'synchronous=normal',
-    // Delivery batches start eagerly on the worker that asks (see activities/dispatch.ts), and an
-    // activity goes straight back to the worker whose workflow task scheduled it when it has a slot.
-    '--dynamic-config-value',
-    'system.enableEagerWorkflowStart=true',
-    '--dynamic-config-value',
-    'system.enableActivityEagerExecution=true',
+    ...Object.entries({ ...DEV_SERVER_DYNAMIC_CONFIG, ...opts.dynamicConfig }).flatMap(([key, value]) => [
+      '--dynamic-config-value',
+      `${key}=${value}`,
+    ]),
     '--log-level',
     'warn',
     ...searchAttributeFlags.flatMap((f) => ['--search-attribute', f]),

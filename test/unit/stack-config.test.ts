@@ -25,6 +25,7 @@ describe('docker-compose.yml runs what npm run stack runs', () => {
     expect(compose).toContain(`TEMPORAL_RETENTION: \${TEMPORAL_RETENTION:-${DEFAULT_RETENTION}}`);
     expect(DYNAMIC_CONFIG).toMatch(/system\.enableEagerWorkflowStart:\n {2}- value: true/);
     expect(DYNAMIC_CONFIG).toMatch(/system\.enableActivityEagerExecution:\n {2}- value: true/);
+    expect(DYNAMIC_CONFIG).toMatch(/history\.maxBufferedQueryCount:\n {2}- value: 100/);
   });
 });
 
