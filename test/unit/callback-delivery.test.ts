@@ -59,8 +59,8 @@ function rebinding(): { lookup: LookupFn; calls: () => number } {
 // Failed attempts are the point here: keep the SDK's 'Activity failed' warnings out of the output.
 const quiet = { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error() {} };
 
-async function attempt(policy: CallbackPolicy, url: string): Promise<{ status: number } | ApplicationFailure> {
-  const { deliverNotification } = createDeliveryActivities({ sealer, callbackPolicy: policy });
+async function attempt(policy: CallbackPolicy, url: string, callbackTimeoutMs?: number): Promise<{ status: number } | ApplicationFailure> {
+  const { deliverNotification } = createDeliveryActivities({ sealer, callbackPolicy: policy, callbackTimeoutMs });
   try {
     return await new MockActivityEnvironment(undefined, { logger: quiet }).run(deliverNotification, input(url));
   } catch (err) {
@@ -169,15 +169,7 @@ describe('what a callback answers', () => {
     await new Promise((resolve) => answering.close(resolve));
   });
 
-  const attemptAt = async (url: string, callbackTimeoutMs?: number) => {
-    const { deliverNotification } = createDeliveryActivities({ sealer, callbackPolicy: { publicOnly: false }, callbackTimeoutMs });
-    try {
-      return await new MockActivityEnvironment(undefined, { logger: quiet }).run(deliverNotification, input(url));
-    } catch (err) {
-      if (err instanceof ApplicationFailure) return err;
-      throw err;
-    }
-  };
+  const attemptAt = (url: string, callbackTimeoutMs?: number) => attempt({ publicOnly: false }, url, callbackTimeoutMs);
 
   test('a redirect is a failure and is not followed: signed events go only where the app said', async () => {
     const result = (await attemptAt(`${at}/moved`)) as ApplicationFailure;
