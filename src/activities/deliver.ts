@@ -357,8 +357,11 @@ export function createDeliveryActivities({ client, sealer, callbackPolicy, callb
         'CallbackUnreachable',
       );
     }
-    // Nothing of the answer is kept but its status (and Retry-After): a large body is cut off, not read.
-    await response.body.dump().catch(() => undefined);
+    // Nothing of the answer is kept but its status (and Retry-After), and the attempt does not wait for
+    // its body: a callback that answers and then stalls or trickles would hold it to the timeout. The body
+    // drains on its own (a short one keeps the connection for the next POST; past 128 KB it is cut off),
+    // bounded by the same timeout.
+    void response.body.dump().catch(() => undefined);
     const status = response.statusCode;
     if (status >= 200 && status < 300) return { status, url };
 

@@ -159,6 +159,7 @@ describe('what a callback answers', () => {
       if (req.url === '/moved') res.writeHead(302, { location: `http://127.0.0.1:${port}/cb` }).end();
       else if (req.url === '/busy') res.writeHead(503, { 'retry-after': '7' }).end('busy');
       else if (req.url === '/large') res.writeHead(200).end('x'.repeat(1024 * 1024));
+      else if (req.url === '/stalling') res.writeHead(200).write('{"received":'); // and never ends
       // '/silent' never answers.
     });
     await new Promise<void>((resolve) => answering.listen(0, '127.0.0.1', resolve));
@@ -186,6 +187,11 @@ describe('what a callback answers', () => {
 
   test('a large answer is not read, and the attempt counts as delivered', async () => {
     expect(await attemptAt(`${at}/large`)).toEqual({ status: 200, url: `${at}/large` });
+  });
+
+  test('an answer whose body stalls counts at its status, without waiting for the body', async () => {
+    // A timeout far past the test's own (5 s): an attempt that waited for this body would fail the test.
+    expect(await attemptAt(`${at}/stalling`, 120_000)).toEqual({ status: 200, url: `${at}/stalling` });
   });
 
   test('a callback that does not answer in time is unreachable, with the time it had', async () => {
