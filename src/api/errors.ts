@@ -50,6 +50,9 @@ export const notFoundRoute: RequestHandler = (req, res) => {
   res.status(404).json({ message: `No route for ${req.method} ${req.path}`, requestId: req.requestId, errors: [] });
 };
 
+/** A routine answer slower than this still gets its access log line at info. */
+export const SLOW_REQUEST_MS = 1_000;
+
 export function accessLog(log: Logger): RequestHandler {
   return (req, res, next) => {
     const started = process.hrtime.bigint();
@@ -57,8 +60,8 @@ export function accessLog(log: Logger): RequestHandler {
       const ms = Number(process.hrtime.bigint() - started) / 1e6;
       const line = { requestId: req.requestId, method: req.method, path: req.path, status: res.statusCode, ms: Math.round(ms) };
       // A route may call its successes routine (`res.locals.routine`: accepted webhooks, counted in the
-      // metrics, thousands a second under a flood): those at debug. Every refusal stays at info.
-      if (res.locals.routine === true && res.statusCode < 400) log.debug(line, 'request');
+      // metrics, thousands a second under a flood): those at debug, unless slow. Every refusal stays at info.
+      if (res.locals.routine === true && res.statusCode < 400 && ms < SLOW_REQUEST_MS) log.debug(line, 'request');
       else log.info(line, 'request');
     });
     next();
