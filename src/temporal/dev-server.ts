@@ -17,8 +17,8 @@ export interface DevServerOptions {
   /** The codec server the UI decodes payloads with (the API's `/codec`); the UI calls it from the browser. */
   codecEndpoint?: string;
   startTimeoutMs?: number;
-  /** Dynamic config values over DEV_SERVER_DYNAMIC_CONFIG (a test that needs the server's own default). */
-  dynamicConfig?: Record<string, string | number | boolean>;
+  /** Dynamic config values over DEV_SERVER_DYNAMIC_CONFIG (numbers and booleans: the CLI reads each as JSON). */
+  dynamicConfig?: Record<string, number | boolean>;
 }
 
 export interface DevServer {
@@ -29,7 +29,7 @@ export interface DevServer {
 }
 
 /** The dev server's dynamic config: the stack's (`DYNAMIC_CONFIG` in src/stack/temporal-server.ts) as flags. */
-export const DEV_SERVER_DYNAMIC_CONFIG: Record<string, string | number | boolean> = {
+export const DEV_SERVER_DYNAMIC_CONFIG: Record<string, number | boolean> = {
   // Delivery batches start eagerly on the worker that asks (see activities/dispatch.ts), and an
   // activity goes straight back to the worker whose workflow task scheduled it when it has a slot.
   'system.enableEagerWorkflowStart': true,

@@ -10,7 +10,7 @@ import { startDevServerOnFreePorts, type DevServer } from '../../src/temporal/de
 import { installTemporalLogger } from '../../src/temporal/logging';
 import * as activities from './query-buffer/activities';
 import { countQuery, heldTask } from './query-buffer/workflows';
-import { report } from './harness';
+import { report, until } from './harness';
 
 jest.setTimeout(180_000);
 
@@ -23,12 +23,14 @@ const QUERIES = 3;
  * under a flood that second was the webhook path's tail. The dev server `npm start` runs (and the
  * stack's dynamic config) hold more.
  */
-async function queriesRefused(dynamicConfig?: Record<string, number>): Promise<{ answered: number; refused: number }> {
+async function queriesRefused(queryBuffer?: number): Promise<{ answered: number; refused: number }> {
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'element-events-query-buffer-'));
+  const dynamicConfig = queryBuffer === undefined ? undefined : { 'history.maxBufferedQueryCount': queryBuffer };
   let server: DevServer | undefined;
   let worker: Worker | undefined;
   let running: Promise<void> | undefined;
   let native: NativeConnection | undefined;
+  let bare: Connection | undefined;
   try {
     server = await startDevServerOnFreePorts({ dataDir, namespace: 'default', headless: true, dynamicConfig });
     installTemporalLogger(logger);
@@ -39,13 +41,20 @@ async function queriesRefused(dynamicConfig?: Record<string, number>): Promise<{
     worker = await Worker.create({ connection: native, namespace: 'default', taskQueue, workflowBundle: { code }, activities });
     running = worker.run();
     // No retry interceptor: a refused query shows as refused instead of answering a second later.
-    const bare = await Connection.connect({ address: server.address, interceptors: [] });
+    bare = await Connection.connect({ address: server.address, interceptors: [] });
     const client = new Client({ connection: bare, namespace: 'default' });
     const handle = await client.workflow.start(heldTask, { taskQueue, workflowId: `held-${randomUUID()}` });
     await activities.holding; // the workflow task is out, held by its local activity
-    const asked = Array.from({ length: QUERIES }, () => handle.query(countQuery));
-    // Let the queries reach the server and wait in its buffer before the task completes.
-    await new Promise((r) => setTimeout(r, 2_000));
+    let settledCount = 0;
+    const asked = Array.from({ length: QUERIES }, () => handle.query(countQuery).finally(() => void settledCount++));
+    if (queryBuffer !== undefined && queryBuffer < QUERIES) {
+      // Those the buffer cannot hold are refused at once: wait for exactly them, then let the task go.
+      await until(() => settledCount >= QUERIES - queryBuffer, 'the refused queries');
+    } else {
+      // All of them wait while the task is out; give them time to reach the server. One that came later
+      // would be answered all the same, so this wait cannot make the test fail, only make it weaker.
+      await new Promise((r) => setTimeout(r, 2_000));
+    }
     activities.letGo();
     const settled = await Promise.allSettled(asked);
     await handle.result();
@@ -53,21 +62,22 @@ async function queriesRefused(dynamicConfig?: Record<string, number>): Promise<{
       (s) => s.status === 'rejected' && (s.reason as { cause?: { code?: number } }).cause?.code === grpcStatus.RESOURCE_EXHAUSTED,
     ).length;
     const answered = settled.filter((s) => s.status === 'fulfilled' && s.value === 1).length;
-    await bare.close();
     return { answered, refused };
   } finally {
+    activities.letGo();
+    await bare?.close().catch(() => undefined);
     worker?.shutdown();
-    await running;
-    await native?.close();
+    await running?.catch(() => undefined);
+    await native?.close().catch(() => undefined);
     await server?.stop();
     rmSync(dataDir, { recursive: true, force: true });
   }
 }
 
 describe("an instance's queries while its workflow task is out", () => {
-  test("the server's default buffer refuses all but one (the setup reaches the buffer)", async () => {
-    const result = await queriesRefused({ 'history.maxBufferedQueryCount': 1 });
-    report("server's default query buffer", result);
+  test("with a buffer of one, the server's default, all but one are refused (the setup reaches the buffer)", async () => {
+    const result = await queriesRefused(1);
+    report('a query buffer of one', result);
     expect(result.refused).toBe(QUERIES - 1);
   });
 
