@@ -262,16 +262,36 @@ function printTimeline(seconds: Second[]) {
 async function warmUp(name: string, target: string, verifier: string, sink: Sink, rate: number) {
   const seconds = Number(option('warmup') ?? 5);
   if (!seconds) return;
-  sink.reset();
   const prefix = `warmup-${name}-${Date.now()}-`;
-  const bodies = Array.from({ length: Math.round(rate * seconds) }, (_, i) => signedWebhook(verifier, `${prefix}${i}`));
-  const run = await openLoop(rate, seconds, (i) => postWebhook(target, bodies[i]!));
-  const accepted = run.statuses.filter((s) => s === 200).length;
-  const deadline = Date.now() + 60_000;
-  while (Date.now() < deadline && sink.firstSeen.size < accepted) await new Promise((r) => setTimeout(r, 200));
+  const { accepted, delivered } = await sendAndDrain(target, sink, signedLoad(verifier, rate, seconds, prefix), rate, seconds, prefix);
   console.log(
-    `  ${name.padEnd(22)} warm-up: ${seconds} s at ${rate}/s, not measured (accepted ${accepted}, delivered ${sink.firstSeen.size})`,
+    `  ${name.padEnd(22)} warm-up: ${seconds} s at ${rate}/s, not measured (accepted ${accepted.length}, delivered ${delivered})`,
   );
+}
+
+/** `rate` × `seconds` signed webhooks, for object ids `prefix` + index: signed before sending, so not in the load's CPU. */
+const signedLoad = (verifier: string, rate: number, seconds: number, prefix: string) =>
+  Array.from({ length: Math.round(rate * seconds) }, (_, i) => signedWebhook(verifier, `${prefix}${i}`));
+
+/**
+ * Sends `bodies` open loop at `rate` for `seconds`, then waits up to 60 s for every accepted one to reach the
+ * sink, which it resets first.
+ */
+async function sendAndDrain(
+  target: string,
+  sink: Sink,
+  bodies: ReturnType<typeof signedWebhook>[],
+  rate: number,
+  seconds: number,
+  prefix: string,
+) {
+  sink.reset();
+  const run = await openLoop(rate, seconds, (i) => postWebhook(target, bodies[i]!));
+  const accepted = run.statuses.map((s, i) => (s === 200 ? i : -1)).filter((i) => i >= 0);
+  const arrived = (i: number) => sink.firstSeen.has(`${prefix}${i}`);
+  const deadline = Date.now() + 60_000;
+  while (Date.now() < deadline && !accepted.every(arrived)) await new Promise((r) => setTimeout(r, 200));
+  return { run, accepted, delivered: accepted.filter(arrived).length };
 }
 
 async function rampRates(
@@ -286,19 +306,13 @@ async function rampRates(
   const results: (RateResult & { usage: unknown; timeline: Second[] })[] = [];
   await warmUp(name, target, verifier, sink, rates[0]!);
   for (const rate of rates) {
-    sink.reset();
     const prefix = `${name}-${rate}-${Date.now()}-`;
-    const bodies = Array.from({ length: Math.round(rate * seconds) }, (_, i) => signedWebhook(verifier, `${prefix}${i}`));
+    const bodies = signedLoad(verifier, rate, seconds, prefix);
     // The bench process itself sends the load and runs the sink: its CPU is the load's, in every system's run.
-    const { result, usage } = await whileSampling({ ...pids, load: process.pid }, async () => {
-      const run = await openLoop(rate, seconds, (i) => postWebhook(target, bodies[i]!));
-      const accepted = run.statuses.map((s, i) => (s === 200 ? i : -1)).filter((i) => i >= 0);
-      // Drain: everything accepted must reach the sink; give it up to 60 s after the last send.
-      const deadline = Date.now() + 60_000;
-      while (Date.now() < deadline && accepted.some((i) => !sink.firstSeen.has(`${prefix}${i}`)))
-        await new Promise((r) => setTimeout(r, 200));
-      return { run, accepted };
-    });
+    // Drained: everything accepted must reach the sink, within 60 s of the last send.
+    const { result, usage } = await whileSampling({ ...pids, load: process.pid }, () =>
+      sendAndDrain(target, sink, bodies, rate, seconds, prefix),
+    );
     const { run, accepted } = result;
     const latencies = accepted
       .filter((i) => sink.firstSeen.has(`${prefix}${i}`))
