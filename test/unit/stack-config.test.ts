@@ -3,6 +3,7 @@ import path from 'node:path';
 import { TEMPORAL_SERVER_VERSION, TEMPORAL_UI_SERVER_VERSION } from '../../src/stack/binaries';
 import { DEFAULT_RETENTION, parseRetention } from '../../src/stack/namespace';
 import { DYNAMIC_CONFIG, serverConfig } from '../../src/stack/temporal-server';
+import { DEV_SERVER_DYNAMIC_CONFIG } from '../../src/temporal/dev-server';
 import { connectionSecurity } from '../../src/temporal/connection';
 
 const root = path.resolve(__dirname, '..', '..');
@@ -26,6 +27,9 @@ describe('docker-compose.yml runs what npm run stack runs', () => {
     expect(DYNAMIC_CONFIG).toMatch(/system\.enableEagerWorkflowStart:\n {2}- value: true/);
     expect(DYNAMIC_CONFIG).toMatch(/system\.enableActivityEagerExecution:\n {2}- value: true/);
     expect(DYNAMIC_CONFIG).toMatch(/history\.maxBufferedQueryCount:\n {2}- value: 100/);
+    // The dev server's flags say the same, key by key (two copies of one config, kept in step here).
+    for (const [key, value] of Object.entries(DEV_SERVER_DYNAMIC_CONFIG))
+      expect(DYNAMIC_CONFIG).toContain(`${key}:\n  - value: ${value}\n`);
   });
 });
 
