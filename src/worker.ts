@@ -1,6 +1,7 @@
 import { Client } from '@temporalio/client';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { createActivities } from './activities';
+import { EndpointGate } from './activities/endpoint-gate';
 import { loadConfig, type Config } from './config';
 import type { LookupFn } from './events/callback-url';
 import { logger } from './logger';
@@ -42,6 +43,8 @@ export async function createWorker(
     dataConverter,
     interceptors: { workflow: workflowClientInterceptors(tracing) },
   });
+  // Held here so that its last outcome reports settle before the connection closes (EndpointGate.settled).
+  const endpointGate = new EndpointGate(client);
   const worker = await Worker.create({
     connection,
     dataConverter,
@@ -61,12 +64,14 @@ export async function createWorker(
       callbackPolicy: { publicOnly: config.CALLBACK_URLS_PUBLIC_ONLY, lookup: opts.lookup },
       callbackTimeoutMs: config.CALLBACK_TIMEOUT_SECONDS * 1000,
       tracer: tracing?.tracer,
+      endpointGate,
     }),
     ...workerTracingOptions(tracing),
   });
   return {
     worker,
     async close() {
+      await endpointGate.settled();
       await connection.close();
       await tracing?.shutdown();
     },

@@ -98,14 +98,23 @@ interface Deps {
   callbackTimeoutMs?: number;
   /** Tracing on: a span per callback POST, whose `traceparent` the request carries. */
   tracer?: Tracer;
+  /** The gate to use (its owner awaits `settled()` before closing the client's connection); else one of its own. */
+  endpointGate?: EndpointGate;
 }
 
-export function createDeliveryActivities({ client, sealer, callbackPolicy, callbackTimeoutMs = CALLBACK_TIMEOUT_MS, tracer }: Deps) {
+export function createDeliveryActivities({
+  client,
+  sealer,
+  callbackPolicy,
+  callbackTimeoutMs = CALLBACK_TIMEOUT_MS,
+  tracer,
+  endpointGate,
+}: Deps) {
   // Resolves callback hosts at connect time and refuses forbidden addresses there, so a name cannot
   // pass a check and then answer with an inner address for the request (DNS rebinding).
   const dispatcher = callbackDispatcher(callbackPolicy);
   // Endpoint health and maxRate: per instance, in this worker process. No client (unit tests): no gate.
-  const gate = client ? new EndpointGate(client) : undefined;
+  const gate = endpointGate ?? (client ? new EndpointGate(client) : undefined);
   const admit = async (
     elementKey: string,
     instanceId: number,

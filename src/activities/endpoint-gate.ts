@@ -45,6 +45,8 @@ export class EndpointGate {
   private readonly lastGoMs = new Map<number, number>();
   private readonly pending = new Map<number, EndpointOutcomes>();
   private readonly reportTimers = new Map<number, NodeJS.Timeout>();
+  /** Reports under way (a signal may sit in the client's retry backoff): see `settled`. */
+  private readonly reporting = new Set<Promise<void>>();
   private readonly lastReportMs = new Map<number, number>();
   /** When this worker last saw an attempt at the instance's callback fail. */
   private readonly lastFailureMs = new Map<number, number>();
@@ -170,9 +172,28 @@ export class EndpointGate {
     this.pending.set(instanceId, o);
     if (this.reportTimers.has(instanceId)) return;
     const delay = Math.max(GATHER_MS, (this.lastReportMs.get(instanceId) ?? 0) + REPORT_EVERY_MS - now);
-    const timer = setTimeout(() => void this.report(instanceId), delay);
+    const timer = setTimeout(() => this.startReport(instanceId), delay);
     timer.unref();
     this.reportTimers.set(instanceId, timer);
+  }
+
+  /**
+   * Sends what is gathered at once and resolves when every report has settled. A report's signal left
+   * in the client's retry backoff makes a call when its timer fires, and throws if the connection was
+   * closed by then: so whoever closes the connection waits for this first.
+   */
+  async settled(): Promise<void> {
+    for (const [instanceId, timer] of this.reportTimers) {
+      clearTimeout(timer);
+      this.startReport(instanceId);
+    }
+    while (this.reporting.size) await Promise.allSettled([...this.reporting]);
+  }
+
+  private startReport(instanceId: number): void {
+    const reporting = this.report(instanceId);
+    this.reporting.add(reporting);
+    void reporting.finally(() => this.reporting.delete(reporting));
   }
 
   private async report(instanceId: number): Promise<void> {

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import { createActivities } from '../../src/activities';
+import { EndpointGate } from '../../src/activities/endpoint-gate';
 import { parseEventsSettings } from '../../src/instances/request';
 import { sealedSettings } from '../../src/instances/spec';
 import type { InstanceSpec } from '../../src/instances/types';
@@ -24,6 +25,7 @@ jest.setTimeout(120_000);
 describe('long sleeps, with time skipping', () => {
   let env: TestWorkflowEnvironment;
   let worker: Worker;
+  let gate: EndpointGate | undefined;
   let running: Promise<void>;
   let insightly: FakeInsightly;
   let sink: CallbackSink;
@@ -49,6 +51,7 @@ describe('long sleeps, with time skipping', () => {
       workflowBundle: { codePath: process.env.WORKFLOW_BUNDLE_PATH! },
       activities: createActivities({
         client: env.client,
+        endpointGate: (gate = new EndpointGate(env.client)),
         taskQueue,
         urls: { INSIGHTLY_API_URL: insightly.url, FRESHBOOKS_API_URL: 'http://127.0.0.1:1' },
         sealer,
@@ -63,8 +66,8 @@ describe('long sleeps, with time skipping', () => {
     await running;
     // Attempt outcomes reach their instance by a signal up to a second after the attempt (endpoint-gate.ts).
     // One still in flight when the server stops is retried by the SDK's gRPC retry on a timer, and that
-    // timer throws once teardown has closed the connection: so the last report lands first.
-    await new Promise((r) => setTimeout(r, 1500));
+    // timer throws once teardown has closed the connection: so every report settles first.
+    await gate?.settled();
     await env?.teardown();
     await insightly?.stop();
     await sink?.stop();
