@@ -81,6 +81,8 @@ export const configSchema = z
      *  instances). Set, not left to the SDK, whose default grows with the heap. Deliveries finish in
      *  their first task and leave the cache at once. */
     WORKER_MAX_CACHED_WORKFLOWS: z.coerce.number().int().min(0).default(2000),
+    /** How far (%) V8 lets a worker's heap grow past what its last full collection kept (src/heap-growth.ts); 0: V8's own factor. */
+    WORKER_HEAP_GROWING_PERCENT: z.coerce.number().int().min(0).max(100).default(10),
     /** Seconds a registered callback waits for its verification post before the provider is asked to resend it. */
     VERIFICATION_RESEND_SECONDS: positiveNumber.default(120),
     /** Seconds before an instance asks a provider again after it refused (or failed) a callback registration or removal. */

@@ -2,6 +2,7 @@
 import { CODEC_PATH } from './api/codec-server';
 import { listen } from './api/main';
 import { accountsProblem, loadConfig } from './config';
+import { limitHeapGrowth } from './heap-growth';
 import { logger } from './logger';
 import { connectClient } from './temporal/connection';
 import { dataConverterFor } from './temporal/data-converter';
@@ -15,6 +16,8 @@ async function main() {
   // Refused before anything starts: an API that would let nobody in (or anybody) is a mistake.
   const noAccount = accountsProblem(config);
   if (noAccount) throw new Error(noAccount);
+  // The API shares this process with the worker here: its heap is held to the same growth.
+  limitHeapGrowth(config.WORKER_HEAP_GROWING_PERCENT);
   let devServer: DevServer | undefined;
   if (!config.TEMPORAL_ADDRESS) {
     logger.info({ dataDir: config.DATA_DIR }, 'starting the embedded Temporal dev server');

@@ -3,6 +3,7 @@ import { NativeConnection, Worker } from '@temporalio/worker';
 import { createActivities } from './activities';
 import { EndpointGate } from './activities/endpoint-gate';
 import { loadConfig, type Config } from './config';
+import { limitHeapGrowth } from './heap-growth';
 import type { LookupFn } from './events/callback-url';
 import { logger } from './logger';
 import { serveWorkerMetrics } from './metrics/server';
@@ -80,6 +81,8 @@ export async function createWorker(
 
 async function main() {
   const config = loadConfig();
+  // Before the worker starts its workflow threads, so that it holds for them too.
+  limitHeapGrowth(config.WORKER_HEAP_GROWING_PERCENT);
   const address = config.TEMPORAL_ADDRESS ?? `127.0.0.1:${config.TEMPORAL_PORT}`;
   const { worker, close } = await createWorker(config, address);
   const metricsServer = await serveWorkerMetrics(config, logger);
