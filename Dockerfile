@@ -3,8 +3,10 @@
 # the app would try to start an embedded development server.
 FROM node:20-bookworm-slim
 
+# MALLOC_MMAP_THRESHOLD_: as package.json's scripts set it (src/process-env.ts says why).
 ENV NODE_ENV=production \
     PORT=3000 \
+    MALLOC_MMAP_THRESHOLD_=131072 \
     npm_config_update_notifier=false \
     npm_config_fund=false \
     npm_config_audit=false

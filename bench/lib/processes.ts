@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
+import { APP_PROCESS_ENV } from '../../src/process-env';
 
 export const root = path.resolve(__dirname, '..', '..');
 
@@ -11,7 +12,8 @@ export function runTs(script: string, env: Record<string, string>): ChildProcess
   const profile = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
   return spawn(process.execPath, [...profile, '--import', 'tsx', path.join(root, script)], {
     cwd: root,
-    env: { ...process.env, ...env },
+    // As `npm start` and `npm run worker` start them.
+    env: { ...APP_PROCESS_ENV, ...process.env, ...env },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
 }

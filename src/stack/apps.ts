@@ -1,6 +1,7 @@
 import os from 'node:os';
 import path from 'node:path';
 import type { Connection } from '@temporalio/client';
+import { APP_PROCESS_ENV } from '../process-env';
 import { ManagedProcess, waitFor } from './process';
 
 export const projectRoot = path.resolve(__dirname, '..', '..');
@@ -16,7 +17,7 @@ export function appProcess(kind: 'worker' | 'api', n: number, env: NodeJS.Proces
     command: process.execPath,
     args: ['--import', 'tsx', entry],
     cwd: projectRoot,
-    env,
+    env: { ...APP_PROCESS_ENV, ...env },
     logFile: path.join(logDir, `${kind}-${n}.log`),
   });
 }
