@@ -9,7 +9,7 @@ import { logger } from '../../src/logger';
 import { startDevServerOnFreePorts, type DevServer } from '../../src/temporal/dev-server';
 import { installTemporalLogger } from '../../src/temporal/logging';
 import * as activities from './query-buffer/activities';
-import { countQuery, heldTask } from './query-buffer/workflows';
+import { countQuery, finishSignal, heldTask } from './query-buffer/workflows';
 import { report, until } from './harness';
 
 jest.setTimeout(180_000);
@@ -23,7 +23,7 @@ const QUERIES = 3;
  * under a flood that second was the webhook path's tail. The dev server `npm start` runs (and the
  * stack's dynamic config) hold more.
  */
-async function queriesRefused(queryBuffer?: number): Promise<{ answered: number; refused: number }> {
+async function queriesRefused(queryBuffer?: number): Promise<{ answered: number; refused: number; otherwise: string[] }> {
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'element-events-query-buffer-'));
   const dynamicConfig = queryBuffer === undefined ? undefined : { 'history.maxBufferedQueryCount': queryBuffer };
   let server: DevServer | undefined;
@@ -57,12 +57,17 @@ async function queriesRefused(queryBuffer?: number): Promise<{ answered: number;
     }
     activities.letGo();
     const settled = await Promise.allSettled(asked);
+    await handle.signal(finishSignal);
     await handle.result();
     const refused = settled.filter(
       (s) => s.status === 'rejected' && (s.reason as { cause?: { code?: number } }).cause?.code === grpcStatus.RESOURCE_EXHAUSTED,
     ).length;
     const answered = settled.filter((s) => s.status === 'fulfilled' && s.value === 1).length;
-    return { answered, refused };
+    // Any other outcome, named, so a failure says what happened instead of only a count.
+    const otherwise = settled
+      .filter((s) => s.status === 'rejected' && (s.reason as { cause?: { code?: number } }).cause?.code !== grpcStatus.RESOURCE_EXHAUSTED)
+      .map((s) => String((s as PromiseRejectedResult).reason));
+    return { answered, refused, otherwise };
   } finally {
     activities.letGo();
     await bare?.close().catch(() => undefined);
@@ -77,13 +82,13 @@ async function queriesRefused(queryBuffer?: number): Promise<{ answered: number;
 describe("an instance's queries while its workflow task is out", () => {
   test("with a buffer of one, the server's default, all but one are refused (the setup reaches the buffer)", async () => {
     const result = await queriesRefused(1);
-    report('a query buffer of one', result);
+    report('a query buffer of one', { answered: result.answered, refused: result.refused });
     expect(result.refused).toBe(QUERIES - 1);
   });
 
   test('the dev server as npm start runs it answers every one', async () => {
     const result = await queriesRefused();
-    report('our dev server', result);
-    expect(result).toEqual({ answered: QUERIES, refused: 0 });
+    report('our dev server', { answered: result.answered, refused: result.refused });
+    expect(result).toEqual({ answered: QUERIES, refused: 0, otherwise: [] });
   });
 });
