@@ -1,3 +1,4 @@
+import type { RequestListener } from 'node:http';
 import type { Tracer } from '@opentelemetry/api';
 import express from 'express';
 import helmet from 'helmet';
@@ -21,7 +22,7 @@ import { limitJsonDepth } from './json-depth';
 import { LoginLimiter } from './login-limiter';
 import { metricsRouter } from './metrics';
 import { noStore } from './no-store';
-import { webhooksRouter } from './webhooks';
+import { webhookReceiver } from './webhooks';
 import { requestSpans } from '../tracing/request-spans';
 
 export { BASE_PATH } from './base-path';
@@ -40,8 +41,15 @@ export interface AppDeps {
   tracer?: Tracer;
 }
 
-/** The API, and what it waits for before its connection to Temporal may close (`settled`). */
-export type App = express.Express & { settled(): Promise<void> };
+/** The API. */
+export interface App {
+  /** What the HTTP server runs: the webhook receiver's posts, answered without Express, and Express for the rest. */
+  listener: RequestListener;
+  /** Every route but the webhook receiver's. */
+  express: express.Express;
+  /** Resolves once the receiver's calls to Temporal have settled: then the connection may close. */
+  settled(): Promise<void>;
+}
 
 export function createApp(deps: AppDeps): App {
   const noAccount = accountsProblem(deps.config);
@@ -53,11 +61,6 @@ export function createApp(deps: AppDeps): App {
   if (deps.config.TRUST_PROXY) app.set('trust proxy', trustProxy(deps.config.TRUST_PROXY));
   if (deps.tracer) app.use(requestSpans(deps.tracer));
   app.use(helmet(), noStore, requestIds, accessLog(deps.log));
-  // The webhook receiver first: providers post to it at up to thousands a second, and it passes
-  // through no other router. It reads its own body (form bodies, signed as exact bytes), before any
-  // JSON parsing, and answers to no caller's credentials.
-  const webhooks = webhooksRouter(deps);
-  app.use(BASE_PATH, webhooks);
   const api = express.Router();
   api.use(healthRouter(deps));
   // Who is calling is settled from the headers alone, before any body is read or parsed.
@@ -79,7 +82,14 @@ export function createApp(deps: AppDeps): App {
   app.use(consoleRouter());
   app.use(notFoundRoute);
   app.use(errorHandler(deps.log));
-  return Object.assign(app, { settled: () => webhooks.settled() });
+  // The webhook receiver ahead of Express: providers post to it at up to thousands a second. It reads
+  // its own body (form bodies, signed as exact bytes) and answers to no caller's credentials.
+  const receiver = webhookReceiver(deps);
+  return {
+    listener: (req, res) => void (receiver.handle(req, res) || app(req, res)),
+    express: app,
+    settled: () => receiver.settled(),
+  };
 }
 
 /** TRUST_PROXY as Express takes it: a hop count, or addresses and subnets (`true` is refused by the config). */

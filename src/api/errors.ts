@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { STATUS_CODES, type Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { ErrorRequestHandler, RequestHandler } from 'express';
-import { HttpError } from '../errors';
+import { HttpError, type FieldError } from '../errors';
 import type { Logger } from '../logger';
 
 export const requestIds: RequestHandler = (req, res, next) => {
@@ -19,28 +19,29 @@ interface BodyParserError extends Error {
   limit?: number;
 }
 
-/** Every error becomes the JSON shape of DESIGN.md; only unexpected ones are 500s, without detail. */
+/** What an error is answered with: the JSON shape of DESIGN.md; only unexpected errors are 500s, without detail. */
+export function errorAnswer(err: BodyParserError): {
+  status: number;
+  message: string;
+  errors: FieldError[];
+  headers: Record<string, string>;
+} {
+  if (err instanceof HttpError) return { status: err.status, message: err.message, errors: err.errors, headers: err.headers };
+  const answer = (status: number, message: string) => ({ status, message, errors: [], headers: {} });
+  if (err.type === 'entity.parse.failed') return answer(400, `Invalid JSON in request body: ${err.message}`);
+  if (err.type === 'entity.too.large') return answer(413, `Request body is larger than the ${err.limit}-byte limit for this route`);
+  if ((err.type || err.expose) && typeof err.status === 'number' && err.status >= 400 && err.status < 500) {
+    // Undecodable Content-Encoding (a bad gzip stream, say) arrives as zlib's error, untyped.
+    return answer(err.status, err.type ? err.message : `Could not read the request body: ${err.message}`);
+  }
+  return answer(500, 'Internal error');
+}
+
+/** Every error becomes the JSON shape of DESIGN.md (errorAnswer); a 500 is logged. */
 export function errorHandler(log: Logger): ErrorRequestHandler {
   return (err: BodyParserError, req, res, _next) => {
-    let status = 500;
-    let message = 'Internal error';
-    let errors: { path: string; message: string }[] = [];
-    if (err instanceof HttpError) {
-      status = err.status;
-      message = err.message;
-      errors = err.errors;
-      res.set(err.headers);
-    } else if (err.type === 'entity.parse.failed') {
-      status = 400;
-      message = `Invalid JSON in request body: ${err.message}`;
-    } else if (err.type === 'entity.too.large') {
-      status = 413;
-      message = `Request body is larger than the ${err.limit}-byte limit for this route`;
-    } else if ((err.type || err.expose) && typeof err.status === 'number' && err.status >= 400 && err.status < 500) {
-      // Undecodable Content-Encoding (a bad gzip stream, say) arrives as zlib's error, untyped.
-      status = err.status;
-      message = err.type ? err.message : `Could not read the request body: ${err.message}`;
-    }
+    const { status, message, errors, headers } = errorAnswer(err);
+    res.set(headers);
     if (status >= 500) log.error({ err, requestId: req.requestId, method: req.method, path: req.path }, 'request failed');
     res.status(status).json({ message, requestId: req.requestId, errors });
   };
@@ -56,16 +57,33 @@ export const SLOW_REQUEST_MS = 1_000;
 export function accessLog(log: Logger): RequestHandler {
   return (req, res, next) => {
     const started = process.hrtime.bigint();
-    res.on('finish', () => {
-      const ms = Number(process.hrtime.bigint() - started) / 1e6;
-      const line = { requestId: req.requestId, method: req.method, path: req.path, status: res.statusCode, ms: Math.round(ms) };
-      // A route may call its successes routine (`res.locals.routine`: accepted webhooks, counted in the
-      // metrics, thousands a second under a flood): those at debug, unless slow. Every refusal stays at info.
-      if (res.locals.routine === true && res.statusCode < 400 && ms < SLOW_REQUEST_MS) log.debug(line, 'request');
-      else log.info(line, 'request');
-    });
+    res.on('finish', () =>
+      logRequest(
+        log,
+        started,
+        { requestId: req.requestId, method: req.method, path: req.path, status: res.statusCode },
+        res.locals.routine === true,
+      ),
+    );
     next();
   };
+}
+
+/**
+ * The access log line of one answered request. A route may call its successes routine (accepted
+ * webhooks, counted in the metrics, thousands a second under a flood): those at debug, unless slow.
+ * Every refusal stays at info.
+ */
+export function logRequest(
+  log: Logger,
+  startedNs: bigint,
+  line: { requestId: string | undefined; method: string | undefined; path: string; status: number },
+  routine: boolean,
+): void {
+  const ms = Number(process.hrtime.bigint() - startedNs) / 1e6;
+  const entry = { ...line, ms: Math.round(ms) };
+  if (routine && line.status < 400 && ms < SLOW_REQUEST_MS) log.debug(entry, 'request');
+  else log.info(entry, 'request');
 }
 
 /**

@@ -27,7 +27,7 @@ export type ApiServer = Server & { settled(): Promise<void> };
 /** The API's HTTP server, not yet listening: its limits applied and Node's own refusals answered as JSON. */
 export function apiServer(deps: AppDeps): ApiServer {
   const app = createApp(deps);
-  const server = createLimitedServer(app, serverLimits(deps.config));
+  const server = createLimitedServer(app.listener, serverLimits(deps.config));
   answerClientErrorsAsJson(server);
   return Object.assign(server, { settled: () => app.settled() });
 }

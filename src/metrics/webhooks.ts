@@ -1,4 +1,4 @@
-import type { RequestHandler } from 'express';
+import type { ServerResponse } from 'node:http';
 import { elementLabel } from './labels';
 import { webhooksReceived, webhooksRefused } from './metrics';
 
@@ -12,24 +12,27 @@ const REASONS: Record<number, string> = {
   503: 'unavailable',
 };
 
+/** What the receiver learned of a post while answering it. */
+export interface WebhookOutcome {
+  kind?: 'notification' | 'verification';
+  /** A refusal of the receiver's own making (`busy`: a 503 that sheds made-up ids, not Temporal away). */
+  refusal?: string;
+}
+
 /**
- * Counts each post to the webhook receiver once it is answered: accepted by kind (the handler puts
- * `res.locals.webhookKind`), refused by the reason its status stands for, or the handler's own
- * (`res.locals.webhookRefusal`: `busy`, a 503 that is the receiver shedding made-up ids, not Temporal away). Counted from the answer, so
- * every refusal is counted however it was made (a handler's error, a body parser's 413). A post
- * whose client went away before the answer is not counted.
+ * Counts a post to the webhook receiver once it is answered: accepted by kind, refused by the reason
+ * its status stands for, or the receiver's own (`outcome.refusal`). Counted from the answer, so every
+ * refusal is counted however it was made (a handler's error, the body reader's 413). A post whose
+ * client went away before the answer is not counted.
  */
-export const countWebhookAnswers: RequestHandler = (req, res, next) => {
-  // Read now: by the time the answer is out, an error handler outside this route has the request.
-  const element = elementLabel((req.params as { elementKey?: string }).elementKey);
+export function countWebhookAnswer(res: ServerResponse, elementKey: string | undefined, outcome: WebhookOutcome): void {
+  // The label is settled now, from the path, whatever the answer.
+  const element = elementLabel(elementKey);
   res.once('finish', () => {
     if (res.statusCode >= 200 && res.statusCode < 300) {
-      const kind = res.locals.webhookKind === 'verification' ? 'verification' : 'notification';
-      webhooksReceived.inc({ element, kind });
+      webhooksReceived.inc({ element, kind: outcome.kind === 'verification' ? 'verification' : 'notification' });
     } else {
-      const reason = typeof res.locals.webhookRefusal === 'string' ? res.locals.webhookRefusal : REASONS[res.statusCode];
-      webhooksRefused.inc({ element, reason: reason ?? 'error' });
+      webhooksRefused.inc({ element, reason: outcome.refusal ?? REASONS[res.statusCode] ?? 'error' });
     }
   });
-  next();
-};
+}

@@ -1,12 +1,14 @@
 // Preloaded (`node --import`) into an API process by a test: the process SIGKILLs itself at the moment
 // it would answer a provider webhook 2xx, that is after the signal carrying the webhook is durable in
 // Temporal and before the provider hears back. The provider then retries a webhook that did land.
-import express from 'express';
+// The receiver answers on Node's own response (src/api/webhooks.ts), so the hook is on its `end`.
+import { ServerResponse } from 'node:http';
 
-const json = express.response.json;
-express.response.json = function (this: express.Response, body?: unknown) {
-  if (this.req.method === 'POST' && /\/events\/[^/]+\/\d+$/.test(this.req.path) && this.statusCode < 300) {
+const end = ServerResponse.prototype.end;
+ServerResponse.prototype.end = function (this: ServerResponse, ...args: unknown[]) {
+  const { method, url } = this.req;
+  if (method === 'POST' && /\/events\/[^/]+\/\d+(\?|$)/.test(url ?? '') && this.statusCode < 300) {
     process.kill(process.pid, 'SIGKILL');
   }
-  return json.call(this, body);
-};
+  return (end as (...a: unknown[]) => ServerResponse).apply(this, args);
+} as typeof end;

@@ -1,4 +1,4 @@
-import type { Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -340,7 +340,7 @@ describe('codec server (POST /codec/decode, /codec/encode) for the Temporal UI',
     const sealer = loadSealer({ secretsKey: TEST_SECRETS_KEY, dataDir: '.' });
     const app = createApp({ client, config, log: logger, sealer, callbackPolicy: { publicOnly: false } });
     const server: Server = await new Promise((resolve) => {
-      const s = app.listen(0, '127.0.0.1', () => resolve(s));
+      const s = createServer(app.listener).listen(0, '127.0.0.1', () => resolve(s));
     });
     try {
       await use(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);

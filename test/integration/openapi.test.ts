@@ -1,13 +1,13 @@
 import { execFileSync } from 'node:child_process';
 import type { AddressInfo } from 'node:net';
-import type { Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
-import type express from 'express';
 import { z } from 'zod';
 import { CODEC_ROUTES } from '../../src/api/codec-server';
 import { CONSOLE_ROUTES } from '../../src/api/console';
-import { BASE_PATH, createApp } from '../../src/api/app';
+import { BASE_PATH, createApp, type App } from '../../src/api/app';
+import { WEBHOOK_ROUTE } from '../../src/api/webhooks';
 import * as documentModule from '../../src/api/openapi/document';
 import { openApiDocument, type OpenApiDocument } from '../../src/api/openapi/document';
 import { createInstanceExamples } from '../../src/api/openapi/examples';
@@ -44,7 +44,7 @@ const NOT_DOCUMENTED = [
  * The app as `createApp` builds it, its Temporal client connecting lazily: routes are registered when
  * the app is created, so walking them needs no server, and the document routes need no Temporal.
  */
-function appWithoutTemporal(): { app: express.Express; client: Client } {
+function appWithoutTemporal(): { app: App; client: Client } {
   const config = loadConfig({
     TEMPORAL_ADDRESS: '127.0.0.1:1',
     ELEMENTS_USER_SECRET: TEST_USER_SECRET,
@@ -64,8 +64,11 @@ interface Layer {
   slash?: boolean;
 }
 
-/** Every `METHOD /path` the app routes, found by walking Express's router stack (mounted routers included). */
-function servedRoutes(app: express.Express): string[] {
+/**
+ * Every `METHOD /path` the app routes, found by walking Express's router stack (mounted routers
+ * included), and the webhook receiver's, which answers ahead of Express.
+ */
+function servedRoutes(app: App): string[] {
   const served: string[] = [];
   const walk = (stack: Layer[], prefix: string) => {
     for (const layer of stack) {
@@ -81,7 +84,8 @@ function servedRoutes(app: express.Express): string[] {
       }
     }
   };
-  walk((app as unknown as { router: { stack: Layer[] } }).router.stack, '');
+  walk((app.express as unknown as { router: { stack: Layer[] } }).router.stack, '');
+  served.push(`POST ${WEBHOOK_ROUTE}`);
   // Express's `:name` as OpenAPI's `{name}`.
   return served.map((r) => r.replace(/:(\w+)/g, '{$1}'));
 }
@@ -227,7 +231,7 @@ describe('serving the document', () => {
     built = jest.spyOn(documentModule, 'openApiDocument');
     const made = appWithoutTemporal();
     client = made.client;
-    server = made.app.listen(0, '127.0.0.1');
+    server = createServer(made.app.listener).listen(0, '127.0.0.1');
     await new Promise((resolve) => server.once('listening', resolve));
     base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   });
