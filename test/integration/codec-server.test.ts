@@ -3,16 +3,21 @@ import type { AddressInfo } from 'node:net';
 import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { promisify } from 'node:util';
-import { Client, Connection } from '@temporalio/client';
+import { Client } from '@temporalio/client';
 import { defaultPayloadConverter, type Payload } from '@temporalio/common';
 import { createApp } from '../../src/api/app';
 import { CODEC_MAX_BODY_BYTES, CODEC_MAX_PAYLOADS } from '../../src/api/codec-server';
-import { loadConfig } from '../../src/config';
-import { logger } from '../../src/logger';
-import { loadSealer } from '../../src/secrets/sealer';
 import { resolveTemporalTool, TEMPORAL_CLI } from '../../src/temporal/cli';
 import { ENCRYPTED_ENCODING, KEY_ID_METADATA, loadPayloadCodec } from '../../src/temporal/payload-codec';
-import { report, startStack, TEST_ORGANIZATION_SECRET, TEST_SECRETS_KEY, TEST_USER_SECRET, type Stack } from './harness';
+import {
+  depsWithoutTemporal,
+  report,
+  startStack,
+  TEST_ORGANIZATION_SECRET,
+  TEST_SECRETS_KEY,
+  TEST_USER_SECRET,
+  type Stack,
+} from './harness';
 
 jest.setTimeout(120_000);
 
@@ -327,18 +332,8 @@ describe('codec server (POST /codec/decode, /codec/encode) for the Temporal UI',
 
   /** An app of its own (its Temporal client never connects: the codec routes do not need Temporal), on a free port. */
   const ownApp = async (env: Record<string, string>, use: (base: string) => Promise<void>) => {
-    const config = loadConfig({
-      TEMPORAL_ADDRESS: '127.0.0.1:1',
-      ELEMENTS_USER_SECRET: TEST_USER_SECRET,
-      ELEMENTS_ORGANIZATION_SECRET: TEST_ORGANIZATION_SECRET,
-      SECRETS_KEY: TEST_SECRETS_KEY,
-      TEMPORAL_UI_URL: UI_ORIGIN,
-      LOG_LEVEL: 'warn',
-      ...env,
-    });
-    const client = new Client({ connection: Connection.lazy({ address: config.TEMPORAL_ADDRESS! }) });
-    const sealer = loadSealer({ secretsKey: TEST_SECRETS_KEY, dataDir: '.' });
-    const app = createApp({ client, config, log: logger, sealer, callbackPolicy: { publicOnly: false } });
+    const { client, ...deps } = depsWithoutTemporal({ TEMPORAL_UI_URL: UI_ORIGIN, ...env });
+    const app = createApp({ client, ...deps });
     const server: Server = await new Promise((resolve) => {
       const s = createServer(app.listener).listen(0, '127.0.0.1', () => resolve(s));
     });

@@ -2,10 +2,11 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { InterceptingCall } from '@grpc/grpc-js';
-import { defaultGrpcRetryOptions, makeGrpcRetryInterceptor, WorkflowNotFoundError, type Client } from '@temporalio/client';
+import { Client, Connection, defaultGrpcRetryOptions, makeGrpcRetryInterceptor, WorkflowNotFoundError } from '@temporalio/client';
 import { tsToMs } from '@temporalio/common/lib/time';
 import type { AddressInfo } from 'node:net';
 import { findRecord } from '../../src/api/delivery-records';
+import type { AppDeps } from '../../src/api/app';
 import { apiServer } from '../../src/api/main';
 import { loadConfig, type Config } from '../../src/config';
 import type { Element } from '../../src/elements/element';
@@ -36,6 +37,25 @@ export const TEST_SECRETS_KEY = Buffer.alloc(32, 7).toString('base64');
 export const FRESHBOOKS_CLIENT = { clientId: 'fb-client-id', clientSecret: 'fb-client-secret', redirectUri: 'https://mycoolapp.com' };
 
 const root = path.resolve(__dirname, '..', '..');
+
+/**
+ * The API's dependencies with a Temporal client that never connects (its address refuses): for what the
+ * API answers without Temporal (its routes, the codec server, the webhook receiver's refusals).
+ * The caller closes `client.connection`.
+ */
+export function depsWithoutTemporal(env: Record<string, string> = {}): AppDeps & { client: Client } {
+  const config = loadConfig({
+    TEMPORAL_ADDRESS: '127.0.0.1:1',
+    ELEMENTS_USER_SECRET: TEST_USER_SECRET,
+    ELEMENTS_ORGANIZATION_SECRET: TEST_ORGANIZATION_SECRET,
+    SECRETS_KEY: TEST_SECRETS_KEY,
+    LOG_LEVEL: 'warn',
+    ...env,
+  });
+  const client = new Client({ connection: Connection.lazy({ address: config.TEMPORAL_ADDRESS! }) });
+  const sealer = loadSealer({ secretsKey: TEST_SECRETS_KEY, dataDir: '.' });
+  return { client, config, log: logger, sealer, callbackPolicy: { publicOnly: false } };
+}
 
 export interface Stack {
   api: string;

@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import type { AddressInfo } from 'node:net';
 import { createServer, type Server } from 'node:http';
 import path from 'node:path';
-import { Client, Connection } from '@temporalio/client';
+import type { Client } from '@temporalio/client';
 import { z } from 'zod';
 import { CODEC_ROUTES } from '../../src/api/codec-server';
 import { CONSOLE_ROUTES } from '../../src/api/console';
@@ -12,12 +12,9 @@ import * as documentModule from '../../src/api/openapi/document';
 import { openApiDocument, type OpenApiDocument } from '../../src/api/openapi/document';
 import { createInstanceExamples } from '../../src/api/openapi/examples';
 import { apiRoutes, createInstanceBody } from '../../src/api/openapi/paths';
-import { loadConfig } from '../../src/config';
 import { elements, findElement } from '../../src/elements';
 import { checkConfiguration, createInstanceSchema, parseEventsSettings } from '../../src/instances/request';
-import { logger } from '../../src/logger';
-import { loadSealer } from '../../src/secrets/sealer';
-import { TEST_ORGANIZATION_SECRET, TEST_SECRETS_KEY, TEST_USER_SECRET } from './harness';
+import { depsWithoutTemporal } from './harness';
 
 jest.setTimeout(60_000);
 
@@ -45,16 +42,8 @@ const NOT_DOCUMENTED = [
  * the app is created, so walking them needs no server, and the document routes need no Temporal.
  */
 function appWithoutTemporal(): { app: App; client: Client } {
-  const config = loadConfig({
-    TEMPORAL_ADDRESS: '127.0.0.1:1',
-    ELEMENTS_USER_SECRET: TEST_USER_SECRET,
-    ELEMENTS_ORGANIZATION_SECRET: TEST_ORGANIZATION_SECRET,
-    SECRETS_KEY: TEST_SECRETS_KEY,
-    LOG_LEVEL: 'warn',
-  });
-  const client = new Client({ connection: Connection.lazy({ address: config.TEMPORAL_ADDRESS }) });
-  const sealer = loadSealer({ secretsKey: config.SECRETS_KEY, dataDir: '.' });
-  return { app: createApp({ client, config, log: logger, sealer, callbackPolicy: { publicOnly: false } }), client };
+  const deps = depsWithoutTemporal();
+  return { app: createApp(deps), client: deps.client };
 }
 
 interface Layer {

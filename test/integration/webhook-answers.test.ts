@@ -1,13 +1,10 @@
 import type { AddressInfo } from 'node:net';
 import { request as httpRequest } from 'node:http';
-import { Client, Connection } from '@temporalio/client';
+import type { Client } from '@temporalio/client';
 import { BASE_PATH } from '../../src/api/app';
 import { apiServer, type ApiServer } from '../../src/api/main';
 import { WEBHOOK_BODY_LIMIT_BYTES } from '../../src/api/webhooks';
-import { loadConfig } from '../../src/config';
-import { logger } from '../../src/logger';
-import { loadSealer } from '../../src/secrets/sealer';
-import { TEST_ORGANIZATION_SECRET, TEST_SECRETS_KEY, TEST_USER_SECRET } from './harness';
+import { depsWithoutTemporal } from './harness';
 
 /**
  * The webhook receiver answers on Node's own response, ahead of Express (src/api/webhooks.ts). These
@@ -20,16 +17,9 @@ let client: Client;
 let base: string;
 
 beforeAll(async () => {
-  const config = loadConfig({
-    TEMPORAL_ADDRESS: '127.0.0.1:1',
-    ELEMENTS_USER_SECRET: TEST_USER_SECRET,
-    ELEMENTS_ORGANIZATION_SECRET: TEST_ORGANIZATION_SECRET,
-    SECRETS_KEY: TEST_SECRETS_KEY,
-    LOG_LEVEL: 'warn',
-  });
-  client = new Client({ connection: Connection.lazy({ address: config.TEMPORAL_ADDRESS! }) });
-  const sealer = loadSealer({ secretsKey: TEST_SECRETS_KEY, dataDir: '.' });
-  server = apiServer({ client, config, log: logger, sealer, callbackPolicy: { publicOnly: false } });
+  const deps = depsWithoutTemporal();
+  client = deps.client;
+  server = apiServer(deps);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   base = `http://127.0.0.1:${(server.address() as AddressInfo).port}${BASE_PATH}`;
 });
