@@ -1,7 +1,6 @@
 import type { RequestListener } from 'node:http';
 import type { Tracer } from '@opentelemetry/api';
 import express from 'express';
-import helmet from 'helmet';
 import type { Client } from '@temporalio/client';
 import { accountsProblem, type Config } from '../config';
 import type { CallbackPolicy } from '../events/callback-url';
@@ -22,6 +21,7 @@ import { limitJsonDepth } from './json-depth';
 import { LoginLimiter } from './login-limiter';
 import { metricsRouter } from './metrics';
 import { noStore } from './no-store';
+import { securityHeaders } from './plain-answers';
 import { webhookReceiver } from './webhooks';
 import { requestSpans } from '../tracing/request-spans';
 
@@ -60,7 +60,7 @@ export function createApp(deps: AppDeps): App {
   app.set('etag', false);
   if (deps.config.TRUST_PROXY) app.set('trust proxy', trustProxy(deps.config.TRUST_PROXY));
   if (deps.tracer) app.use(requestSpans(deps.tracer));
-  app.use(helmet(), noStore, requestIds, accessLog(deps.log));
+  app.use(securityHeaders, noStore, requestIds, accessLog(deps.log));
   const api = express.Router();
   api.use(healthRouter(deps));
   // Who is calling is settled from the headers alone, before any body is read or parsed.

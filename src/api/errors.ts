@@ -58,21 +58,16 @@ export function accessLog(log: Logger): RequestHandler {
   return (req, res, next) => {
     const started = process.hrtime.bigint();
     res.on('finish', () =>
-      logRequest(
-        log,
-        started,
-        { requestId: req.requestId, method: req.method, path: req.path, status: res.statusCode },
-        res.locals.routine === true,
-      ),
+      logRequest(log, started, { requestId: req.requestId, method: req.method, path: req.path, status: res.statusCode }, false),
     );
     next();
   };
 }
 
 /**
- * The access log line of one answered request. A route may call its successes routine (accepted
- * webhooks, counted in the metrics, thousands a second under a flood): those at debug, unless slow.
- * Every refusal stays at info.
+ * The access log line of one answered request. The webhook receiver calls its successes routine
+ * (accepted webhooks, counted in the metrics, thousands a second under a flood): those at debug,
+ * unless slow. Every refusal, and every other route's answer, at info.
  */
 export function logRequest(
   log: Logger,

@@ -15,7 +15,7 @@ import { instanceWorkflowId } from '../workflows/ids';
 import { callbackVerificationSignal } from '../workflows/messages';
 import { BASE_PATH } from './base-path';
 import { errorAnswer, logRequest } from './errors';
-import { answerJson } from './plain-answers';
+import { answerJson, answerText } from './plain-answers';
 import { MinuteCounts } from './minute-counts';
 import { now, ReceiverBusy, ReceiverStates, type ReceiverSnapshot } from './receiver-state';
 import { WebhookBatcher } from './webhook-batcher';
@@ -34,7 +34,7 @@ export const TEMPORAL_DEADLINE_MS = 5_000;
 
 /** The receiver's route, as Express would write it (the OpenAPI document and request spans name it so). */
 export const WEBHOOK_ROUTE = `${BASE_PATH}/events/:elementKey/:instanceId`;
-/** Matched as Express matched it: any case, an optional trailing slash, a query string ignored. */
+/** Matched as Express matched it: any case, an optional trailing slash (the query and fragment are cut off first: pathOf). */
 const ROUTE_PATTERN = new RegExp(`^${BASE_PATH.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}/events/([^/]+)/([^/]+)/?$`, 'i');
 
 /** The receiver, answering its posts itself; anything else is left to the caller (Express). */
@@ -209,36 +209,68 @@ export function webhookReceiver({
       if (status >= 500) log.error({ err, requestId, method: req.method, path: pathname }, 'request failed');
       answerJson(res, status, { message, requestId, errors }, headers);
     };
-    const decoded = params.map(decodeParam);
-    countWebhookAnswer(res, decoded[0], outcome);
-    const [elementKey, instanceId] = decoded;
-    if (elementKey === undefined || instanceId === undefined) return fail(badRequest('Malformed percent-encoding in the path'));
-    // A body declared larger than the limit is refused before a byte of it is read, and the connection
-    // is closed rather than drained. (A chunked body is cut off by the parser's own limit.)
-    if (Number(req.headers['content-length'] ?? 0) > WEBHOOK_BODY_LIMIT_BYTES) {
-      return fail(
-        new HttpError(413, `Webhook body is larger than the ${WEBHOOK_BODY_LIMIT_BYTES}-byte (16 KB) limit for webhooks`, [], {
-          connection: 'close',
+    // Express caught what a handler threw and answered 500; without it, a throw here would reach the
+    // server's listener (and end the process), so every step is caught, and a failure to answer at all
+    // closes the connection.
+    const guarded =
+      <A extends unknown[]>(step: (...args: A) => void) =>
+      (...args: A) => {
+        try {
+          step(...args);
+        } catch (err) {
+          if (!res.headersSent) {
+            try {
+              return fail(err); // a 500, logged
+            } catch {
+              // answering failed as well: closed below
+            }
+          }
+          log.error({ err, requestId, method: req.method, path: pathname }, 'request failed');
+          res.destroy();
+        }
+      };
+    guarded(() => {
+      const decoded = params.map(decodeParam);
+      countWebhookAnswer(res, decoded[0], outcome);
+      const [elementKey, instanceId] = decoded;
+      if (elementKey === undefined || instanceId === undefined) return fail(badRequest('Malformed percent-encoding in the path'));
+      // A body declared larger than the limit is refused before a byte of it is read, and the connection
+      // is closed rather than drained. (A chunked body is cut off by the parser's own limit.)
+      if (Number(req.headers['content-length'] ?? 0) > WEBHOOK_BODY_LIMIT_BYTES) {
+        return fail(
+          new HttpError(413, `Webhook body is larger than the ${WEBHOOK_BODY_LIMIT_BYTES}-byte (16 KB) limit for webhooks`, [], {
+            connection: 'close',
+          }),
+        );
+      }
+      readBody(
+        req as express.Request,
+        res as express.Response,
+        guarded((err?: unknown) => {
+          if (err) return fail(err);
+          receive(req, elementKey, instanceId, outcome).then(
+            guarded((how: 'routine' | 'logged') => {
+              routine = how === 'routine';
+              answerJson(res, 200, { received: true });
+            }),
+            guarded(fail),
+          );
         }),
       );
-    }
-    readBody(req as express.Request, res as express.Response, (err?: unknown) => {
-      if (err) return fail(err);
-      receive(req, elementKey, instanceId, outcome).then((how) => {
-        routine = how === 'routine';
-        answerJson(res, 200, { received: true });
-      }, fail);
-    });
+    })();
   }
 
   return {
     handle(req, res) {
-      if (req.method !== 'POST') return false;
-      const url = req.url ?? '';
-      const query = url.indexOf('?');
-      const pathname = query === -1 ? url : url.slice(0, query);
+      const pathname = pathOf(req.url ?? '');
+      if (req.method !== 'POST' && req.method !== 'OPTIONS') return false;
       const match = ROUTE_PATTERN.exec(pathname);
       if (!match) return false;
+      if (req.method === 'OPTIONS') {
+        // As Express's router answered it: the methods the route takes.
+        answerText(res, 200, 'POST', { allow: 'POST' });
+        return true;
+      }
       const params = [match[1]!, match[2]!];
       if (tracer)
         withRequestSpan(
@@ -253,6 +285,17 @@ export function webhookReceiver({
     },
     settled: () => batcher.settled(),
   };
+}
+
+/**
+ * The path of a request target as Express read it (parseurl): an absolute-form target's path
+ * (`POST http://host/path`, which servers must accept), without its query or fragment.
+ */
+function pathOf(target: string): string {
+  const authority = /^[a-z][a-z0-9+.-]*:\/\/[^/?#]*/i.exec(target);
+  const path = authority ? target.slice(authority[0].length) || '/' : target;
+  const end = path.search(/[?#]/);
+  return end === -1 ? path : path.slice(0, end);
 }
 
 /** A path parameter decoded as Express decodes it; undefined when its percent-encoding is malformed. */

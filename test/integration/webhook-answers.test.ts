@@ -67,6 +67,40 @@ test('the route matches as Express matched it: any case, a trailing slash, a que
   await expectErrorShape(await post('/events/freshbooksv2/123', 'name=invoice.update'), 400, /^Not a freshbooksv2 webhook/);
 });
 
+/** A raw request, its target sent as given (absolute-form, a fragment). */
+function rawRequest(
+  method: string,
+  target: string,
+  body = '',
+): Promise<{ status: number; headers: Record<string, unknown>; body: string }> {
+  const { port } = server.address() as AddressInfo;
+  return new Promise((resolve, reject) => {
+    const req = httpRequest({ host: '127.0.0.1', port, method, path: target, headers: { 'content-type': FORM } });
+    req.on('response', (res) => {
+      let text = '';
+      res.on('data', (c: Buffer) => (text += c.toString()));
+      res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body: text }));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+test("targets Express also took: absolute-form, a fragment; OPTIONS answered with the route's methods", async () => {
+  const { port } = server.address() as AddressInfo;
+  for (const target of [`http://127.0.0.1:${port}${BASE_PATH}/events/freshbooksv2/123`, `${BASE_PATH}/events/freshbooksv2/123#x`]) {
+    const res = await rawRequest('POST', target, notification);
+    expect({ target, status: res.status, message: JSON.parse(res.body).message }).toEqual({
+      target,
+      status: 401,
+      message: 'Missing x-freshbooks-hmac-sha256 header',
+    });
+  }
+  const options = await rawRequest('OPTIONS', `${BASE_PATH}/events/freshbooksv2/123`);
+  expect(options).toMatchObject({ status: 200, body: 'POST', headers: { allow: 'POST', 'cache-control': 'no-store' } });
+  expect(options.headers['content-security-policy']).toBeTruthy();
+});
+
 test('anything but a post to the route goes on to Express (which asks for credentials under the base path)', async () => {
   await expectErrorShape(await fetch(`${base}/events/freshbooksv2/123`), 401, /^Missing Authorization header/);
   await expectErrorShape(await post('/events/freshbooksv2/123/extra', notification), 401, /^Missing Authorization header/);
