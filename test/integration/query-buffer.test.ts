@@ -59,13 +59,14 @@ async function queriesRefused(queryBuffer?: number): Promise<{ answered: number;
     const settled = await Promise.allSettled(asked);
     await handle.signal(finishSignal);
     await handle.result();
-    const refused = settled.filter(
-      (s) => s.status === 'rejected' && (s.reason as { cause?: { code?: number } }).cause?.code === grpcStatus.RESOURCE_EXHAUSTED,
-    ).length;
+    // Refused by the buffer: the server's RESOURCE_EXHAUSTED.
+    const wasRefused = (s: PromiseSettledResult<number>) =>
+      s.status === 'rejected' && (s.reason as { cause?: { code?: number } }).cause?.code === grpcStatus.RESOURCE_EXHAUSTED;
+    const refused = settled.filter(wasRefused).length;
     const answered = settled.filter((s) => s.status === 'fulfilled' && s.value === 1).length;
     // Any other outcome, named, so a failure says what happened instead of only a count.
     const otherwise = settled
-      .filter((s) => s.status === 'rejected' && (s.reason as { cause?: { code?: number } }).cause?.code !== grpcStatus.RESOURCE_EXHAUSTED)
+      .filter((s) => s.status === 'rejected' && !wasRefused(s))
       .map((s) => String((s as PromiseRejectedResult).reason));
     return { answered, refused, otherwise };
   } finally {
